@@ -1,0 +1,94 @@
+"""bayes_distill: Bayesian scaling laws for language-model training and distillation.
+
+Scaling-law parameters get priors and are fitted with NUTS (PyMC + nutpie) to training runs; the
+posteriors flow into compute-optimal allocations with credible intervals and a recommendation
+that follows the user's risk tolerance.
+
+Public names are loaded on first use (PEP 562), so ``import bayes_distill`` is cheap and does not
+import PyMC until a fit is requested.
+
+Examples
+--------
+>>> import bayes_distill as bd
+>>> runs = bd.datasets.load("chinchilla")            # doctest: +SKIP
+>>> fit = bd.fit(runs, law="chinchilla")              # doctest: +SKIP
+>>> fit.summary()                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "checks",
+    "compute",
+    "datasets",
+    "laws",
+    "plots",
+)
+
+# public name -> module that defines it
+_LAZY = {
+    # data
+    "load_runs": "data",
+    "DataValidationError": "data",
+    # fitting
+    "fit": "fit",
+    "load_fit": "fit",
+    "ScalingFit": "fit",
+    "Diagnostics": "fit",
+    "ConvergenceError": "fit",
+    # decisions
+    "compute_optimal": "decide",
+    "recommend": "decide",
+    "Recommendation": "decide",
+    # model checking
+    "compare": "checks",
+    "backtest": "checks",
+}
+
+__all__ = [
+    # modules
+    "checks",
+    "compute",
+    "datasets",
+    "laws",
+    "plots",
+    # data
+    "DataValidationError",
+    "load_runs",
+    # fitting
+    "ConvergenceError",
+    "Diagnostics",
+    "ScalingFit",
+    "fit",
+    "load_fit",
+    # decisions
+    "Recommendation",
+    "compute_optimal",
+    "recommend",
+    # model checking
+    "backtest",
+    "compare",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,389 @@
+"""The scaling laws, written once against an array namespace.
+
+Three laws are implemented (DESIGN.md section 2):
+
+* ``"supervised"``: ``L(N, D) = E + (A / N**alpha + B / D**beta) ** gamma`` (Busbridge et al.
+  2025, Eq. 1);
+* ``"chinchilla"``: the same with ``gamma = 1`` (Hoffmann et al. 2022, Approach 3);
+* ``"distillation"``: the student's cross-entropy against data (Busbridge et al. 2025, Eq. 8)::
+
+      L_S = L_T + L_T**(-c0) * (1 + (L_T / (d1 * Lt_S))**(1/f1))**(-c1*f1)
+                * (A'/N_S**alpha' + B'/D_S**beta')**gamma'
+
+  where ``Lt_S = L(N_S, D_S)`` is the supervised law.
+
+Every law is evaluated in log space by one function that takes an *array namespace* ``xp``:
+:data:`NUMPY` for predictions over posterior draws (NumPy broadcasting, so xarray objects work
+too) and :func:`pytensor_namespace` inside the PyMC model. The same code therefore serves the
+model, the predictions and the decisions.
+
+The natural parameters (``E, A, B, alpha, ...``) are what users see. The sampler works on a
+reparameterisation that removes the long, thin ridges of the natural one (DESIGN.md section 6):
+
+* ``log_E``;
+* ``a = log A - alpha * log N0`` and ``b = log B - beta * log D0``: the log of each term at the
+  reference scales ``N0 = 1e9`` parameters and ``D0 = 1e10`` tokens;
+* ``kappa = c1 * f1`` and ``inv_f1 = 1 / f1`` instead of ``c1`` and ``f1`` (only these two are
+  identified by data: the break in the distillation law is nearly a step);
+* ``log_d1``.
+
+:func:`to_natural` and :func:`to_sampled` convert between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "D0",
+    "LAWS",
+    "N0",
+    "NUMPY",
+    "PAPER",
+    "PARAM_NAMES",
+    "SAMPLED_NAMES",
+    "distillation_loss",
+    "log_distillation",
+    "log_supervised",
+    "pytensor_namespace",
+    "supervised_loss",
+    "to_natural",
+    "to_sampled",
+]
+
+#: Reference scales at which the amplitudes are centred for sampling.
+N0 = 1e9
+D0 = 1e10
+
+LAWS = ("chinchilla", "supervised", "distillation")
+
+_SUPERVISED = ("E", "A", "B", "alpha", "beta", "gamma")
+_DISTILLATION_ONLY = (
+    "A_prime",
+    "B_prime",
+    "alpha_prime",
+    "beta_prime",
+    "gamma_prime",
+    "c0",
+    "c1",
+    "f1",
+    "d1",
+)
+
+#: Natural parameter names of each law (``gamma`` is fixed to 1 in the Chinchilla law).
+PARAM_NAMES: dict[str, tuple[str, ...]] = {
+    "chinchilla": ("E", "A", "B", "alpha", "beta"),
+    "supervised": _SUPERVISED,
+    "distillation": _SUPERVISED + _DISTILLATION_ONLY,
+}
+
+#: Names of the sampled (unconstrained-friendly) parameters of each law.
+SAMPLED_NAMES: dict[str, tuple[str, ...]] = {
+    "chinchilla": ("log_E", "a", "b", "alpha", "beta"),
+    "supervised": ("log_E", "a", "b", "alpha", "beta", "gamma"),
+    "distillation": (
+        "log_E",
+        "a",
+        "b",
+        "alpha",
+        "beta",
+        "gamma",
+        "a_prime",
+        "b_prime",
+        "alpha_prime",
+        "beta_prime",
+        "gamma_prime",
+        "c0",
+        "kappa",
+        "inv_f1",
+        "log_d1",
+    ),
+}
+
+#: Published fits, Busbridge et al. (2025) Table 6: the supervised law (73 runs) and the
+#: distillation law (697 runs). Use them as prior centres, not as truth: ``c1`` is not identified
+#: (only ``c1 * f1`` and ``1 / f1`` are) and ``B_prime`` with ``beta_prime`` does not reproduce
+#: the paper's own Figure 1 (DESIGN.md section 2).
+PAPER: dict[str, float] = {
+    "E": 1.220,
+    "A": 3355.0,
+    "B": 18186.0,
+    "alpha": 0.408,
+    "beta": 0.431,
+    "gamma": 0.452,
+    "A_prime": 2243.0,
+    "B_prime": 24181.0,
+    "alpha_prime": 0.321,
+    "beta_prime": 0.637,
+    "gamma_prime": 0.764,
+    "c0": 2.549,
+    "c1": 522.6,
+    "f1": 0.090,
+    "d1": 1.315,
+}
+
+
+NUMPY = SimpleNamespace(
+    name="numpy",
+    log=np.log,
+    exp=np.exp,
+    logaddexp=np.logaddexp,
+    softplus=lambda x: np.logaddexp(0.0, x),
+)
+"""Array namespace for NumPy (and anything that follows NumPy's ufuncs, such as xarray)."""
+
+
+def pytensor_namespace() -> SimpleNamespace:
+    """Return the array namespace for PyTensor (imported lazily: PyTensor is slow to import)."""
+    import pytensor.tensor as pt
+
+    return SimpleNamespace(
+        name="pytensor",
+        log=pt.log,
+        exp=pt.exp,
+        logaddexp=pt.logaddexp,
+        softplus=pt.softplus,
+    )
+
+
+def log_supervised(xp: Any, log_N: Any, log_D: Any, *, log_E, a, b, alpha, beta, gamma=1.0):
+    """Log of the supervised law in the sampled parameterisation.
+
+    ``log L = logaddexp(log E, gamma * logaddexp(a - alpha (log N - log N0),
+    b - beta (log D - log D0)))``.
+    """
+    n_term = a - alpha * (log_N - np.log(N0))
+    d_term = b - beta * (log_D - np.log(D0))
+    return xp.logaddexp(log_E, gamma * xp.logaddexp(n_term, d_term))
+
+
+def log_distillation(
+    xp: Any,
+    log_NS: Any,
+    log_DS: Any,
+    log_LT: Any,
+    *,
+    log_LtS,
+    a_prime,
+    b_prime,
+    alpha_prime,
+    beta_prime,
+    gamma_prime,
+    c0,
+    kappa,
+    inv_f1,
+    log_d1,
+):
+    """Log of the distillation law (paper Eq. 8) in the sampled parameterisation.
+
+    ``log_LtS`` is the log of the supervised loss of the same student on the same tokens.
+    """
+    n_term = a_prime - alpha_prime * (log_NS - np.log(N0))
+    d_term = b_prime - beta_prime * (log_DS - np.log(D0))
+    gap = (
+        -c0 * log_LT
+        - kappa * xp.softplus(inv_f1 * (log_LT - log_LtS - log_d1))
+        + gamma_prime * xp.logaddexp(n_term, d_term)
+    )
+    return xp.logaddexp(log_LT, gap)
+
+
+def to_sampled(law: str, natural: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert natural parameters (``E, A, alpha, ...``) to the sampled parameterisation.
+
+    Parameters
+    ----------
+    law : {"chinchilla", "supervised", "distillation"}
+    natural : mapping
+        Natural parameters; values may be scalars or arrays (broadcast elementwise).
+
+    Returns
+    -------
+    dict
+        The sampled parameters named in :data:`SAMPLED_NAMES`.
+    """
+    _check_law(law)
+    p = natural
+    out = {
+        "log_E": np.log(p["E"]),
+        "a": np.log(p["A"]) - p["alpha"] * np.log(N0),
+        "b": np.log(p["B"]) - p["beta"] * np.log(D0),
+        "alpha": p["alpha"],
+        "beta": p["beta"],
+    }
+    if law != "chinchilla":
+        out["gamma"] = p.get("gamma", 1.0)
+    if law == "distillation":
+        out.update(
+            a_prime=np.log(p["A_prime"]) - p["alpha_prime"] * np.log(N0),
+            b_prime=np.log(p["B_prime"]) - p["beta_prime"] * np.log(D0),
+            alpha_prime=p["alpha_prime"],
+            beta_prime=p["beta_prime"],
+            gamma_prime=p["gamma_prime"],
+            c0=p["c0"],
+            kappa=p["c1"] * p["f1"],
+            inv_f1=1.0 / p["f1"],
+            log_d1=np.log(p["d1"]),
+        )
+    return out
+
+
+def to_natural(law: str, sampled: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert sampled parameters to natural ones (the inverse of :func:`to_sampled`).
+
+    Works elementwise on scalars, NumPy arrays and xarray objects.
+    """
+    _check_law(law)
+    s = sampled
+    out = {
+        "E": np.exp(s["log_E"]),
+        "A": np.exp(s["a"] + s["alpha"] * np.log(N0)),
+        "B": np.exp(s["b"] + s["beta"] * np.log(D0)),
+        "alpha": s["alpha"],
+        "beta": s["beta"],
+    }
+    if law != "chinchilla":
+        out["gamma"] = s["gamma"]
+    if law == "distillation":
+        out.update(
+            A_prime=np.exp(s["a_prime"] + s["alpha_prime"] * np.log(N0)),
+            B_prime=np.exp(s["b_prime"] + s["beta_prime"] * np.log(D0)),
+            alpha_prime=s["alpha_prime"],
+            beta_prime=s["beta_prime"],
+            gamma_prime=s["gamma_prime"],
+            c0=s["c0"],
+            c1=s["kappa"] * s["inv_f1"],
+            f1=1.0 / s["inv_f1"],
+            d1=np.exp(s["log_d1"]),
+        )
+    return out
+
+
+def _check_law(law: str) -> None:
+    if law not in LAWS:
+        raise ValueError(
+            f"Unknown law {law!r}. Valid laws are {', '.join(map(repr, LAWS))}: 'chinchilla' "
+            "(Hoffmann et al. 2022), 'supervised' (with the gamma exponent of Busbridge et al. "
+            "2025) and 'distillation' (Busbridge et al. 2025, Eq. 8)."
+        )
+
+
+def _positive(name: str, value: Any) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"{name} must be finite and positive, got {value!r}. Pass parameter counts and "
+            "token counts as plain numbers (e.g. 1e9 for one billion) and losses in nats/token."
+        )
+    return arr
+
+
+def supervised_loss(N, D, *, E, A, B, alpha, beta, gamma=1.0):
+    """Evaluate the supervised scaling law ``E + (A / N**alpha + B / D**beta) ** gamma``.
+
+    Parameters
+    ----------
+    N : array_like
+        Non-embedding parameters (e.g. ``7.75e9``).
+    D : array_like
+        Training tokens.
+    E, A, B, alpha, beta, gamma : float or array_like
+        Law parameters; ``gamma=1`` gives the Chinchilla law. Arrays broadcast with ``N`` and
+        ``D`` (NumPy rules), so posterior draws can be passed directly.
+
+    Returns
+    -------
+    numpy.ndarray
+        Cross-entropy in nats/token.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> p = {k: bd.laws.PAPER[k] for k in ("E", "A", "B", "alpha", "beta", "gamma")}
+    >>> round(float(bd.laws.supervised_loss(7.75e9, 512e9, **p)), 3)
+    1.933
+    """
+    log_N = np.log(_positive("N", N))
+    log_D = np.log(_positive("D", D))
+    sampled = to_sampled(
+        "supervised", {"E": E, "A": A, "B": B, "alpha": alpha, "beta": beta, "gamma": gamma}
+    )
+    return np.exp(log_supervised(NUMPY, log_N, log_D, **sampled))
+
+
+def distillation_loss(
+    N_S,
+    D_S,
+    L_T,
+    *,
+    E,
+    A,
+    B,
+    alpha,
+    beta,
+    gamma,
+    A_prime,
+    B_prime,
+    alpha_prime,
+    beta_prime,
+    gamma_prime,
+    c0,
+    c1,
+    f1,
+    d1,
+):
+    """Evaluate the distillation scaling law (Busbridge et al. 2025, Eq. 8).
+
+    Parameters
+    ----------
+    N_S : array_like
+        Student non-embedding parameters.
+    D_S : array_like
+        Distillation tokens.
+    L_T : array_like
+        Teacher cross-entropy in nats/token.
+    E, A, B, alpha, beta, gamma : float or array_like
+        Supervised-law parameters, used for the student's supervised loss ``L(N_S, D_S)``.
+    A_prime, B_prime, alpha_prime, beta_prime, gamma_prime, c0, c1, f1, d1 : float or array_like
+        Distillation-law parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        Student cross-entropy against data, in nats/token; never below ``L_T``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> float(bd.laws.distillation_loss(1e9, 2e10, 2.3, **bd.laws.PAPER)) > 2.3
+    True
+    """
+    natural = {
+        "E": E,
+        "A": A,
+        "B": B,
+        "alpha": alpha,
+        "beta": beta,
+        "gamma": gamma,
+        "A_prime": A_prime,
+        "B_prime": B_prime,
+        "alpha_prime": alpha_prime,
+        "beta_prime": beta_prime,
+        "gamma_prime": gamma_prime,
+        "c0": c0,
+        "c1": c1,
+        "f1": f1,
+        "d1": d1,
+    }
+    s = to_sampled("distillation", natural)
+    log_NS = np.log(_positive("N_S", N_S))
+    log_DS = np.log(_positive("D_S", D_S))
+    log_LT = np.log(_positive("L_T", L_T))
+    sup = {k: s[k] for k in SAMPLED_NAMES["supervised"]}
+    log_LtS = log_supervised(NUMPY, log_NS, log_DS, **sup)
+    dist = {k: s[k] for k in SAMPLED_NAMES["distillation"] if k not in sup}
+    return np.exp(log_distillation(NUMPY, log_NS, log_DS, log_LT, log_LtS=log_LtS, **dist))
