@@ -259,11 +259,6 @@ def test_best_case_needs_no_teacher():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: student_tokens does not check for a missing teacher; D_T=None returns nan and "
-    "N_T=None raises an error that names 'N' instead of 'N_T'",
-)
 @pytest.mark.parametrize(
     ("scenario", "teacher", "missing"),
     [
@@ -298,20 +293,8 @@ def test_forward_flops_rejects_unknown_approx():
     [
         ("D_S", {"N_S": 1e9, "D_S": -2e10, "N_T": 7e9, "D_T": 1e11}),
         ("D_T", {"N_S": 1e9, "D_S": 2e10, "N_T": 7e9, "D_T": 0.0}),
-        pytest.param(
-            "N_S",
-            {"N_S": 0.0, "D_S": 2e10, "N_T": 7e9, "D_T": 1e11},
-            marks=pytest.mark.xfail(
-                strict=True, reason="bug: the error names 'N' (forward_flops), not 'N_S'"
-            ),
-        ),
-        pytest.param(
-            "N_T",
-            {"N_S": 1e9, "D_S": 2e10, "N_T": -7e9, "D_T": 1e11},
-            marks=pytest.mark.xfail(
-                strict=True, reason="bug: the error names 'N' (forward_flops), not 'N_T'"
-            ),
-        ),
+        ("N_S", {"N_S": 0.0, "D_S": 2e10, "N_T": 7e9, "D_T": 1e11}),
+        ("N_T", {"N_S": 1e9, "D_S": 2e10, "N_T": -7e9, "D_T": 1e11}),
     ],
 )
 def test_total_flops_error_names_the_argument(arg, kwargs):

@@ -90,7 +90,9 @@ def forward_flops(
     if approx == "2N":
         out = 2.0 * arr
     elif approx == "paper":
-        out = 2.0 * arr * (1.0 + SIGMA1 * n_ctx * arr ** (-1.0 / 3.0) + SIGMA2 * n_vocab * arr ** (-2.0 / 3.0))
+        attention = SIGMA1 * n_ctx * arr ** (-1.0 / 3.0)
+        embedding = SIGMA2 * n_vocab * arr ** (-2.0 / 3.0)
+        out = 2.0 * arr * (1.0 + attention + embedding)
     else:
         raise ValueError(f"approx must be 'paper' or '2N', got {approx!r}.")
     return out if out.ndim else float(out)
@@ -101,6 +103,22 @@ def _scenario_deltas(scenario: str) -> tuple[float, float]:
         valid = ", ".join(repr(s) for s in ("supervised", *SCENARIOS))
         raise ValueError(f"Unknown scenario {scenario!r}. Valid scenarios are {valid}.")
     return SCENARIOS[scenario]
+
+
+def _teacher_flops(scenario, N_T, D_T, approx):
+    """Teacher forward FLOPs per token and checked D_T, for the scenario's deltas."""
+    d_logits, d_pretrain = _scenario_deltas(scenario)
+    if (d_logits or d_pretrain) and N_T is None:
+        raise ValueError(f"scenario {scenario!r} pays for the teacher, so N_T is required.")
+    if d_pretrain and D_T is None:
+        raise ValueError(
+            f"scenario {scenario!r} pays for pretraining the teacher, so D_T is required."
+        )
+    f_t = 0.0
+    if d_logits or d_pretrain:
+        f_t = forward_flops(_positive_array("N_T", N_T), approx=approx)
+    d_t = _positive_array("D_T", D_T) if d_pretrain else 0.0
+    return d_logits, d_pretrain, f_t, d_t
 
 
 def flops_by_phase(
@@ -130,20 +148,14 @@ def flops_by_phase(
     dict
         ``{"student": ..., "teacher_logits": ..., "teacher_pretraining": ...}``.
     """
-    student = 3.0 * forward_flops(N_S, approx=approx) * _positive_array("D_S", D_S)
+    d_s = _positive_array("D_S", D_S)
+    student = 3.0 * forward_flops(_positive_array("N_S", N_S), approx=approx) * d_s
     zero = np.zeros_like(student) if np.ndim(student) else 0.0
     if scenario == "supervised":
         return {"student": student, "teacher_logits": zero, "teacher_pretraining": zero}
-    d_logits, d_pretrain = _scenario_deltas(scenario)
-    if (d_logits or d_pretrain) and N_T is None:
-        raise ValueError(f"scenario {scenario!r} pays for the teacher, so N_T is required.")
-    if d_pretrain and D_T is None:
-        raise ValueError(
-            f"scenario {scenario!r} pays for pretraining the teacher, so D_T is required."
-        )
-    f_t = forward_flops(N_T, approx=approx) if (d_logits or d_pretrain) else 0.0
-    logits = d_logits * f_t * np.asarray(D_S, dtype=float) if d_logits else zero
-    pretrain = d_pretrain * 3.0 * f_t * _positive_array("D_T", D_T) if d_pretrain else zero
+    d_logits, d_pretrain, f_t, d_t = _teacher_flops(scenario, N_T, D_T, approx)
+    logits = d_logits * f_t * d_s if d_logits else zero
+    pretrain = d_pretrain * 3.0 * f_t * d_t if d_pretrain else zero
     return {"student": student, "teacher_logits": logits, "teacher_pretraining": pretrain}
 
 
@@ -197,9 +209,8 @@ def student_tokens(
     c = _positive_array("compute", compute)
     if scenario == "supervised":
         return supervised_tokens(c, N_S, approx=approx)
-    d_logits, d_pretrain = _scenario_deltas(scenario)
-    f_s = forward_flops(N_S, approx=approx)
-    f_t = forward_flops(N_T, approx=approx) if (d_logits or d_pretrain) else 0.0
-    spent = 3.0 * d_pretrain * f_t * np.asarray(D_T, dtype=float) if d_pretrain else 0.0
+    d_logits, d_pretrain, f_t, d_t = _teacher_flops(scenario, N_T, D_T, approx)
+    f_s = forward_flops(_positive_array("N_S", N_S), approx=approx)
+    spent = 3.0 * d_pretrain * f_t * d_t
     out = (c - spent) / (3.0 * f_s + d_logits * f_t)
     return out if np.ndim(out) else float(out)
