@@ -311,7 +311,7 @@ def _read(data: Any, kind: str) -> pd.DataFrame:
         if reader == "parquet":
             frame = pd.read_parquet(path, engine="pyarrow")
         else:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, low_memory=False)
     except Exception as exc:  # any reader failure is a user-input problem
         raise DataValidationError(
             f"{prefix}could not read {str(path)!r} as {reader}: {type(exc).__name__}: {exc}"
@@ -370,9 +370,12 @@ def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Float values and a mask of cells that are not numbers (text, booleans, dates...)."""
     dtype = series.dtype
     n = len(series)
+    if ptypes.is_complex_dtype(dtype):
+        raw = series.to_numpy()
+        real = raw.imag == 0
+        return np.where(real, raw.real, np.nan), ~real
     if (
         ptypes.is_bool_dtype(dtype)
-        or ptypes.is_complex_dtype(dtype)
         or ptypes.is_datetime64_any_dtype(dtype)
         or ptypes.is_timedelta64_dtype(dtype)
         or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)

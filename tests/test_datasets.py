@@ -1,0 +1,166 @@
+"""Tests of bayes_distill.datasets: the bundled run tables and the shipped fits."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_distill as bd
+from bayes_distill import datasets
+from bayes_distill.data import DataValidationWarning, load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_list_datasets():
+    assert datasets.list_datasets() == ["chinchilla", "distillation"]
+    assert bd.datasets is datasets
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "distillation"])
+def test_data_files_match_their_checksums_and_the_readme(name):
+    meta = datasets.DATASETS[name]
+    path = datasets.data_file(name)
+    assert Path(str(path)) == REPO / "data" / meta["file"]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == meta["sha256"]
+    readme = (REPO / "data" / "README.md").read_text()
+    assert digest in readme
+    assert meta["file"] in readme
+
+
+def test_chinchilla_follows_epochs_protocol():
+    runs = datasets.load("chinchilla")
+    raw = pd.read_csv(REPO / "data" / "epoch_chinchilla.csv")
+    assert runs.shape == (240, 8)
+    assert list(runs.columns) == ["N", "D", "loss", "x", "y", "color", "Training FLOP", "hex_color"]
+    assert isinstance(runs.index, pd.RangeIndex)
+    assert runs.attrs == {"kind": "supervised", "dataset": "chinchilla"}
+    # N = Model Size, D = Training FLOP / (6 N)
+    np.testing.assert_allclose(runs["D"], runs["Training FLOP"] / (6 * runs["N"]), rtol=1e-15)
+    keep = raw["loss"] < np.sort(raw["loss"])[-5]
+    np.testing.assert_array_equal(runs["N"], raw.loc[keep, "Model Size"])
+    np.testing.assert_allclose(
+        runs["D"], raw.loc[keep, "Training FLOP"] / (6 * raw.loc[keep, "Model Size"])
+    )
+    # the five highest losses are the ones dropped
+    assert runs["loss"].max() < np.sort(raw["loss"])[-5]
+    assert sorted(set(raw["loss"]) - set(runs["loss"])) == sorted(raw["loss"].nlargest(5))
+
+
+def test_chinchilla_keep_all():
+    runs = datasets.load("chinchilla", drop_highest_losses=0)
+    assert runs.shape == (245, 8)
+    # ranges documented in data/README.md
+    assert runs["loss"].agg(["min", "max"]).tolist() == pytest.approx([2.0774, 5.0056], abs=1e-4)
+    assert runs["N"].agg(["min", "max"]).tolist() == pytest.approx([5.73e7, 1.62e10], rel=1e-2)
+    assert runs["D"].agg(["min", "max"]).tolist() == pytest.approx([2.45e8, 3.18e11], rel=1e-2)
+    direct = load_runs(REPO / "data" / "epoch_chinchilla.csv")
+    direct.attrs["dataset"] = "chinchilla"
+    pd.testing.assert_frame_equal(runs, direct)
+
+
+def test_distillation_runs():
+    runs = datasets.load("distillation")
+    assert runs.shape == (328, 4)
+    assert list(runs.columns) == ["N_S", "D_S", "L_T", "L_S"]
+    assert runs.attrs == {"kind": "distillation", "dataset": "distillation"}
+    assert runs["N_S"].min() == 1.43e8 and runs["N_S"].max() == 1.82e9
+    assert runs["D_S"].min() == 3.7e9 and runs["D_S"].max() == 9.85e10
+
+
+def test_distillation_duplicates_are_known_and_only_silenced_by_the_dataset_loader():
+    # load_runs on the raw file reports the three documented pairs ...
+    with pytest.warns(DataValidationWarning, match=r"rows \[62, 63\], \[160, 161\], \[246, 247\]"):
+        load_runs(REPO / "data" / "distillation_fig1.csv", kind="distillation")
+    # ... datasets.load does not (pytest turns any warning into an error)
+    datasets.load("distillation")
+
+
+def test_drop_highest_losses_applies_to_the_student_loss():
+    runs = datasets.load("distillation", drop_highest_losses=3)
+    full = datasets.load("distillation")
+    assert len(runs) == 325
+    assert runs["L_S"].max() < np.sort(full["L_S"])[-3]
+
+
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        (-1, ValueError, r"between 0 and 244 for dataset 'chinchilla' \(245 runs\), got -1"),
+        (245, ValueError, r"between 0 and 244 .* got 245"),
+        (1.5, TypeError, r"non-negative integer or None, got 1\.5"),
+        ("5", TypeError, r"got '5'"),
+        (True, TypeError, r"got True"),
+    ],
+)
+def test_bad_drop_highest_losses(value, error, match):
+    with pytest.raises(error, match=match):
+        datasets.load("chinchilla", drop_highest_losses=value)
+
+
+def test_numpy_integer_drop_is_accepted():
+    assert len(datasets.load("chinchilla", drop_highest_losses=np.int64(5))) == 240
+
+
+@pytest.mark.parametrize("function", [datasets.load, datasets.fitted, datasets.data_file])
+@pytest.mark.parametrize("name", ["chinchila", "Chinchilla", None, "epoch"])
+def test_unknown_name_lists_valid_names(function, name):
+    with pytest.raises(
+        ValueError,
+        match=rf"Unknown dataset {name!r}; valid names are 'chinchilla', 'distillation'",
+    ):
+        function(name)
+
+
+def test_data_found_in_package_data_when_not_in_source_tree(tmp_path, monkeypatch):
+    # a wheel install has no repository data/ folder; the package's _data/ folder is used
+    package = tmp_path / "site" / "bayes_distill"
+    (package / "_data").mkdir(parents=True)
+    shutil.copy(REPO / "data" / "epoch_chinchilla.csv", package / "_data")
+    monkeypatch.setattr(datasets, "_REPO_ROOT", tmp_path / "no-repo")
+    monkeypatch.setattr(datasets.importlib.resources, "files", lambda _: package)
+    assert datasets.data_file("chinchilla") == package / "_data" / "epoch_chinchilla.csv"
+    assert len(datasets.load("chinchilla")) == 240
+    with pytest.raises(FileNotFoundError, match=r"'distillation_fig1\.csv' .* was not found"):
+        datasets.load("distillation")
+
+
+def test_fitted_missing_file_says_how_to_rebuild(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "_REPO_ROOT", tmp_path)
+    monkeypatch.setattr(datasets.importlib.resources, "files", lambda _: tmp_path / "pkg")
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"No shipped fit for 'chinchilla'.*`python scripts/build_models\.py`.*"
+        r"models/chinchilla\.nc",
+    ):
+        datasets.fitted("chinchilla")
+
+
+def test_fitted_reads_the_shipped_file_with_load_fit(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "distillation.nc"
+    target.write_bytes(b"stub")
+    calls = []
+    fake = types.ModuleType("bayes_distill.fit")
+    fake.load_fit = lambda path: calls.append(Path(path)) or "a fit"
+    monkeypatch.setitem(sys.modules, "bayes_distill.fit", fake)
+    monkeypatch.setattr(datasets, "_REPO_ROOT", tmp_path)
+    assert datasets.fitted("distillation") == "a fit"
+    assert calls == [target]
+
+
+def test_importing_datasets_does_not_import_pymc():
+    code = (
+        "import sys, bayes_distill as bd; bd.datasets.load('chinchilla'); "
+        "assert 'pymc' not in sys.modules and 'bayes_distill.fit' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
