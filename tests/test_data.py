@@ -289,11 +289,6 @@ def test_distillation_aliases():
     [
         (supervised(**{"Model Size": [1e8, 4e8, 1e9]}), "supervised", r"'N' and 'Model Size'"),
         (supervised(L=[3.1, 2.8, 2.6]), "supervised", r"'loss' and 'L' both give 'loss'"),
-        (
-            supervised(**{"Training FLOP": [1e18, 2e19, 1e20]}),
-            "supervised",
-            r"'D' and 'Training FLOP' both give 'D'",
-        ),
         (distillation(NS=[1e8, 2e8, 3e8]), "distillation", r"'N_S' and 'NS' both give 'N_S'"),
         (
             distillation(N_T=[1e9] * 3, NT=[1e9] * 3),
@@ -559,23 +554,53 @@ def test_loss_outside_plausible_range(frame, kind, column, value, match):
 # --------------------------------------------------------------------------------------------
 # warnings
 # --------------------------------------------------------------------------------------------
+def test_training_flop_is_used_only_when_d_is_absent():
+    raw = supervised(**{"Training FLOP": [1e18, 2e19, 1e20]})
+    runs = load_runs(raw)
+    assert list(runs.columns) == ["N", "D", "loss", "Training FLOP"]
+    np.testing.assert_array_equal(runs["D"], raw["D"])  # not C / (6 N)
+    pd.testing.assert_series_equal(runs["Training FLOP"], raw["Training FLOP"])
+
+
+@pytest.mark.parametrize(
+    "raw, kind",
+    [
+        (
+            pd.DataFrame(
+                {"Model Size": [1e8, 1e9], "Training FLOP": [1.2e19, 6e20], "L": [2.9, 2.4]}
+            ),
+            "supervised",
+        ),
+        (distillation(NT=[1e9, np.nan, 2e9], extra=["a", "b", "c"]), "distillation"),
+    ],
+)
+def test_load_runs_is_idempotent(raw, kind):
+    once = load_runs(raw, kind=kind)
+    pd.testing.assert_frame_equal(load_runs(once, kind=kind), once)
+
+
 def test_duplicated_runs_warn_and_name_rows():
-    raw = supervised(N=[1e8, 4e8, 1e8], D=[2e9, 8e9, 2e9], loss=[3.1, 2.8, 3.0])
+    raw = supervised(N=[1e8, 4e8, 1e8], D=[2e9, 8e9, 2e9], loss=[3.1, 2.8, 3.1])
     with pytest.warns(
         DataValidationWarning,
-        match=r"1 group\(s\) of runs have identical inputs \(N, D\): rows \[0, 2\]\..*"
-        r"drop_duplicates\(subset=\['N', 'D'\]\)",
+        match=r"1 group\(s\) of duplicated runs, identical in N, D, loss: rows \[0, 2\]\..*"
+        r"drop_duplicates\(subset=\['N', 'D', 'loss'\]\)",
     ):
         runs = load_runs(raw)
     assert len(runs) == 3  # nothing dropped
 
 
+def test_repeated_runs_with_different_losses_are_not_duplicates():
+    load_runs(supervised(N=[1e8, 4e8, 1e8], D=[2e9, 8e9, 2e9], loss=[3.1, 2.8, 3.0]))
+
+
 def test_duplicated_distillation_runs_include_teacher_columns():
-    # same student and tokens, different teacher loss: not duplicates
-    load_runs(distillation(N_S=[1e8] * 3, D_S=[4e9] * 3), kind="distillation")
-    raw = distillation(N_S=[1e8] * 3, D_S=[4e9] * 3, L_T=[2.2, 2.2, 2.3], N_T=[1e9, 1e9, 1e9])
+    raw = distillation(
+        N_S=[1e8] * 3, D_S=[4e9] * 3, L_T=[2.2, 2.2, 2.3], L_S=[2.7] * 3, N_T=[1e9, 1e9, 1e9]
+    )
     with pytest.warns(
-        DataValidationWarning, match=r"identical inputs \(N_S, D_S, L_T, N_T\): rows \[0, 1\]"
+        DataValidationWarning,
+        match=r"identical in N_S, D_S, L_T, L_S, N_T: rows \[0, 1\]",
     ):
         load_runs(raw, kind="distillation")
     # different teacher sizes make them different runs
@@ -727,3 +752,6 @@ def test_random_tables_only_raise_data_validation_errors(frame, kind):
         assert values.dtype == np.float64
         assert np.isfinite(values).all() and (values > 0).all()
         assert len(runs) == len(frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataValidationWarning)
+            pd.testing.assert_frame_equal(load_runs(runs, kind=kind), runs)

@@ -15,7 +15,7 @@ import pytest
 
 import bayes_distill as bd
 from bayes_distill import datasets
-from bayes_distill.data import DataValidationWarning, load_runs
+from bayes_distill.data import load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,12 +77,17 @@ def test_distillation_runs():
     assert runs["D_S"].min() == 3.7e9 and runs["D_S"].max() == 9.85e10
 
 
-def test_distillation_duplicates_are_known_and_only_silenced_by_the_dataset_loader():
-    # load_runs on the raw file reports the three documented pairs ...
-    with pytest.warns(DataValidationWarning, match=r"rows \[62, 63\], \[160, 161\], \[246, 247\]"):
-        load_runs(REPO / "data" / "distillation_fig1.csv", kind="distillation")
-    # ... datasets.load does not (pytest turns any warning into an error)
-    datasets.load("distillation")
+def test_bundled_tables_load_without_warnings_and_are_idempotent():
+    # pytest turns any warning into an error: the bundled data pass every check, including
+    # the three Figure-1 pairs with equal inputs and different student losses
+    for name in datasets.list_datasets():
+        runs = datasets.load(name)
+        again = load_runs(runs, kind=datasets.DATASETS[name]["kind"])
+        again.attrs["dataset"] = name
+        pd.testing.assert_frame_equal(again, runs)
+    raw = pd.read_csv(REPO / "data" / "distillation_fig1.csv")
+    assert raw.duplicated(["NS", "DS", "LT"]).sum() == 3
+    load_runs(raw, kind="distillation")
 
 
 def test_drop_highest_losses_applies_to_the_student_loss():

@@ -31,6 +31,9 @@ Accepted aliases (see :data:`ALIASES`; nothing else is guessed):
   ``"NT" -> "N_T"``, ``"DT" -> "D_T"`` (the spelling of the Figure-1 data of Busbridge et al.).
 
 A table holding both a canonical column and one of its aliases is ambiguous and is rejected.
+``"Training FLOP"`` is a source for ``D`` rather than an alias: it is used only when ``D`` is
+absent and is otherwise kept untouched as an extra column, so that the output of
+:func:`load_runs` can be passed to :func:`load_runs` again (it is idempotent).
 
 Checks
 ------
@@ -43,8 +46,9 @@ below ``1e6`` (counts given in millions or billions); losses outside ``[0.3, 15]
 
 Warnings (:class:`DataValidationWarning`):
 
-- runs with identical inputs (same ``N, D``; same ``N_S, D_S, L_T`` and teacher columns):
-  fine for repeated seeds, a mistake for copy-pasted rows;
+- duplicated runs: rows identical in every canonical column, inputs and losses alike (the
+  signature of copy-pasted rows or a table concatenated twice). Runs with the same inputs and
+  different losses (repeated seeds) carry information about the noise and are not flagged;
 - tokens fewer than parameters by more than 100x (``D < N / 100``): likely swapped columns or
   tokens in the wrong unit, but early checkpoints of large models legitimately look like
   this, so it is a warning rather than an error;
@@ -53,7 +57,7 @@ Warnings (:class:`DataValidationWarning`):
 - a single run: the laws have five or more parameters, so the posterior will be the prior.
 
 Silence a warning you have understood with :func:`warnings.filterwarnings`, e.g.
-``warnings.filterwarnings("ignore", category=DataValidationWarning, message=".*identical")``.
+``warnings.filterwarnings("ignore", category=DataValidationWarning, message=".*duplicated")``.
 """
 
 from __future__ import annotations
@@ -173,7 +177,8 @@ def load_runs(
         ``"supervised"`` needs columns ``N, D, loss`` (for the ``"chinchilla"`` and
         ``"supervised"`` laws); ``"distillation"`` needs ``N_S, D_S, L_T, L_S`` and may have
         ``N_T, D_T``. Aliases (:data:`ALIASES`): supervised ``"Model Size" -> "N"``,
-        ``"L" -> "loss"``, ``"Training FLOP"`` (D = C / (6 N)); distillation
+        ``"L" -> "loss"``, ``"Training FLOP"`` (D = C / (6 N), used only if ``D`` is absent);
+        distillation
         ``NS, DS, LT, LS, NT, DT`` -> ``N_S, D_S, L_T, L_S, N_T, D_T``.
 
     Returns
@@ -194,8 +199,8 @@ def load_runs(
     Warns
     -----
     DataValidationWarning
-        For runs with identical inputs, tokens fewer than parameters / 100, a student more than
-        1% better than its teacher, or a single run.
+        For duplicated runs (identical in every canonical column), tokens fewer than
+        parameters / 100, a student more than 1% better than its teacher, or a single run.
 
     Examples
     --------
@@ -235,8 +240,8 @@ def load_runs(
 # --------------------------------------------------------------------------------------------
 # implementation
 # --------------------------------------------------------------------------------------------
-def _load_runs(data: Any, kind: Any, *, ignore_duplicates: bool = False) -> pd.DataFrame:
-    """:func:`load_runs` with an option used by bundled datasets whose quirks are documented."""
+def _load_runs(data: Any, kind: Any) -> pd.DataFrame:
+    """:func:`load_runs` without the public signature's documentation."""
     kind = _check_kind(kind)
     frame = _read(data, kind)
     ctx = _Context(kind, frame)
@@ -244,7 +249,7 @@ def _load_runs(data: Any, kind: Any, *, ignore_duplicates: bool = False) -> pd.D
     sources = ctx.resolve_columns()
     values = ctx.convert_and_check(sources)
     out = _assemble(frame, kind, sources, values)
-    ctx.warn(values, ignore_duplicates=ignore_duplicates)
+    ctx.warn(values)
     return out
 
 
@@ -456,7 +461,7 @@ class _Context:
         for col in canonical:
             candidates = [col] if col in present_set else []
             candidates += [a for a, c in ALIASES[self.kind].items() if c == col and a in present]
-            if col == "D" and TRAINING_FLOP_COLUMN in present_set:
+            if col == "D" and not candidates and TRAINING_FLOP_COLUMN in present_set:
                 candidates.append(TRAINING_FLOP_COLUMN)
             if len(candidates) > 1:
                 names = " and ".join(repr(c) for c in candidates)
@@ -643,14 +648,13 @@ class _Context:
                     )
 
     # -- warnings ----------------------------------------------------------------------------
-    def warn(self, values: dict[str, np.ndarray], *, ignore_duplicates: bool) -> None:
+    def warn(self, values: dict[str, np.ndarray]) -> None:
         if self.n == 1:
             self._warn(
                 "the table has a single run. The laws have five or more parameters, so a fit to "
                 "one run returns essentially the prior; add runs at several sizes and token counts."
             )
-        if not ignore_duplicates:
-            self._warn_duplicates(values)
+        self._warn_duplicates(values)
         for tokens, params in _TOKEN_PARTNER.items():
             if tokens in values and params in values:
                 with np.errstate(invalid="ignore"):
@@ -679,22 +683,23 @@ class _Context:
                 )
 
     def _warn_duplicates(self, values: dict[str, np.ndarray]) -> None:
-        inputs = [c for c in values if c not in _LOSSES or c == "L_T"]
-        table = pd.DataFrame({c: values[c] for c in inputs})
+        columns = list(values)
+        table = pd.DataFrame(values)
         dup = table.duplicated(keep=False).to_numpy()
         if not dup.any():
             return
         positions = np.flatnonzero(dup)
-        groups = table.iloc[positions].groupby(inputs, sort=False, dropna=False).indices
+        groups = table.iloc[positions].groupby(columns, sort=False, dropna=False).indices
         listed = []
         for members in list(groups.values())[:_MAX_LISTED]:
             labels = [_label(self.index[positions[m]]) for m in members]
             listed.append("[" + ", ".join(labels) + "]")
         more = f" and {len(groups) - _MAX_LISTED} more" if len(groups) > _MAX_LISTED else ""
         self._warn(
-            f"{len(groups)} group(s) of runs have identical inputs ({', '.join(inputs)}): rows "
-            f"{', '.join(listed)}{more}. Repeated seeds are fine (they inform the noise); "
-            f"copy-pasted rows are not: drop them with runs.drop_duplicates(subset={inputs!r})."
+            f"{len(groups)} group(s) of duplicated runs, identical in {', '.join(columns)}: rows "
+            f"{', '.join(listed)}{more}. Copy-pasted rows or a table concatenated twice count the "
+            f"same run more than once; drop them with runs.drop_duplicates(subset={columns!r}). "
+            "(Repeated runs with different losses are not flagged.)"
         )
 
     def _warn(self, message: str) -> None:

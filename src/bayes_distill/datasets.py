@@ -171,10 +171,9 @@ def load(name: str, *, drop_highest_losses: int | None = None) -> pd.DataFrame:
 
     Notes
     -----
-    The Figure-1 table has three pairs of runs with identical inputs (rows 62/63, 160/161,
-    246/247 of the file: same student, tokens and teacher loss, different student losses), a
-    digitisation artefact or repeated runs; they are kept and the duplicate warning of
-    :func:`bayes_distill.load_runs` is not emitted for them.
+    The Figure-1 table has three pairs of runs with the same inputs (rows 62/63, 160/161,
+    246/247 of the file: same student, tokens and teacher loss) and slightly different student
+    losses, repeated runs or a digitisation artefact; they are kept.
 
     Examples
     --------
@@ -204,7 +203,7 @@ def load(name: str, *, drop_highest_losses: int | None = None) -> pd.DataFrame:
         )
     with data_file(name).open("rb") as fh:
         raw = pd.read_csv(fh)
-    runs = _load_runs(raw, meta["kind"], ignore_duplicates=name == "distillation")
+    runs = _load_runs(raw, meta["kind"])
     if k:
         losses = runs[meta["loss_column"]].to_numpy()
         keep = losses < np.sort(losses)[-k]
