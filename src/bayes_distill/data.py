@@ -42,7 +42,8 @@ unsupported extension; an unknown ``kind``; duplicated or multi-level column lab
 table; missing columns; non-numeric values (text, booleans, dates); NaN (allowed only in the
 optional ``N_T``, ``D_T``); infinite, zero or negative values; parameters below ``1e5`` or tokens
 below ``1e6`` (counts given in millions or billions); losses outside ``[0.3, 15]`` nats/token
-(bits, perplexities or summed losses).
+(perplexities, losses summed over tokens, other units). Losses in bits/token mostly fall inside
+the range and cannot be told apart from nats: convert them yourself (multiply by ln 2).
 
 Warnings (:class:`DataValidationWarning`):
 
@@ -633,7 +634,8 @@ class _Context:
                         f"above {hi:g}",
                         "Losses must be cross-entropy in nats/token (typically 1.5 to 5). Values "
                         "this large look like perplexities (use np.log(perplexity)) or losses "
-                        "summed over tokens (divide by the token count).",
+                        "summed over tokens (divide by the token count); losses in bits/token "
+                        "convert to nats by multiplying by ln 2 = 0.693.",
                     )
                 low = arr < lo
                 if low.any():
@@ -644,7 +646,8 @@ class _Context:
                         f"below {lo:g}",
                         "Losses must be cross-entropy in nats/token (typically 1.5 to 5); values "
                         "this small are not plausible for language models. Is it an accuracy, "
-                        "a log10 value, or a loss scaled by some factor?",
+                        "a log10 value, or a loss scaled by some factor? Losses in bits/token "
+                        "convert to nats by multiplying by ln 2 = 0.693.",
                     )
 
     # -- warnings ----------------------------------------------------------------------------
