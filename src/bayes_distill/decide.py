@@ -1,0 +1,1470 @@
+"""Decisions under the posterior: compute-optimal allocations and risk-aware recommendations.
+
+Every decision is made on the posterior draws, vectorised as ``draws x candidates`` arrays
+(DESIGN.md section 4); there is no optimiser call per draw.
+
+:func:`compute_optimal`
+    The supervised (Chinchilla) compute-optimal model size ``N*`` and tokens ``D*`` for a
+    budget: each posterior draw gets its own optimum, summarised with credible intervals.
+:func:`recommend`
+    How to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs in one of the four
+    scenarios of DESIGN.md section 3 (or from an existing teacher). The recommended allocation
+    minimises the ``1 - risk_tolerance`` quantile over draws of the posterior predictive student
+    loss, and is reported as a :class:`Recommendation`.
+
+The search
+----------
+Allocations are searched in log space. The free variables are
+
+==============================  ==========================================================
+scenario                        free variables (the student tokens ``D_S`` buy the rest)
+==============================  ==========================================================
+``best_case``                   ``log L_T`` (the teacher is free; only its loss matters)
+``teacher_inference``           ``log N_T``; ``D_T`` at its upper bound (overtrained teacher)
+``teacher_pretraining``         ``log N_T, log D_T``
+``pretraining_and_inference``   ``log N_T, log D_T``
+existing teacher                none: ``D_S`` is what the budget buys
+==============================  ==========================================================
+
+A coarse grid (48 points in one dimension, 16 x 16 in two, limited to allocations that meet the
+budget) is evaluated for every draw. Three objectives are then refined from their best grid
+point by a vectorised compass search (the 2 or 8 neighbours at ``+-step`` on each axis; keep the
+step after a move, halve it otherwise; 12 rounds, so the final step is ``1/4096`` of the grid
+spacing at the finest): the ``1 - r`` quantile over draws of the predictive loss (the
+recommendation), the posterior mean of the predictive loss, and, with one search per draw run
+side by side as rows of one array, each draw's own optimum (for the regret and the spread of the
+optima).
+
+Predictive loss uses common random numbers: in draw ``s`` the predicted log loss of a new run at
+allocation ``x`` is ``log L_S^(s)(x) + eps_s`` with one ``eps_s`` (run noise plus the discrepancy
+offsets of a new student and a new teacher, :meth:`ScalingFit.noise_draws`) shared by every
+candidate, so candidates are compared on the same realisations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import compute as _compute
+from . import laws
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fit import ScalingFit
+
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "SCENARIO_DESCRIPTIONS",
+    "Recommendation",
+    "compute_optimal",
+    "recommend",
+]
+
+#: Default bounds on parameters and tokens, ``N`` and ``D`` alike (as in the paper).
+DEFAULT_BOUNDS: tuple[float, float] = (1e6, 1e17)
+
+#: One-line meaning of each scenario (DESIGN.md section 3).
+SCENARIO_DESCRIPTIONS: dict[str, str] = {
+    "best_case": "teacher free (it exists and its logits cost nothing): choose its loss L_T",
+    "teacher_inference": "teacher exists; pay for its logits on the student's tokens",
+    "teacher_pretraining": "train the teacher; its logits are stored and reused",
+    "pretraining_and_inference": "one teacher for one student: pay for training it and its logits",
+}
+
+# Search settings (see the module docstring); measured against a 32 x 32 grid with 24 rounds on
+# a 4000-draw posterior: recommended quantile within 5e-4 nats, per-draw optima within 1e-5 nats
+# on average (5e-4 at worst, where an optimum sits on the sharp break of the distillation law).
+_COARSE_1D = 24
+_COARSE_2D = 10
+_N_ROUNDS = 8
+_N_ROUNDS_DRAW = 6
+_SHRINK = 0.4
+# Relative tolerance (in log) for "the optimum sits on a bound" and for feasibility.
+_BOUND_TOL = 1e-3
+_FEAS_TOL = 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_probability(name: str, value: Any, example: str) -> float:
+    if not _is_number(value) or not 0.0 < float(value) < 1.0:
+        raise ValueError(
+            f"{name} must be a number strictly between 0 and 1, got {value!r}; {example}"
+        )
+    return float(value)
+
+
+def _check_positive(name: str, value: Any, hint: str) -> float:
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}); {hint}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be finite and positive, got {value!r}; {hint}")
+    return value
+
+
+def _check_budgets(compute: Any) -> tuple[np.ndarray, bool]:
+    """Budgets as a 1-D float array and whether a single number was given."""
+    hint = "give FLOPs as a number such as 1e22, or a 1-D array of budgets for a sweep."
+    if isinstance(compute, str | bytes | bool):
+        raise TypeError(f"compute must be a number or an array of numbers, got {compute!r}; {hint}")
+    try:
+        arr = np.asarray(compute, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"compute must be a number or an array of numbers, got {compute!r}; {hint}"
+        ) from None
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(
+            f"compute must be a number or a non-empty 1-D array, got {compute!r}; {hint}"
+        )
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"compute must be finite and positive FLOPs, got {compute!r}; {hint}")
+    return np.atleast_1d(arr), arr.ndim == 0
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """Bounds on parameter counts (``N``) and token counts (``D``), natural scale."""
+
+    n_lo: float
+    n_hi: float
+    d_lo: float
+    d_hi: float
+
+    @property
+    def logs(self) -> tuple[float, float, float, float]:
+        return tuple(math.log(v) for v in (self.n_lo, self.n_hi, self.d_lo, self.d_hi))
+
+    def __str__(self) -> str:
+        if (self.n_lo, self.n_hi) == (self.d_lo, self.d_hi):
+            return f"({self.n_lo:.3g}, {self.n_hi:.3g})"
+        return f"{{N: ({self.n_lo:.3g}, {self.n_hi:.3g}), D: ({self.d_lo:.3g}, {self.d_hi:.3g})}}"
+
+
+def _check_pair(bounds: Any, pair: Any) -> tuple[float, float]:
+    msg = (
+        f"bounds must be a pair (lower, upper) of positive numbers with lower < upper, bounding "
+        f"parameters and tokens alike, or a dict {{'N': (lower, upper), 'D': (lower, upper)}}; "
+        f"got {bounds!r}. The default is {DEFAULT_BOUNDS}."
+    )
+    try:
+        lo, hi = pair
+    except (TypeError, ValueError):
+        raise ValueError(msg) from None
+    if not (_is_number(lo) and _is_number(hi)):
+        raise ValueError(msg)
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(msg)
+    return lo, hi
+
+
+def _check_bounds(bounds: Any) -> _Bounds:
+    if isinstance(bounds, Mapping):
+        unknown = set(bounds) - {"N", "D"}
+        if unknown:
+            raise ValueError(
+                f"bounds as a dict takes the keys 'N' (parameters) and 'D' (tokens), got "
+                f"{sorted(map(str, unknown))}."
+            )
+        n = _check_pair(bounds, bounds.get("N", DEFAULT_BOUNDS))
+        d = _check_pair(bounds, bounds.get("D", DEFAULT_BOUNDS))
+    else:
+        n = d = _check_pair(bounds, bounds)
+    return _Bounds(*n, *d)
+
+
+def _check_fit(fit: Any, needed: tuple[str, ...], function: str) -> ScalingFit:
+    from .fit import ScalingFit
+
+    if not isinstance(fit, ScalingFit):
+        raise TypeError(
+            f"{function} needs a ScalingFit as `fit`, got {type(fit).__name__}; create one with "
+            "bd.fit(runs, law=...), bd.load_fit(path) or bd.datasets.fitted(name)."
+        )
+    if fit.law not in needed:
+        if function == "recommend":
+            fix = (
+                "fit the distillation law (bd.fit(runs, law='distillation')) or load the shipped "
+                "posterior (bd.datasets.fitted('distillation')); for a supervised fit use "
+                "bd.compute_optimal instead."
+            )
+        else:
+            fix = "pass a chinchilla, supervised or distillation fit."
+        raise ValueError(
+            f"{function} needs a fit of law {' or '.join(needed)}, got a {fit.law!r} fit; {fix}"
+        )
+    # A sampled fit that failed its diagnostics warns (ConvergenceWarning) before it is used;
+    # fits built with ScalingFit.from_params have no sampler statistics to diagnose.
+    if "sample_stats" in fit.dt.children:
+        fit.diagnose(warn=True)
+    return fit
+
+
+def _check_approx(approx: Any) -> str:
+    if approx not in ("paper", "2N"):
+        raise ValueError(
+            f"approx must be 'paper' (FLOPs per token with attention and embeddings, paper Eq. 9) "
+            f"or '2N' (the 6ND rule), got {approx!r}."
+        )
+    return approx
+
+
+def _check_seed(random_seed: Any) -> int | None:
+    if random_seed is None:
+        return None
+    if (
+        isinstance(random_seed, bool)
+        or not isinstance(random_seed, numbers.Integral)
+        or random_seed < 0
+    ):
+        raise ValueError(
+            f"random_seed must be a non-negative integer or None, got {random_seed!r}."
+        )
+    return int(random_seed)
+
+
+# --------------------------------------------------------------------------------------------
+# posterior parameters and small numerical helpers
+
+
+def _supervised_params(fit: ScalingFit) -> dict[str, np.ndarray]:
+    """Sampled supervised parameters flattened over (chain, draw), shape ``(S, 1)``."""
+    names = laws.SAMPLED_NAMES["chinchilla" if fit.law == "chinchilla" else "supervised"]
+    post = fit.posterior
+    return {k: np.asarray(post[k].values, dtype=float).reshape(-1, 1) for k in names}
+
+
+def _distillation_params(fit: ScalingFit) -> dict[str, np.ndarray]:
+    """Sampled distillation-only parameters flattened over (chain, draw), shape ``(S, 1)``."""
+    post = fit.posterior
+    sup = set(laws.SAMPLED_NAMES["supervised"])
+    return {
+        k: np.asarray(post[k].values, dtype=float).reshape(-1, 1)
+        for k in laws.SAMPLED_NAMES["distillation"]
+        if k not in sup
+    }
+
+
+def _log_sup(params: Mapping[str, np.ndarray], log_N: Any, log_D: Any) -> np.ndarray:
+    """Log supervised law per draw; non-finite values are left for the caller to handle."""
+    with np.errstate(all="ignore"):
+        return laws.log_supervised(laws.NUMPY, log_N, log_D, **params)
+
+
+def _bisect_increasing(f: Callable[[float], float], lo: float, hi: float, n: int = 80) -> float:
+    """Largest ``x`` in ``[lo, hi]`` with ``f(x) <= 0`` for ``f`` increasing, ``f(lo) <= 0``."""
+    if f(hi) <= 0:
+        return hi
+    for _ in range(n):
+        mid = 0.5 * (lo + hi)
+        if f(mid) <= 0:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _newton_step(
+    fc: np.ndarray, f0: np.ndarray, steps: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimiser offset of the quadratic through a ``3**d`` stencil (central differences).
+
+    ``fc (R, M)`` are the values at ``offsets * steps`` around centres with values ``f0 (R,)``.
+    Returns the offsets ``(R, d)`` and where they are usable (a positive-definite Hessian).
+    """
+    index = {tuple(o): i for i, o in enumerate(offsets)}
+
+    def at(*o):
+        return fc[:, index[o]]
+
+    with np.errstate(all="ignore"):
+        if steps.shape[1] == 1:
+            h = steps[:, 0]
+            g = (at(1.0) - at(-1.0)) / (2 * h)
+            H = (at(1.0) - 2 * f0 + at(-1.0)) / h**2
+            delta = (-g / H)[:, None]
+            ok = H > 0
+        else:
+            h0, h1 = steps[:, 0], steps[:, 1]
+            g0 = (at(1.0, 0.0) - at(-1.0, 0.0)) / (2 * h0)
+            g1 = (at(0.0, 1.0) - at(0.0, -1.0)) / (2 * h1)
+            H00 = (at(1.0, 0.0) - 2 * f0 + at(-1.0, 0.0)) / h0**2
+            H11 = (at(0.0, 1.0) - 2 * f0 + at(0.0, -1.0)) / h1**2
+            H01 = (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0)) / (4 * h0 * h1)
+            det = H00 * H11 - H01**2
+            delta = np.stack([-(H11 * g0 - H01 * g1) / det, -(H00 * g1 - H01 * g0) / det], -1)
+            ok = (H00 > 0) & (det > 0)
+        ok &= np.all(np.isfinite(fc), axis=1) & np.isfinite(f0) & np.all(np.isfinite(delta), axis=1)
+    return np.where(ok[:, None], delta, 0.0), ok
+
+
+def _compass(
+    objective: Callable[[np.ndarray], np.ndarray],
+    x0: np.ndarray,
+    f0: np.ndarray,
+    step: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n_rounds: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised compass search with Newton steps; each row of ``x0 (R, d)`` is independent.
+
+    ``objective(cand)`` maps candidates ``(R, M, d)`` to values ``(R, M)`` (``inf`` where
+    infeasible). Each round evaluates the ``3**d - 1`` neighbours at ``+-step`` per axis and the
+    minimiser of the quadratic through them (a Newton step, at most ``4 step`` per axis, which
+    follows the long curved valleys a plain compass search crawls along). A row moves to the
+    best of these if it improves; its step shrinks when it does not move or when the Newton
+    step was shorter than half the step (close to the optimum).
+    """
+    R, d = x0.shape
+    offsets = np.array([o for o in itertools.product((-1.0, 0.0, 1.0), repeat=d) if any(o)])
+    x, fx = x0.copy(), f0.copy()
+    steps = np.broadcast_to(np.asarray(step, float), (R, d)).copy()
+    rows = np.arange(R)
+    for _ in range(_N_ROUNDS if n_rounds is None else n_rounds):
+        raw = x[:, None, :] + steps[:, None, :] * offsets[None]
+        stencil = np.clip(raw, lo, hi)
+        f_stencil = objective(stencil)
+        delta, ok = _newton_step(f_stencil, fx, steps, offsets)
+        ok &= ~np.any(raw != stencil, axis=(1, 2))  # central differences need the full stencil
+        delta = np.clip(delta, -4 * steps, 4 * steps)
+        newton = np.clip(x + delta, lo, hi)
+        cand = np.concatenate([stencil, newton[:, None, :]], axis=1)
+        values = np.concatenate([f_stencil, objective(newton[:, None, :])], axis=1)
+        values[:, -1] = np.where(ok, values[:, -1], np.inf)
+        j = np.argmin(values, axis=1)
+        best = values[rows, j]
+        better = best < fx
+        near = (j == values.shape[1] - 1) & np.all(np.abs(delta) < steps / 2, axis=1)
+        x = np.where(better[:, None], cand[rows, j], x)
+        fx = np.where(better, best, fx)
+        steps = np.where((better & ~near)[:, None], steps, _SHRINK * steps)
+    return x, fx
+
+
+def _interval(values: np.ndarray, ci_prob: float) -> dict[str, float]:
+    lo, med, hi = np.quantile(values, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2])
+    return {"median": float(med), "lower": float(lo), "upper": float(hi)}
+
+
+def _noise_generators(random_seed: int | None) -> tuple[np.random.Generator, np.random.Generator]:
+    seeds = np.random.SeedSequence(random_seed).spawn(2)
+    return np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
+
+
+# --------------------------------------------------------------------------------------------
+# compute_optimal
+
+
+def compute_optimal(
+    fit: ScalingFit,
+    compute: float | Any,
+    ci_prob: float = 0.9,
+    *,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
+    approx: Literal["paper", "2N"] = "paper",
+) -> pd.DataFrame:
+    """Supervised compute-optimal model size and tokens for a budget, per posterior draw.
+
+    For every draw the supervised law ``L(N, D)`` is minimised along the budget line
+    ``3 F(N) D = C`` (DESIGN.md section 3) over ``N`` within ``bounds`` (with ``D`` within
+    ``bounds`` too); the per-draw optima are summarised by their median and equal-tailed
+    credible interval.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"chinchilla"`` or ``"supervised"`` fit; the supervised part of a ``"distillation"``
+        fit is used if given one.
+    compute : float or array_like
+        Training budget(s) in FLOPs. An array gives one row per budget (a sweep).
+    ci_prob : float, default 0.9
+        Probability of the credible intervals.
+    bounds : (float, float) or dict, default (1e6, 1e17)
+        Bounds on ``N`` and ``D`` alike, or ``{"N": (lo, hi), "D": (lo, hi)}``.
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token, see :func:`bayes_distill.compute.forward_flops`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``compute``, then ``N_median, N_lower, N_upper``,
+        ``D_median, D_lower, D_upper``, ``tokens_per_param_*`` (``D*/N*``) and ``loss_*`` (the
+        law at each draw's optimum: an interval of the *mean law*, i.e. epistemic, without
+        run-to-run noise), and ``on_bound`` (fraction of draws whose optimum sits on a bound)
+        and ``n_draws``. ``attrs`` records ``ci_prob``, ``law`` and ``approx``.
+
+    Raises
+    ------
+    TypeError
+        If ``fit`` is not a :class:`~bayes_distill.ScalingFit` or ``compute`` is not numeric.
+    ValueError
+        For a budget that cannot train any model within ``bounds``, or a bad ``ci_prob``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
+    >>> fit = bd.ScalingFit.from_params("supervised", p)
+    >>> row = bd.compute_optimal(fit, compute=1e22).iloc[0]
+    >>> 1e9 < row["N_median"] < 1e11
+    True
+    >>> frame = bd.compute_optimal(fit, compute=[1e20, 1e21, 1e22])
+    >>> bool(frame["N_median"].is_monotonic_increasing)
+    True
+    """
+    _check_fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
+    budgets, _ = _check_budgets(compute)
+    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    b = _check_bounds(bounds)
+    approx = _check_approx(approx)
+    n_lo, n_hi, d_lo, d_hi = b.logs
+
+    def log_D(log_N):
+        return np.log(_compute.supervised_tokens(c, np.exp(log_N), approx=approx))
+
+    ranges = []
+    for c in budgets:
+        if log_D(n_lo) < d_lo - _FEAS_TOL:
+            need = 3 * _compute.forward_flops(b.n_lo, approx=approx) * b.d_lo
+            raise ValueError(
+                f"compute={c:.3g} FLOPs cannot train even the smallest model allowed by "
+                f"bounds={b} (N = {b.n_lo:.3g} on D = {b.d_lo:.3g} tokens needs {need:.3g} "
+                "FLOPs); raise compute or lower the bounds."
+            )
+        # D decreases with N: the feasible N are those with d_lo <= D(N) <= d_hi.
+        n_min = n_lo
+        if log_D(n_lo) > d_hi:
+            n_min = _bisect_increasing(lambda x: d_hi - log_D(x), n_lo, n_hi)
+            n_min = min(n_min + 1e-12, n_hi)
+        n_max = _bisect_increasing(lambda x: d_lo - log_D(x), n_lo, n_hi)
+        if n_min > n_max or log_D(n_max) > d_hi + _FEAS_TOL:
+            raise ValueError(
+                f"compute={c:.3g} FLOPs is too large for bounds={b}: every model within the "
+                f"bounds would train on more than {b.d_hi:.3g} tokens; raise the upper bound."
+            )
+        ranges.append((n_min, n_max))
+
+    sup = _supervised_params(fit)
+    S = fit.n_samples
+    rows = []
+    for c, (n_min, n_max) in zip(budgets, ranges, strict=True):
+
+        def objective(u, c=c):
+            log_N = u[..., 0]
+            with np.errstate(all="ignore"):
+                d = np.log(_compute.supervised_tokens(c, np.exp(log_N), approx=approx))
+                m = _log_sup(sup, log_N, d)
+            return np.where(np.isfinite(m), m, np.inf)
+
+        grid = np.linspace(n_min, n_max, _COARSE_1D)
+        coarse = objective(grid[None, :, None])  # (S, K)
+        j = np.argmin(coarse, axis=1)
+        step = np.array([max(grid[1] - grid[0], 1e-6) / 2]) if n_max > n_min else np.array([0.0])
+        x, fx = _compass(
+            objective,
+            grid[j][:, None],
+            coarse[np.arange(S), j],
+            step,
+            np.array([n_min]),
+            np.array([n_max]),
+        )
+        ok = np.isfinite(fx)
+        if not ok.any():
+            raise ValueError(
+                f"The supervised law is not finite for any posterior draw at compute={c:.3g}; "
+                "check the fit's parameters."
+            )
+        log_N = x[ok, 0]
+        N = np.exp(log_N)
+        D = _compute.supervised_tokens(c, N, approx=approx)
+        row = {"compute": float(c)}
+        for name, values in (
+            ("N", N),
+            ("D", D),
+            ("tokens_per_param", D / N),
+            ("loss", np.exp(fx[ok])),
+        ):
+            s = _interval(values, ci_prob)
+            row.update(
+                {
+                    f"{name}_median": s["median"],
+                    f"{name}_lower": s["lower"],
+                    f"{name}_upper": s["upper"],
+                }
+            )
+        tol = _BOUND_TOL
+        on = (np.abs(log_N - n_lo) < tol) | (np.abs(log_N - n_hi) < tol)
+        on |= (np.abs(np.log(D) - d_lo) < tol) | (np.abs(np.log(D) - d_hi) < tol)
+        row["on_bound"] = float(on.mean())
+        row["n_draws"] = int(ok.sum())
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.attrs.update(
+        {
+            "ci_prob": ci_prob,
+            "law": fit.law,
+            "approx": approx,
+            "loss_kind": "mean law (epistemic; no run-to-run noise)",
+        }
+    )
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# recommend: the distillation problem
+
+
+@dataclass
+class _Problem:
+    """The student loss as a function of the free variables ``u`` (log space), for all draws.
+
+    ``mode`` is ``"loss"`` (best case: ``u = log L_T``), ``"size"`` (``u = log N_T``, ``D_T``
+    at its upper bound), ``"size_tokens"`` (``u = (log N_T, log D_T)``) or ``"fixed"`` (an
+    existing teacher: nothing to choose).
+    """
+
+    sup: dict[str, np.ndarray]
+    dist: dict[str, np.ndarray]
+    N_S: float
+    compute: float
+    accounting: str  # scenario used for the FLOPs (existing teachers never pay pretraining)
+    mode: str
+    approx: str
+    bounds: _Bounds
+    N_T: float | None = None  # existing teacher
+    D_T: float | None = None
+    log_LT_fixed: np.ndarray | float | None = None
+    lo_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hi_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def dim(self) -> int:
+        return {"loss": 1, "size": 1, "size_tokens": 2, "fixed": 0}[self.mode]
+
+    @property
+    def log_NS(self) -> float:
+        return math.log(self.N_S)
+
+    @property
+    def log_d_lo(self) -> float:
+        return math.log(self.bounds.d_lo)
+
+    @property
+    def log_d_hi(self) -> float:
+        return math.log(self.bounds.d_hi)
+
+    def teacher(self, u: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Teacher parameters and tokens (natural scale) of candidates ``u (..., d)``."""
+        if self.mode == "size":
+            return np.exp(u[..., 0]), np.full(u.shape[:-1], self.bounds.d_hi)
+        if self.mode == "size_tokens":
+            return np.exp(u[..., 0]), np.exp(u[..., 1])
+        if self.mode == "fixed" and self.N_T is not None:
+            shape = u.shape[:-1]
+            D_T = np.full(shape, np.nan if self.D_T is None else self.D_T)
+            return np.full(shape, self.N_T), D_T
+        return None, None
+
+    def student_tokens(self, u: np.ndarray) -> np.ndarray:
+        """``D_S`` bought by the rest of the budget; NaN where the teacher costs it all."""
+        N_T, D_T = self.teacher(u)
+        D_T_arg = (
+            D_T if self.accounting in ("teacher_pretraining", "pretraining_and_inference") else None
+        )
+        with np.errstate(all="ignore"):
+            d = _compute.student_tokens(
+                self.compute,
+                self.N_S,
+                N_T=N_T,
+                D_T=D_T_arg,
+                scenario=self.accounting,
+                approx=self.approx,
+            )
+        d = np.broadcast_to(np.asarray(d, float), u.shape[:-1])
+        return np.where(d > 0, d, np.nan)
+
+    def feasible(self, D_S: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            log_DS = np.log(D_S)
+            return (log_DS >= self.log_d_lo - _FEAS_TOL) & (log_DS <= self.log_d_hi + _FEAS_TOL)
+
+    def log_loss(self, u: np.ndarray) -> np.ndarray:
+        """Mean-law log student loss for candidates ``u (R, M, d)`` (``R`` is 1 or ``S``):
+        ``(S, M)``, ``+inf`` where infeasible or not finite."""
+        D_S = self.student_tokens(u)
+        ok = self.feasible(D_S)
+        with np.errstate(all="ignore"):
+            log_DS = np.log(np.where(ok, D_S, self.bounds.d_lo))
+            if self.mode == "loss":
+                log_LT = u[..., 0]
+            elif self.mode == "fixed":
+                log_LT = self.log_LT_fixed
+            else:
+                log_LT = _log_sup(self.sup, u[..., 0], np.log(self.teacher(u)[1]))
+            log_LtS = _log_sup(self.sup, self.log_NS, log_DS)
+            m = laws.log_distillation(
+                laws.NUMPY, self.log_NS, log_DS, log_LT, log_LtS=log_LtS, **self.dist
+            )
+        return np.where(ok & np.isfinite(m), m, np.inf)
+
+    def teacher_log_loss(self, u: np.ndarray) -> np.ndarray:
+        """Mean-law log teacher loss per draw at candidates ``u (R, M, d)``: ``(S, M)``."""
+        S = next(iter(self.sup.values())).shape[0]
+        if self.mode == "loss":
+            return np.broadcast_to(u[..., 0], (S, u.shape[1]))
+        if self.mode == "fixed":
+            return np.broadcast_to(self.log_LT_fixed, (S, u.shape[1]))
+        return _log_sup(self.sup, u[..., 0], np.log(self.teacher(u)[1]))
+
+    def coarse_grid(self) -> np.ndarray:
+        """Feasible grid points ``(K, d)``; raises ValueError if there are none."""
+        if self.mode == "fixed":
+            return np.zeros((1, 0))
+        if self.dim == 1:
+            pts = np.linspace(self.lo_u[0], self.hi_u[0], _COARSE_1D)[:, None]
+        else:
+            a = np.linspace(self.lo_u[0], self.hi_u[0], _COARSE_2D)
+            b = np.linspace(self.lo_u[1], self.hi_u[1], _COARSE_2D)
+            pts = np.stack(np.meshgrid(a, b, indexing="ij"), axis=-1).reshape(-1, 2)
+        keep = self.feasible(self.student_tokens(pts))
+        return pts[keep]
+
+    def grid_spacing(self) -> np.ndarray:
+        n = _COARSE_1D if self.dim == 1 else _COARSE_2D
+        return np.maximum((self.hi_u - self.lo_u) / (n - 1), 1e-6)
+
+    def allocation(self, u: np.ndarray) -> dict[str, float]:
+        """Allocation and FLOPs by phase of one candidate ``u (d,)``."""
+        uu = np.asarray(u, float).reshape(1, -1)
+        D_S = float(self.student_tokens(uu)[0])
+        N_T, D_T = self.teacher(uu)
+        N_T = np.nan if N_T is None else float(N_T[0])
+        D_T = np.nan if D_T is None else float(D_T[0])
+        if self.accounting == "best_case" or self.mode == "loss":
+            phases = _compute.flops_by_phase(
+                self.N_S, D_S, scenario="supervised", approx=self.approx
+            )
+        else:
+            pays_pretraining = self.accounting in (
+                "teacher_pretraining",
+                "pretraining_and_inference",
+            )
+            phases = _compute.flops_by_phase(
+                self.N_S,
+                D_S,
+                N_T=N_T,
+                D_T=D_T if pays_pretraining else None,
+                scenario=self.accounting,
+                approx=self.approx,
+            )
+        return {
+            "D_S": D_S,
+            "N_T": N_T,
+            "D_T": D_T,
+            "flops_student": float(phases["student"]),
+            "flops_teacher_logits": float(phases["teacher_logits"]),
+            "flops_teacher_pretraining": float(phases["teacher_pretraining"]),
+        }
+
+    def on_bounds(self, u: np.ndarray) -> list[str]:
+        """Human-readable list of the variables of candidate ``u (d,)`` that sit on a bound."""
+        out = []
+        alloc = self.allocation(u)
+        n_lo, n_hi, d_lo, d_hi = self.bounds.logs
+        checks: list[tuple[str, float, float, float]] = [("D_S", alloc["D_S"], d_lo, d_hi)]
+        if self.mode == "size":
+            checks.append(("N_T", alloc["N_T"], n_lo, n_hi))
+        elif self.mode == "size_tokens":
+            checks.append(("N_T", alloc["N_T"], n_lo, n_hi))
+            checks.append(("D_T", alloc["D_T"], d_lo, d_hi))
+        elif self.mode == "loss":
+            checks.append(("L_T", math.exp(u[0]), self.lo_u[0], self.hi_u[0]))
+        for name, value, lo, hi in checks:
+            if not np.isfinite(value):
+                continue
+            if abs(math.log(value) - lo) < _BOUND_TOL:
+                out.append(f"{name} at its lower bound {math.exp(lo):.3g}")
+            elif abs(math.log(value) - hi) < _BOUND_TOL:
+                out.append(f"{name} at its upper bound {math.exp(hi):.3g}")
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+
+
+def _fmt(x: float, spec: str = ".3g") -> str:
+    return "-" if x is None or not np.isfinite(x) else format(x, spec)
+
+
+@dataclass(frozen=True, repr=False)
+class Recommendation:
+    """A risk-aware distillation recommendation (returned by :func:`recommend`).
+
+    Losses are cross-entropies in nats/token. Two kinds of interval appear, and every field says
+    which: *predictive* (the loss a new training run would realise: posterior uncertainty plus
+    the discrepancy offsets of a new student and teacher plus run-to-run noise) and *mean law*
+    (the law itself; epistemic uncertainty only).
+
+    Attributes
+    ----------
+    scenario : str
+        One of ``best_case``, ``teacher_inference``, ``teacher_pretraining``,
+        ``pretraining_and_inference`` (DESIGN.md section 3).
+    compute, student_params, risk_tolerance, ci_prob : float
+        The inputs.
+    allocation : dict
+        ``D_S`` (student tokens), ``N_T``, ``D_T`` (teacher parameters and pretraining tokens;
+        NaN in ``best_case``, where only the teacher's loss matters) and the FLOPs by phase,
+        ``flops_student``, ``flops_teacher_logits``, ``flops_teacher_pretraining``.
+    student_loss : dict
+        Predictive student loss at the allocation: ``median``, ``lower``, ``upper`` (the
+        ``ci_prob`` equal-tailed interval) and ``guaranteed``, its ``1 - risk_tolerance``
+        quantile: the loss the recommendation promises, exceeded with probability
+        ``risk_tolerance``.
+    student_loss_mean : dict
+        Mean-law student loss at the allocation: ``median``, ``lower``, ``upper``.
+    teacher_loss : dict
+        Mean-law teacher loss ``L_T`` at the allocation (``median``, ``lower``, ``upper``); a
+        fixed number in ``best_case`` and for a given ``teacher_loss``.
+    supervised_tokens : float
+        Tokens of the supervised baseline, ``C / (3 F(N_S))``.
+    supervised_loss, supervised_loss_mean : dict
+        The same student trained on data with the whole budget: predictive (with
+        ``guaranteed``) and mean law.
+    p_distillation_better : float
+        Posterior probability that the distilled student beats the supervised one, on the mean
+        law: the share of draws with ``L_S(x*) < L(N_S, C / (3 F(N_S)))``. It answers "which
+        method is better", not "which of two runs will happen to be lower".
+    p_distillation_better_predictive : float
+        The same for two new runs, with independent noise for each.
+    regret : dict
+        ``expected``: posterior mean of ``L_S^(s)(x*) - min_x L_S^(s)(x)`` (mean law, nats), the
+        loss given up by not knowing the parameters; ``upper``: its ``(1 + ci_prob) / 2``
+        quantile.
+    optimum_spread : pandas.DataFrame
+        Median and ``ci_prob`` interval of the per-draw optimal ``D_S, N_T, D_T, L_T``.
+    mean_optimal : dict
+        The allocation minimising the posterior mean of the predictive loss (``D_S, N_T, D_T,
+        L_T``) and that mean (``loss``).
+    on_bound : tuple of str
+        Variables of the recommended allocation that sit on a bound (empty if none).
+    n_draws, n_dropped : int
+        Posterior draws used, and draws dropped because the law was not finite there.
+    existing_teacher : bool
+        True when the teacher was given (``teacher_loss`` or ``teacher_params``).
+    notes : tuple of str
+        Anything else the user should know (dropped draws, accounting of a given teacher).
+    per_draw : pandas.DataFrame
+        One row per posterior draw: the mean-law loss at the recommendation
+        (``loss_recommended``) and the predictive one (``loss_predictive``), the draw's own
+        optimum (``loss_optimal``, ``D_S_opt``, ``N_T_opt``, ``D_T_opt``, ``L_T_opt``),
+        ``regret``, ``teacher_loss`` and ``supervised_loss`` (mean law) and ``dropped``.
+    """
+
+    scenario: str
+    compute: float
+    student_params: float
+    risk_tolerance: float
+    ci_prob: float
+    allocation: dict[str, float]
+    student_loss: dict[str, float]
+    student_loss_mean: dict[str, float]
+    teacher_loss: dict[str, float]
+    supervised_tokens: float
+    supervised_loss: dict[str, float]
+    supervised_loss_mean: dict[str, float]
+    p_distillation_better: float
+    p_distillation_better_predictive: float
+    regret: dict[str, float]
+    optimum_spread: pd.DataFrame
+    mean_optimal: dict[str, float]
+    on_bound: tuple[str, ...]
+    n_draws: int
+    n_dropped: int
+    existing_teacher: bool
+    notes: tuple[str, ...]
+    per_draw: pd.DataFrame
+
+    @property
+    def flops(self) -> dict[str, float]:
+        """FLOPs by phase: ``student``, ``teacher_logits``, ``teacher_pretraining``, ``total``."""
+        a = self.allocation
+        out = {
+            "student": a["flops_student"],
+            "teacher_logits": a["flops_teacher_logits"],
+            "teacher_pretraining": a["flops_teacher_pretraining"],
+        }
+        out["total"] = sum(out.values())
+        return out
+
+    @property
+    def distill(self) -> bool:
+        """Whether distillation is the better bet: ``p_distillation_better > 0.5``."""
+        return self.p_distillation_better > 0.5
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row: inputs, allocation, FLOPs and every loss summary as columns.
+
+        Examples
+        --------
+        >>> import bayes_distill as bd
+        >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+        >>> rec = bd.recommend(fit, compute=1e21, student_params=1e8, scenario="best_case")
+        >>> rec.to_frame().shape[0]
+        1
+        """
+        row: dict[str, Any] = {
+            "scenario": self.scenario,
+            "compute": self.compute,
+            "student_params": self.student_params,
+            "risk_tolerance": self.risk_tolerance,
+            "ci_prob": self.ci_prob,
+            "existing_teacher": self.existing_teacher,
+            "D_S": self.allocation["D_S"],
+            "N_T": self.allocation["N_T"],
+            "D_T": self.allocation["D_T"],
+        }
+        row.update({f"flops_{k}": v for k, v in self.flops.items()})
+        for prefix, d in (
+            ("student_loss", self.student_loss),
+            ("student_loss_mean", self.student_loss_mean),
+            ("teacher_loss", self.teacher_loss),
+            ("supervised_loss", self.supervised_loss),
+            ("supervised_loss_mean", self.supervised_loss_mean),
+        ):
+            row.update({f"{prefix}_{k}": v for k, v in d.items()})
+        row["supervised_tokens"] = self.supervised_tokens
+        row["p_distillation_better"] = self.p_distillation_better
+        row["p_distillation_better_predictive"] = self.p_distillation_better_predictive
+        row.update({f"regret_{k}": v for k, v in self.regret.items()})
+        for var, s in self.optimum_spread.iterrows():
+            row.update({f"{var}_opt_{k}": float(v) for k, v in s.items()})
+        row.update({f"mean_optimal_{k}": v for k, v in self.mean_optimal.items()})
+        row["on_bound"] = "; ".join(self.on_bound)
+        row["n_draws"] = self.n_draws
+        row["n_dropped"] = self.n_dropped
+        return pd.DataFrame([row])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly nested dict (NaN becomes None); ``per_draw`` is left out."""
+
+        def clean(x):
+            if isinstance(x, dict):
+                return {k: clean(v) for k, v in x.items()}
+            if isinstance(x, list | tuple):
+                return [clean(v) for v in x]
+            if isinstance(x, float | np.floating):
+                return float(x) if np.isfinite(x) else None
+            if isinstance(x, np.integer | np.bool_):
+                return x.item()
+            return x
+
+        return clean(
+            {
+                "scenario": self.scenario,
+                "compute": self.compute,
+                "student_params": self.student_params,
+                "risk_tolerance": self.risk_tolerance,
+                "ci_prob": self.ci_prob,
+                "existing_teacher": self.existing_teacher,
+                "allocation": self.allocation,
+                "flops": self.flops,
+                "student_loss": {"kind": "predictive", **self.student_loss},
+                "student_loss_mean": {"kind": "mean law", **self.student_loss_mean},
+                "teacher_loss": {"kind": "mean law", **self.teacher_loss},
+                "supervised_tokens": self.supervised_tokens,
+                "supervised_loss": {"kind": "predictive", **self.supervised_loss},
+                "supervised_loss_mean": {"kind": "mean law", **self.supervised_loss_mean},
+                "p_distillation_better": self.p_distillation_better,
+                "p_distillation_better_predictive": self.p_distillation_better_predictive,
+                "regret": {"kind": "mean law", **self.regret},
+                "optimum_spread": {
+                    var: dict(s.items()) for var, s in self.optimum_spread.iterrows()
+                },
+                "mean_optimal": self.mean_optimal,
+                "on_bound": list(self.on_bound),
+                "n_draws": self.n_draws,
+                "n_dropped": self.n_dropped,
+                "notes": list(self.notes),
+            }
+        )
+
+    def __str__(self) -> str:
+        a, f = self.allocation, self.flops
+        pct = round(100 * self.ci_prob)
+        g = round(100 * (1 - self.risk_tolerance))
+        head = "existing teacher" if self.existing_teacher else SCENARIO_DESCRIPTIONS[self.scenario]
+        lines = [
+            f"Distillation recommendation: student N_S = {self.student_params:.3g} parameters, "
+            f"budget C = {self.compute:.3g} FLOPs",
+            f"  scenario {self.scenario!r}: {head}",
+            f"  risk tolerance {self.risk_tolerance:g}: the allocation minimises the {g}% quantile "
+            f"of the predictive student loss",
+            f"  posterior draws used: {self.n_draws}"
+            + (f" ({self.n_dropped} dropped: law not finite)" if self.n_dropped else ""),
+            "",
+            f"  {'allocation':<30}{'value':>12}{'FLOPs':>12}{'share':>8}",
+        ]
+        total = f["total"] if f["total"] > 0 else float("nan")
+        rows = [
+            ("student tokens D_S", a["D_S"], f["student"]),
+            ("teacher parameters N_T", a["N_T"], None),
+            ("teacher tokens D_T", a["D_T"], f["teacher_pretraining"]),
+            ("teacher logits (on D_S)", None, f["teacher_logits"]),
+        ]
+        if self.scenario == "teacher_inference" and not self.existing_teacher:
+            rows[2] = ("teacher tokens D_T (bound)", a["D_T"], f["teacher_pretraining"])
+        for name, value, flops in rows:
+            v = "" if value is None else _fmt(value)
+            fl = "" if flops is None else _fmt(flops)
+            share = "" if flops is None else f"{100 * flops / total:.1f}%"
+            lines.append(f"  {name:<30}{v:>12}{fl:>12}{share:>8}")
+        lines.append(f"  {'total':<30}{'':>12}{_fmt(f['total']):>12}{'':>8}")
+        lines += [
+            "",
+            f"  {'loss (nats/token)':<36}{'median':>8}  {f'{pct}% interval':<18}"
+            f"{f'guaranteed ({g}%)':>16}",
+        ]
+
+        def loss_row(name, d):
+            iv = f"[{_fmt(d['lower'], '.4f')}, {_fmt(d['upper'], '.4f')}]"
+            gu = _fmt(d["guaranteed"], ".4f") if "guaranteed" in d else ""
+            return f"  {name:<36}{_fmt(d['median'], '.4f'):>8}  {iv:<18}{gu:>16}"
+
+        lines += [
+            loss_row("student, predictive", self.student_loss),
+            loss_row("student, mean law", self.student_loss_mean),
+            loss_row("teacher L_T, mean law", self.teacher_loss),
+            loss_row(
+                f"supervised (D={self.supervised_tokens:.3g}), predictive", self.supervised_loss
+            ),
+            loss_row("supervised, mean law", self.supervised_loss_mean),
+            "",
+            f"  P(distillation beats supervised) = {self.p_distillation_better:.3f} (mean law; "
+            f"{self.p_distillation_better_predictive:.3f} for two new runs)",
+            f"  expected regret vs per-draw optima: {self.regret['expected']:.4g} nats "
+            f"({(1 + self.ci_prob) / 2:.0%} quantile {self.regret['upper']:.4g}; mean law)",
+        ]
+        spread = self.optimum_spread
+        parts = []
+        for var in spread.index:
+            s = spread.loc[var]
+            if np.isfinite(s["median"]):
+                parts.append(f"{var} {_fmt(s['median'])} [{_fmt(s['lower'])}, {_fmt(s['upper'])}]")
+        if parts:
+            lines.append(f"  per-draw optima, median [{pct}% interval]: " + ", ".join(parts))
+        m = self.mean_optimal
+        mo = [f"{k} {_fmt(m[k])}" for k in ("D_S", "N_T", "D_T", "L_T") if np.isfinite(m[k])]
+        lines.append(
+            "  posterior-mean optimum: " + ", ".join(mo) + f" (mean loss {_fmt(m['loss'], '.4f')})"
+        )
+        if self.on_bound:
+            lines.append("  ON A BOUND: " + "; ".join(self.on_bound))
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+
+# --------------------------------------------------------------------------------------------
+# recommend
+
+
+def recommend(
+    fit: ScalingFit,
+    compute: float | Any,
+    student_params: float,
+    *,
+    scenario: str = "teacher_pretraining",
+    risk_tolerance: float = 0.1,
+    ci_prob: float = 0.9,
+    teacher_loss: float | None = None,
+    teacher_params: float | None = None,
+    teacher_tokens: float | None = None,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
+    approx: Literal["paper", "2N"] = "paper",
+    random_seed: int | None = 0,
+) -> Recommendation | pd.DataFrame:
+    """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
+
+    For every posterior draw and candidate allocation ``x = (D_S, N_T, D_T)`` meeting the budget
+    (``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T) = C``, DESIGN.md
+    section 3) the distillation law gives the student's loss. The recommended allocation
+    minimises the ``1 - risk_tolerance`` quantile over draws of the posterior *predictive*
+    student loss; see the module docstring for the search.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit (its supervised parameters give the teacher's loss
+        ``L_T = L(N_T, D_T)`` and the supervised baseline).
+    compute : float or array_like
+        Budget in FLOPs. A 1-D array runs a sweep and returns a DataFrame with one
+        :meth:`Recommendation.to_frame` row per budget (same noise draws for every budget).
+    student_params : float
+        Student non-embedding parameters ``N_S``, within ``bounds``.
+    scenario : {"teacher_pretraining", "best_case", "teacher_inference", \
+"pretraining_and_inference"}
+        What the budget pays for (DESIGN.md section 3). ``best_case``: the teacher is free and
+        only its loss matters; ``L_T`` is chosen directly among the losses a teacher within
+        ``bounds`` can reach, ``[min_s L_s(hi, hi), max_s L_s(lo, lo)]`` over draws ``s`` (a
+        teacher's loss, not a size, is what the distillation law sees). ``teacher_inference``:
+        ``N_T`` is chosen with ``D_T`` at its upper bound (pretraining is not paid, so the most
+        overtrained teacher is the cheapest for a given loss). ``teacher_pretraining`` and
+        ``pretraining_and_inference``: ``N_T`` and ``D_T`` are chosen. In every case ``D_S`` is
+        what the rest of the budget buys (more tokens never hurt the student).
+    risk_tolerance : float, default 0.1
+        Probability in (0, 1) the user accepts that the realised student loss exceeds the
+        promised ``guaranteed`` loss; 0.5 is risk-neutral (the median), 0.05 a 95% guarantee.
+    ci_prob : float, default 0.9
+        Probability of the equal-tailed intervals reported.
+    teacher_loss : float, optional
+        Cross-entropy (nats/token) of an existing teacher. With an existing teacher (this, or
+        ``teacher_params`` and ``teacher_tokens``) nothing is optimised: ``D_S`` is what the
+        budget buys. Its pretraining is sunk and never charged; its logits are charged when the
+        scenario pays for them (``teacher_inference``, ``pretraining_and_inference``), which
+        needs ``teacher_params``.
+    teacher_params, teacher_tokens : float, optional
+        Size and pretraining tokens of an existing teacher; without ``teacher_loss`` its loss
+        is predicted per draw by the supervised law.
+    bounds : (float, float) or dict, default (1e6, 1e17)
+        Bounds on every parameter count and token count (as in the paper), or separate ones
+        as ``{"N": (lo, hi), "D": (lo, hi)}``. Optima that sit on a bound are reported in
+        ``on_bound``.
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token, see :func:`bayes_distill.compute.forward_flops`.
+    random_seed : int or None, default 0
+        Seed of the predictive noise draws. Fixed by default so that the same call gives the
+        same recommendation; None draws fresh noise.
+
+    Returns
+    -------
+    Recommendation or pandas.DataFrame
+        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array.
+
+    Raises
+    ------
+    TypeError
+        If ``fit`` is not a ScalingFit, or a number is given as something else.
+    ValueError
+        For a fit of another law, an unknown scenario, ``risk_tolerance`` or ``ci_prob``
+        outside (0, 1), a student outside ``bounds``, or a budget that cannot train the student
+        (on one token, or within ``bounds``) in the scenario.
+
+    Notes
+    -----
+    Draws where the law is not finite at the recommendation are dropped from the summaries and
+    counted in ``n_dropped``. A sampled fit that failed its diagnostics emits a
+    :class:`~bayes_distill.fit.ConvergenceWarning` first.
+
+    Examples
+    --------
+    The paper's coefficients as a point posterior:
+
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> rec = bd.recommend(fit, compute=1e21, student_params=1e9, scenario="teacher_pretraining")
+    >>> sorted(rec.allocation)[:3]
+    ['D_S', 'D_T', 'N_T']
+    >>> abs(rec.flops["total"] / 1e21 - 1) < 0.01
+    True
+    >>> print(rec)  # doctest: +SKIP
+    >>> sweep = bd.recommend(fit, compute=[1e20, 1e21], student_params=1e9, scenario="best_case")
+    >>> len(sweep)
+    2
+    """
+    _check_fit(fit, ("distillation",), "recommend")
+    budgets, scalar = _check_budgets(compute)
+    N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
+    if not isinstance(scenario, str) or scenario not in _compute.SCENARIOS:
+        valid = ", ".join(repr(s) for s in _compute.SCENARIOS)
+        raise ValueError(f"Unknown scenario {scenario!r}. Valid scenarios are {valid}.")
+    risk = _check_probability(
+        "risk_tolerance",
+        risk_tolerance,
+        "e.g. 0.1 to be 90% sure of the promised loss, 0.5 for the median.",
+    )
+    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    b = _check_bounds(bounds)
+    approx = _check_approx(approx)
+    seed = _check_seed(random_seed)
+    if not b.n_lo <= N_S <= b.n_hi:
+        raise ValueError(
+            f"student_params={N_S:.3g} is outside the bounds on parameters "
+            f"({b.n_lo:.3g}, {b.n_hi:.3g}); choose a student within the bounds or widen them."
+        )
+    d_logits, _ = _compute.SCENARIOS[scenario]
+    existing = teacher_loss is not None or teacher_params is not None or teacher_tokens is not None
+    teacher: dict[str, Any] = {}
+    if existing:
+        if teacher_loss is not None:
+            teacher["L_T"] = _check_positive(
+                "teacher_loss", teacher_loss, "give it in nats/token, e.g. 2.1."
+            )
+        if teacher_params is not None:
+            teacher["N_T"] = _check_positive("teacher_params", teacher_params, "e.g. 7e9.")
+        if teacher_tokens is not None:
+            if teacher_params is None:
+                raise ValueError(
+                    "teacher_tokens was given without teacher_params; give both (or teacher_loss)."
+                )
+            teacher["D_T"] = _check_positive("teacher_tokens", teacher_tokens, "e.g. 2e12.")
+        if "L_T" not in teacher and "D_T" not in teacher:
+            raise ValueError(
+                "teacher_params alone does not say how good the teacher is: give teacher_tokens "
+                "too (its loss then follows from the supervised law) or teacher_loss."
+            )
+        if d_logits and "N_T" not in teacher:
+            raise ValueError(
+                f"scenario {scenario!r} pays for the teacher's logits, so teacher_params is "
+                "needed to cost them; give teacher_params, or use scenario='best_case' (or "
+                "'teacher_pretraining') if the logits are already stored."
+            )
+
+    sup = _supervised_params(fit)
+    dist = _distillation_params(fit)
+    S = fit.n_samples
+    # Validate every budget before computing anything.
+    problems = [
+        _build_problem(sup, dist, N_S, float(c), scenario, teacher, approx, b) for c in budgets
+    ]
+
+    rng_student, rng_supervised = _noise_generators(seed)
+    eps = np.asarray(fit.noise_draws((), random_seed=rng_student), float).reshape(S)
+    sup_obs = "supervised" if "sigma_supervised" in fit.posterior else "obs"
+    eps_sup = np.asarray(
+        fit.noise_draws((), random_seed=rng_supervised, observation=sup_obs), float
+    ).reshape(S)
+
+    recs = [
+        _solve(
+            p,
+            eps,
+            eps_sup,
+            scenario=scenario,
+            risk=risk,
+            ci_prob=ci_prob,
+            existing=existing,
+            supervised_noise=sup_obs,
+        )
+        for p in problems
+    ]
+    if scalar:
+        return recs[0]
+    return pd.concat([r.to_frame() for r in recs], ignore_index=True)
+
+
+def _build_problem(sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds) -> _Problem:
+    """The search problem of one budget; raises ValueError when the budget cannot work."""
+    n_lo, n_hi, d_lo, d_hi = b.logs
+    F_S = _compute.forward_flops(N_S, approx=approx)
+    if C < 3 * F_S:
+        raise ValueError(
+            f"compute={C:.3g} FLOPs cannot train the student (student_params={N_S:.3g}) on even "
+            f"one token, which costs 3 F(N_S) = {3 * F_S:.3g} FLOPs; raise compute or choose a "
+            "smaller student."
+        )
+    d_logits = _compute.SCENARIOS[scenario][0]
+    common = {"sup": sup, "dist": dist, "N_S": N_S, "compute": C, "approx": approx, "bounds": b}
+    if teacher:
+        accounting = "teacher_inference" if d_logits else "best_case"
+        N_T, D_T = teacher.get("N_T"), teacher.get("D_T")
+        if "L_T" in teacher:
+            log_LT = math.log(teacher["L_T"])
+        else:
+            log_LT = _log_sup(sup, math.log(N_T), math.log(D_T))
+        p = _Problem(
+            **common, accounting=accounting, mode="fixed", N_T=N_T, D_T=D_T, log_LT_fixed=log_LT
+        )
+        D_S = float(p.student_tokens(np.zeros((1, 0)))[0])
+        _check_student_tokens(D_S, C, N_S, scenario, b, "with this teacher")
+        return p
+
+    if scenario == "best_case":
+        p = _Problem(**common, accounting="best_case", mode="loss")
+        D_S = float(p.student_tokens(np.zeros((1, 1)))[0])
+        _check_student_tokens(D_S, C, N_S, scenario, b, "")
+        # the losses reachable by a teacher within the bounds, over all draws
+        with np.errstate(all="ignore"):
+            lt_lo = np.nanmin(_log_sup(sup, n_hi, d_hi))
+            lt_hi = np.nanmax(_log_sup(sup, n_lo, d_lo))
+        p.lo_u, p.hi_u = np.array([lt_lo]), np.array([lt_hi])
+        return p
+
+    mode = "size" if scenario == "teacher_inference" else "size_tokens"
+    p = _Problem(**common, accounting=scenario, mode=mode)
+
+    def log_DS(log_NT: float, log_DT: float) -> float:
+        u = np.array([[log_NT, log_DT][: p.dim]])
+        d = float(p.student_tokens(u)[0])
+        return math.log(d) if d > 0 else -np.inf
+
+    # The cheapest teacher allowed must leave the student at least d_lo tokens.
+    best = log_DS(n_lo, d_lo)
+    if best < d_lo - _FEAS_TOL:
+        have = math.exp(best) if np.isfinite(best) else 0.0
+        raise ValueError(
+            f"compute={C:.3g} FLOPs is too small for scenario {scenario!r}: even the smallest "
+            f"teacher allowed by bounds={b} leaves the student {have:.3g} tokens, below the "
+            f"lower bound {b.d_lo:.3g}; raise compute, lower the bounds, or choose "
+            "scenario='best_case'."
+        )
+    # D_S decreases with N_T (and D_T): the largest feasible teacher keeps D_S >= d_lo.
+    n_max = _bisect_increasing(lambda x: d_lo - log_DS(x, d_lo), n_lo, n_hi)
+    too_large = ValueError(
+        f"compute={C:.3g} FLOPs is too large for bounds={b}: the student would train on more "
+        f"than {b.d_hi:.3g} tokens whatever the teacher within the bounds; raise the upper "
+        "bound on tokens."
+    )
+    if mode == "size":
+        n_min = n_lo
+        if log_DS(n_lo, d_lo) > d_hi + _FEAS_TOL:
+            n_min = _bisect_increasing(lambda x: d_hi - log_DS(x, d_lo), n_lo, n_hi)
+            n_min = min(n_min + 1e-9, n_max)
+            if log_DS(n_min, d_lo) > d_hi + _FEAS_TOL:
+                raise too_large
+        p.lo_u, p.hi_u = np.array([n_min]), np.array([n_max])
+    else:
+        if log_DS(n_hi, d_hi) > d_hi + _FEAS_TOL:
+            raise too_large
+        d_max = _bisect_increasing(lambda x: d_lo - log_DS(n_lo, x), d_lo, d_hi)
+        p.lo_u, p.hi_u = np.array([n_lo, d_lo]), np.array([n_max, d_max])
+    return p
+
+
+def _check_student_tokens(D_S, C, N_S, scenario, b: _Bounds, context) -> None:
+    ctx = f" {context}" if context else ""
+    if not D_S >= b.d_lo * (1 - 1e-9):
+        raise ValueError(
+            f"compute={C:.3g} FLOPs buys the student (student_params={N_S:.3g}) only "
+            f"{max(D_S, 0):.3g} tokens in scenario {scenario!r}{ctx}, below the lower bound "
+            f"{b.d_lo:.3g} of bounds={b}; raise compute or lower the bounds."
+        )
+    if D_S > b.d_hi * (1 + 1e-9):
+        raise ValueError(
+            f"compute={C:.3g} FLOPs would train the student (student_params={N_S:.3g}) on "
+            f"{D_S:.3g} tokens in scenario {scenario!r}{ctx}, above the upper bound "
+            f"{b.d_hi:.3g} of bounds={b}; raise the upper bound or lower compute."
+        )
+
+
+def _solve(
+    p: _Problem,
+    eps: np.ndarray,
+    eps_sup: np.ndarray,
+    *,
+    scenario: str,
+    risk: float,
+    ci_prob: float,
+    existing: bool,
+    supervised_noise: str,
+) -> Recommendation:
+    S = eps.shape[0]
+    q = 1.0 - risk
+    rows = np.arange(S)
+
+    def reduce_quantile(m: np.ndarray) -> np.ndarray:
+        """``1 - r`` quantile over draws of the predictive loss, per candidate: ``(M,)``."""
+        with np.errstate(all="ignore"):
+            v = np.quantile(np.exp(m + eps[:, None]), q, axis=0)
+        return np.where(np.isnan(v), np.inf, v)
+
+    def reduce_mean(m: np.ndarray) -> np.ndarray:
+        """Posterior mean of the predictive loss, per candidate: ``(M,)``."""
+        with np.errstate(all="ignore"):
+            v = np.mean(np.exp(m + eps[:, None]), axis=0)
+        return np.where(np.isnan(v), np.inf, v)
+
+    def at(x: np.ndarray) -> np.ndarray:
+        return p.log_loss(x[None, None])[:, 0]
+
+    if p.dim == 0:
+        x_q = x_mean = np.zeros(0)
+        x_draw = np.zeros((S, 0))
+        m_star = m_mean = m_draw = at(x_q)
+    else:
+        grid = p.coarse_grid()
+        if len(grid) == 0:
+            raise ValueError(
+                f"No allocation within bounds={p.bounds} spends compute={p.compute:.3g} FLOPs "
+                f"in scenario {scenario!r} with the student's tokens within the bounds; widen "
+                "the bounds."
+            )
+        m = p.log_loss(grid[None])  # (S, K), shared by the three searches
+        step = p.grid_spacing() / 2
+        fq, fm = reduce_quantile(m), reduce_mean(m)
+        iq, im = int(np.argmin(fq)), int(np.argmin(fm))
+        x_q, _ = _compass(
+            lambda c: reduce_quantile(p.log_loss(c))[None],
+            grid[iq][None],
+            fq[iq : iq + 1],
+            step,
+            p.lo_u,
+            p.hi_u,
+        )
+        x_mean, _ = _compass(
+            lambda c: reduce_mean(p.log_loss(c))[None],
+            grid[im][None],
+            fm[im : im + 1],
+            step,
+            p.lo_u,
+            p.hi_u,
+        )
+        x_q, x_mean = x_q[0], x_mean[0]
+        m_star, m_mean = at(x_q), at(x_mean)
+        # Each draw starts from the best of its coarse grid point and the two common optima.
+        jd = np.argmin(m, axis=1)
+        starts = np.stack(
+            [grid[jd], np.broadcast_to(x_q, (S, p.dim)), np.broadcast_to(x_mean, (S, p.dim))]
+        )
+        f_starts = np.stack([m[rows, jd], m_star, m_mean])
+        k0 = np.argmin(f_starts, axis=0)
+        x_draw, m_draw = _compass(
+            p.log_loss,
+            starts[k0, rows],
+            f_starts[k0, rows],
+            step / 2,
+            p.lo_u,
+            p.hi_u,
+            _N_ROUNDS_DRAW,
+        )
+
+    # Each draw's optimum: the best of its own search and the two common allocations.
+    cands = np.stack(
+        [x_draw, np.broadcast_to(x_q, x_draw.shape), np.broadcast_to(x_mean, x_draw.shape)]
+    )
+    vals = np.stack([m_draw, m_star, m_mean])
+    k = np.argmin(vals, axis=0)
+    x_opt = cands[k, rows]
+    m_opt = vals[k, rows]
+
+    D_sup = float(_compute.supervised_tokens(p.compute, p.N_S, approx=p.approx))
+    with np.errstate(all="ignore"):
+        m_sup = _log_sup(p.sup, p.log_NS, math.log(D_sup))[:, 0]
+    lt_star = p.teacher_log_loss(x_q[None, None])[:, 0]
+
+    valid = np.isfinite(m_star) & np.isfinite(m_sup) & np.isfinite(m_opt) & np.isfinite(lt_star)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        raise ValueError(
+            f"The distillation law is not finite for any posterior draw at the best allocation "
+            f"for compute={p.compute:.3g}; check the fit's parameters."
+        )
+    notes = []
+    if n_valid < S:
+        notes.append(
+            f"{S - n_valid} of {S} draws dropped: the law is not finite there (extreme parameters)."
+        )
+    if existing:
+        notes.append(
+            "existing teacher: its pretraining is sunk and not charged; "
+            + (
+                "its logits are charged."
+                if p.accounting == "teacher_inference"
+                else "its logits are free."
+            )
+        )
+    if supervised_noise == "obs":
+        notes.append(
+            "the supervised baseline's predictive noise reuses the distillation fit's noise model "
+            "(no supervised runs were fitted jointly)."
+        )
+
+    v = valid
+    L_star, L_pred = np.exp(m_star[v]), np.exp(m_star[v] + eps[v])
+    L_sup, L_sup_pred = np.exp(m_sup[v]), np.exp(m_sup[v] + eps_sup[v])
+    student_loss = _interval(L_pred, ci_prob)
+    student_loss["guaranteed"] = float(np.quantile(L_pred, q))
+    supervised_loss = _interval(L_sup_pred, ci_prob)
+    supervised_loss["guaranteed"] = float(np.quantile(L_sup_pred, q))
+    with np.errstate(all="ignore"):
+        regret_draws = np.exp(m_star) - np.exp(m_opt)
+    regret = {
+        "expected": float(np.mean(regret_draws[v])),
+        "upper": float(np.quantile(regret_draws[v], (1 + ci_prob) / 2)),
+    }
+
+    # Per-draw optimal allocations.
+    D_S_opt = p.student_tokens(x_opt[:, None, :])[:, 0]
+    N_T_opt, D_T_opt = p.teacher(x_opt[:, None, :])
+    N_T_opt = np.full(S, np.nan) if N_T_opt is None else N_T_opt[:, 0]
+    D_T_opt = np.full(S, np.nan) if D_T_opt is None else D_T_opt[:, 0]
+    L_T_opt = np.exp(p.teacher_log_loss(x_opt[:, None, :])[rows, 0])
+    spread = {}
+    for name, values in (("D_S", D_S_opt), ("N_T", N_T_opt), ("D_T", D_T_opt), ("L_T", L_T_opt)):
+        vv = values[v]
+        spread[name] = (
+            _interval(vv, ci_prob)
+            if np.all(np.isfinite(vv))
+            else {"median": np.nan, "lower": np.nan, "upper": np.nan}
+        )
+    spread_frame = pd.DataFrame.from_dict(spread, orient="index")[["median", "lower", "upper"]]
+
+    mean_alloc = p.allocation(x_mean)
+    lt_mean = np.exp(p.teacher_log_loss(x_mean[None, None])[:, 0])
+    mean_optimal = {
+        "D_S": mean_alloc["D_S"],
+        "N_T": mean_alloc["N_T"],
+        "D_T": mean_alloc["D_T"],
+        "L_T": float(np.median(lt_mean[v])),
+        "loss": float(np.mean(np.exp(m_mean[v] + eps[v]))),
+    }
+    per_draw = pd.DataFrame(
+        {
+            "loss_recommended": np.exp(m_star),
+            "loss_predictive": np.exp(m_star + eps),
+            "loss_optimal": np.exp(m_opt),
+            "regret": regret_draws,
+            "D_S_opt": D_S_opt,
+            "N_T_opt": N_T_opt,
+            "D_T_opt": D_T_opt,
+            "L_T_opt": L_T_opt,
+            "teacher_loss": np.exp(lt_star),
+            "supervised_loss": np.exp(m_sup),
+            "dropped": ~valid,
+        }
+    )
+    per_draw.index.name = "sample"
+    return Recommendation(
+        scenario=scenario,
+        compute=p.compute,
+        student_params=p.N_S,
+        risk_tolerance=risk,
+        ci_prob=ci_prob,
+        allocation=p.allocation(x_q),
+        student_loss=student_loss,
+        student_loss_mean=_interval(L_star, ci_prob),
+        teacher_loss=_interval(np.exp(lt_star[v]), ci_prob),
+        supervised_tokens=D_sup,
+        supervised_loss=supervised_loss,
+        supervised_loss_mean=_interval(L_sup, ci_prob),
+        p_distillation_better=float(np.mean(L_star < L_sup)),
+        p_distillation_better_predictive=float(np.mean(L_pred < L_sup_pred)),
+        regret=regret,
+        optimum_spread=spread_frame,
+        mean_optimal=mean_optimal,
+        on_bound=tuple(p.on_bounds(x_q)) if p.dim else (),
+        n_draws=n_valid,
+        n_dropped=S - n_valid,
+        existing_teacher=existing,
+        notes=tuple(notes),
+        per_draw=per_draw,
+    )
