@@ -1,0 +1,519 @@
+"""The ``bayes-distill`` command line: ``recommend``, ``compute-optimal`` and ``fit``.
+
+Every command prints a readable table (or JSON with ``--json``). A bad argument, or a value the
+package rejects, prints one line on stderr and exits with status 2; a missing shipped posterior
+exits with status 1 and says how to build it.
+
+Examples
+--------
+.. code-block:: console
+
+    $ bayes-distill recommend --compute 1e22 --student-params 1e9 \\
+          --scenario teacher_pretraining --risk-tolerance 0.1
+    $ bayes-distill compute-optimal --compute 1e21 1e22 1e23
+    $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+__all__ = ["build_parser", "main"]
+
+PROG = "bayes-distill"
+SCENARIOS = ("teacher_pretraining", "best_case", "teacher_inference", "pretraining_and_inference")
+LAWS = ("chinchilla", "supervised", "distillation")
+DATASETS = ("chinchilla", "distillation")
+BUILD_COMMAND = "python scripts/build_models.py"
+
+_EPILOG = f"""\
+examples:
+  {PROG} recommend --compute 1e22 --student-params 1e9 --scenario teacher_pretraining \\
+      --risk-tolerance 0.1
+  {PROG} recommend --compute 1e20 1e21 1e22 --student-params 3e8 --scenario best_case --json
+  {PROG} recommend --compute 1e22 --student-params 1e9 --teacher-loss 2.0
+  {PROG} compute-optimal --compute 1e21 1e22 1e23
+  {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --seed 1
+  {PROG} fit distillation --law distillation --out distillation.nc
+
+Without --fit, recommend uses the distillation posterior shipped in models/ and
+compute-optimal the Chinchilla one (build them with `{BUILD_COMMAND}`).
+Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments."""
+
+
+class _UsageError(Exception):
+    """A bad argument found after parsing (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e22, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number strictly between 0 and 1, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``bayes-distill`` (one sub-command per task).
+
+    Examples
+    --------
+    >>> from bayes_distill.cli import build_parser
+    >>> argv = ["recommend", "--compute", "1e22", "--student-params", "1e9"]
+    >>> args = build_parser().parse_args(argv)
+    >>> args.scenario, args.risk_tolerance
+    ('teacher_pretraining', 0.1)
+    """
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Bayesian scaling laws for LLM training and distillation: risk-aware "
+        "compute-optimal recommendations from posterior draws.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    # ---- recommend ----------------------------------------------------------------------
+    rec = sub.add_parser(
+        "recommend",
+        help="how to distil a student with a compute budget, at a given risk tolerance",
+        description="Recommend D_S, N_T, D_T for a student of N_S parameters and a budget of C "
+        "FLOPs: the allocation minimising the (1 - risk tolerance) quantile of the posterior "
+        "predictive student loss, with the supervised baseline and P(distillation better).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rec.add_argument(
+        "--compute",
+        type=_positive_float,
+        nargs="+",
+        required=True,
+        metavar="C",
+        help="budget in FLOPs, e.g. 1e22; several values give a sweep (one row per budget)",
+    )
+    rec.add_argument(
+        "--student-params",
+        type=_positive_float,
+        required=True,
+        metavar="N_S",
+        help="student non-embedding parameters, e.g. 1e9",
+    )
+    rec.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="teacher_pretraining",
+        help="what the budget pays for (default: teacher_pretraining)",
+    )
+    rec.add_argument(
+        "--risk-tolerance",
+        type=_probability,
+        default=0.1,
+        metavar="R",
+        help="accepted probability that the realised loss exceeds the promised one "
+        "(default 0.1: a 90%% guarantee; 0.5 is risk-neutral)",
+    )
+    rec.add_argument(
+        "--teacher-loss",
+        type=_positive_float,
+        metavar="L_T",
+        help="existing teacher's loss (nats/token)",
+    )
+    rec.add_argument(
+        "--teacher-params",
+        type=_positive_float,
+        metavar="N_T",
+        help="existing teacher's parameters",
+    )
+    rec.add_argument(
+        "--teacher-tokens",
+        type=_positive_float,
+        metavar="D_T",
+        help="existing teacher's pretraining tokens",
+    )
+    rec.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="seed of the predictive noise (default 0)"
+    )
+    _common(rec, default_fit="distillation")
+
+    # ---- compute-optimal --------------------------------------------------------------------
+    co = sub.add_parser(
+        "compute-optimal",
+        help="supervised compute-optimal model size and tokens, with credible intervals",
+        description="Per posterior draw, the model size N* and tokens D* minimising the "
+        "supervised loss at a budget of C FLOPs (3 F(N) D = C), summarised by median and "
+        "credible interval.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    co.add_argument(
+        "--compute",
+        type=_positive_float,
+        nargs="+",
+        required=True,
+        metavar="C",
+        help="budget(s) in FLOPs, e.g. 1e21 1e22 1e23",
+    )
+    _common(co, default_fit="chinchilla")
+
+    # ---- fit ------------------------------------------------------------------------------
+    ft = sub.add_parser(
+        "fit",
+        help="fit a scaling law to runs with NUTS and save the posterior",
+        description="Fit a scaling law to a run table (CSV or Parquet) with NUTS and save the "
+        "posterior (NetCDF, with provenance) for use with --fit.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ft.add_argument(
+        "runs",
+        metavar="RUNS",
+        help="run table (CSV or Parquet; columns N, D, loss or N_S, D_S, L_T, L_S), or the name "
+        f"of a bundled data set ({', '.join(DATASETS)})",
+    )
+    ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
+    ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
+    ft.add_argument(
+        "--draws", type=_positive_int, default=1000, help="draws per chain (default 1000)"
+    )
+    ft.add_argument(
+        "--tune", type=_non_negative_int, default=1000, help="tuning steps per chain (default 1000)"
+    )
+    ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
+    ft.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=None,
+        help="random seed (default: drawn and recorded)",
+    )
+    ft.add_argument(
+        "--priors",
+        choices=("default", "paper"),
+        default="default",
+        help="weakly informative priors, or priors centred on the published fits",
+    )
+    ft.add_argument(
+        "--supervised-runs",
+        metavar="PATH",
+        help="distillation law only: supervised runs fitted jointly (CSV/Parquet or 'chinchilla')",
+    )
+    ft.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    ft.add_argument("--no-progress", action="store_true", help="hide the sampler's progress bar")
+    return parser
+
+
+def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
+    p.add_argument(
+        "--fit",
+        metavar="PATH",
+        help=f"a saved fit (bd.ScalingFit.save / {PROG} fit); default: the shipped "
+        f"{default_fit} posterior in models/",
+    )
+    p.add_argument(
+        "--ci-prob",
+        type=_probability,
+        default=0.9,
+        help="credible interval probability (default 0.9)",
+    )
+    p.add_argument(
+        "--bounds",
+        type=_positive_float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=(1e6, 1e17),
+        help="bounds on parameters and tokens (default 1e6 1e17)",
+    )
+    p.add_argument(
+        "--flops",
+        choices=("paper", "2N"),
+        default="paper",
+        help="FLOPs per token: the paper's F(N) (default) or 2N",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+# --------------------------------------------------------------------------------------------
+# commands
+
+
+def _load(path: str | None, shipped: str):
+    """The fit at ``path``, or the shipped posterior ``shipped`` (FileNotFoundError if absent)."""
+    from .fit import load_fit
+
+    if path is not None:
+        return load_fit(path)
+    from .datasets import fitted
+
+    return fitted(shipped)
+
+
+class _MissingShipped(Exception):
+    pass
+
+
+def _load_or_explain(path: str | None, shipped: str):
+    try:
+        return _load(path, shipped)
+    except FileNotFoundError as exc:
+        if path is not None:
+            raise _UsageError(f"--fit {path}: {exc}") from None
+        raise _MissingShipped(
+            f"no shipped {shipped} posterior (models/{shipped}.nc is missing). Build it from the "
+            f"repository root with `{BUILD_COMMAND}`, or fit one and pass it with --fit: "
+            f"`{PROG} fit {shipped} --law {shipped} --out {shipped}.nc`, then --fit {shipped}.nc."
+        ) from None
+
+
+def _json_clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _json_clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_clean(v) for v in x]
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if hasattr(x, "item") and not isinstance(x, str):
+        return _json_clean(x.item())
+    return x
+
+
+def _records(frame) -> list[dict[str, Any]]:
+    return _json_clean(frame.to_dict(orient="records"))
+
+
+def _g(x: float) -> str:
+    return "-" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from .decide import recommend
+
+    fit = _load_or_explain(args.fit, "distillation")
+    budgets = args.compute
+    result = recommend(
+        fit,
+        compute=budgets[0] if len(budgets) == 1 else budgets,
+        student_params=args.student_params,
+        scenario=args.scenario,
+        risk_tolerance=args.risk_tolerance,
+        ci_prob=args.ci_prob,
+        teacher_loss=args.teacher_loss,
+        teacher_params=args.teacher_params,
+        teacher_tokens=args.teacher_tokens,
+        bounds=tuple(args.bounds),
+        approx=args.flops,
+        random_seed=args.seed,
+    )
+    if len(budgets) == 1:
+        if args.json:
+            print(json.dumps(result.to_dict(), indent=2))
+        else:
+            print(result)
+        return 0
+    if args.json:
+        print(json.dumps(_records(result), indent=2))
+        return 0
+    g = round(100 * (1 - args.risk_tolerance))
+    print(
+        f"Distillation sweep: student N_S = {args.student_params:.3g}, scenario "
+        f"{args.scenario!r}, risk tolerance {args.risk_tolerance:g} (losses in nats/token; "
+        f"predictive median and guaranteed {g}% quantile)"
+    )
+    header = (
+        f"{'compute':>10} {'D_S':>10} {'N_T':>10} {'D_T':>10} {'student':>8} "
+        f"{'guarant.':>8} {'superv.':>8} {'P(dist)':>7}  on bound"
+    )
+    print(header)
+    for _, r in result.iterrows():
+        print(
+            f"{r['compute']:>10.3g} {_g(r['D_S']):>10} {_g(r['N_T']):>10} {_g(r['D_T']):>10} "
+            f"{r['student_loss_median']:>8.4f} {r['student_loss_guaranteed']:>8.4f} "
+            f"{r['supervised_loss_median']:>8.4f} {r['p_distillation_better']:>7.3f}  "
+            f"{r['on_bound'] or '-'}"
+        )
+    return 0
+
+
+def _cmd_compute_optimal(args: argparse.Namespace) -> int:
+    from .decide import compute_optimal
+
+    fit = _load_or_explain(args.fit, "chinchilla")
+    frame = compute_optimal(
+        fit,
+        compute=args.compute,
+        ci_prob=args.ci_prob,
+        bounds=tuple(args.bounds),
+        approx=args.flops,
+    )
+    if args.json:
+        print(json.dumps(_records(frame), indent=2))
+        return 0
+    pct = round(100 * args.ci_prob)
+    print(
+        f"Supervised compute-optimal allocation ({fit.law} fit, {fit.n_samples} draws; "
+        f"medians and {pct}% credible intervals; loss is the mean law, nats/token)"
+    )
+    print(
+        f"{'compute':>10}  {'N*':>9} {'interval':<21} {'D*':>9} {'interval':<21} "
+        f"{'D*/N*':>6}  {'loss':>6} {'interval':<15}"
+    )
+    for _, r in frame.iterrows():
+        n_iv = f"[{r['N_lower']:.3g}, {r['N_upper']:.3g}]"
+        d_iv = f"[{r['D_lower']:.3g}, {r['D_upper']:.3g}]"
+        l_iv = f"[{r['loss_lower']:.4f}, {r['loss_upper']:.4f}]"
+        print(
+            f"{r['compute']:>10.3g}  {r['N_median']:>9.3g} {n_iv:<21} {r['D_median']:>9.3g} "
+            f"{d_iv:<21} {r['tokens_per_param_median']:>6.1f}  {r['loss_median']:>6.4f} {l_iv}"
+        )
+    if (frame["on_bound"] > 0).any():
+        print("note: some draws' optima sit on a bound (column on_bound in --json); widen --bounds")
+    return 0
+
+
+def _runs_argument(value: str):
+    """A bundled data set name becomes its run table; anything else is a path."""
+    from pathlib import Path
+
+    if value in DATASETS and not Path(value).exists():
+        from .datasets import load
+
+        return load(value)
+    if not Path(value).exists():
+        raise _UsageError(
+            f"RUNS {value!r} is neither a file nor a bundled data set ({', '.join(DATASETS)})."
+        )
+    return value
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .fit import fit as run_fit
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise _UsageError(f"--out {out} already exists; pass --overwrite to replace it.")
+    if not out.parent.exists():
+        raise _UsageError(f"--out {out}: the folder {out.parent} does not exist; create it first.")
+    runs = _runs_argument(args.runs)
+    sup = _runs_argument(args.supervised_runs) if args.supervised_runs is not None else None
+    result = run_fit(
+        runs,
+        law=args.law,
+        priors=None if args.priors == "default" else args.priors,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        random_seed=args.seed,
+        supervised_runs=sup,
+        progressbar=not args.no_progress,
+    )
+    path = result.save(out, overwrite=args.overwrite)
+    print(result)
+    print(result.diagnose())
+    print(f"saved the {args.law} fit to {path}")
+    return 0
+
+
+_COMMANDS = {
+    "recommend": _cmd_recommend,
+    "compute-optimal": _cmd_compute_optimal,
+    "fit": _cmd_fit,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``bayes-distill`` command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` by default.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 if a shipped posterior is missing, 2 for bad arguments
+        (including values the package rejects, e.g. a budget too small for the student).
+
+    Examples
+    --------
+    >>> from bayes_distill.cli import main
+    >>> main(["recommend", "--compute", "1e22", "--student-params", "1e9"])  # doctest: +SKIP
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+        return int(exc.code or 0)
+    from .data import DataValidationError
+
+    prog = f"{PROG} {args.command}"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status = _COMMANDS[args.command](args)
+        for w in caught:  # convergence and data warnings, one line each; not library noise
+            if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+                print(f"{PROG}: warning: {_one_line(w.message)}", file=sys.stderr)
+        return status
+    except _MissingShipped as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except (_UsageError, ValueError, TypeError, DataValidationError, FileNotFoundError) as exc:
+        print(f"{prog}: error: {_one_line(exc)} (see '{prog} --help')", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

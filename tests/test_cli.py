@@ -1,0 +1,313 @@
+"""Tests of the ``bayes-distill`` command line (issue 4), through ``main(argv)``.
+
+Fits are built with ``ScalingFit.from_params`` and saved to a temporary folder; the shipped
+posteriors are replaced by monkeypatching ``bayes_distill.datasets.fitted`` so the tests do not
+depend on ``models/``, and ``bayes-distill fit`` runs with a stand-in for NUTS whose arguments are
+checked against the real ``fit`` signature (a real fit takes 10-60 s).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bayes_distill as bd
+from bayes_distill import datasets, laws
+from bayes_distill.cli import build_parser, main
+from bayes_distill.fit import ScalingFit, load_fit
+
+FIT_MODULE = sys.modules["bayes_distill.fit"]  # the module (bd.fit is the function)
+REAL_FIT = FIT_MODULE.fit
+EPOCH = {"E": 1.8172, "A": 477.4, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
+
+
+def _jittered(law: str, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = laws.PAPER if law == "distillation" else EPOCH
+    return {k: v * np.exp(0.03 * rng.standard_normal(n)) for k, v in base.items()}
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("fits")
+    dist = ScalingFit.from_params("distillation", _jittered("distillation", 60), sigma=0.01)
+    chin = ScalingFit.from_params("chinchilla", _jittered("chinchilla", 60, seed=1))
+    return {
+        "distillation": dist.save(folder / "distillation.nc"),
+        "chinchilla": chin.save(folder / "chinchilla.nc"),
+    }
+
+
+def run(capsys, argv):
+    status = main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# --------------------------------------------------------------------------------------------
+# recommend
+
+
+def test_recommend_prints_a_table(capsys, fits):
+    status, out, err = run(
+        capsys,
+        [
+            "recommend",
+            "--compute",
+            "1e22",
+            "--student-params",
+            "1e9",
+            "--scenario",
+            "teacher_pretraining",
+            "--risk-tolerance",
+            "0.1",
+            "--fit",
+            str(fits["distillation"]),
+        ],
+    )
+    assert status == 0, err
+    assert err == ""
+    assert "scenario 'teacher_pretraining'" in out
+    assert "student tokens D_S" in out and "teacher parameters N_T" in out
+    assert "student, predictive" in out and "student, mean law" in out
+    assert "guaranteed (90%)" in out
+    assert "P(distillation beats supervised)" in out
+
+
+def test_recommend_json_matches_the_api(capsys, fits):
+    argv = ["recommend", "--compute", "1e21", "--student-params", "3e8", "--json"]
+    status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 0
+    data = json.loads(out)
+    rec = bd.recommend(
+        load_fit(fits["distillation"]), compute=1e21, student_params=3e8, random_seed=0
+    )
+    assert data["scenario"] == "teacher_pretraining"
+    assert data["student_loss"]["kind"] == "predictive"
+    assert data["student_loss"]["guaranteed"] == pytest.approx(rec.student_loss["guaranteed"])
+    assert data["allocation"]["N_T"] == pytest.approx(rec.allocation["N_T"])
+    assert set(data["flops"]) == {"student", "teacher_logits", "teacher_pretraining", "total"}
+
+
+def test_recommend_sweep_table_and_json(capsys, fits):
+    base = ["recommend", "--compute", "1e20", "1e21", "1e22", "--student-params", "1e9"]
+    base += ["--scenario", "best_case", "--fit", str(fits["distillation"])]
+    status, out, _ = run(capsys, base)
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("Distillation sweep")
+    assert len(lines) == 2 + 3
+    status, out, _ = run(capsys, [*base, "--json"])
+    rows = json.loads(out)
+    assert [r["compute"] for r in rows] == [1e20, 1e21, 1e22]
+    assert all(r["N_T"] is None for r in rows)  # best case: only the teacher's loss matters
+
+
+def test_recommend_existing_teacher(capsys, fits):
+    argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "2.0"]
+    status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"]), "--json"])
+    assert status == 0
+    data = json.loads(out)
+    assert data["existing_teacher"] is True
+    assert data["teacher_loss"]["median"] == pytest.approx(2.0)
+
+
+def test_recommend_uses_the_shipped_posterior_by_default(capsys, fits, monkeypatch):
+    asked = []
+
+    def fake_fitted(name):
+        asked.append(name)
+        return load_fit(fits[name])
+
+    monkeypatch.setattr(datasets, "fitted", fake_fitted)
+    status, out, _ = run(capsys, ["recommend", "--compute", "1e22", "--student-params", "1e9"])
+    assert status == 0 and "Distillation recommendation" in out
+    status, out, _ = run(capsys, ["compute-optimal", "--compute", "1e22"])
+    assert status == 0 and "chinchilla fit" in out
+    assert asked == ["distillation", "chinchilla"]
+
+
+def test_missing_shipped_posterior_says_how_to_build_it(capsys, monkeypatch):
+    def missing(name):
+        raise FileNotFoundError(f"No shipped fit for {name!r}")
+
+    monkeypatch.setattr(datasets, "fitted", missing)
+    status, out, err = run(capsys, ["recommend", "--compute", "1e22", "--student-params", "1e9"])
+    assert status == 1
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "models/distillation.nc is missing" in err
+    assert "python scripts/build_models.py" in err
+    assert "bayes-distill fit distillation --law distillation" in err
+
+
+# --------------------------------------------------------------------------------------------
+# compute-optimal
+
+
+def test_compute_optimal_table_and_json(capsys, fits):
+    argv = ["compute-optimal", "--compute", "1e21", "1e23", "--fit", str(fits["chinchilla"])]
+    status, out, _ = run(capsys, argv)
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert "Supervised compute-optimal allocation (chinchilla fit, 60 draws" in lines[0]
+    assert len(lines) == 2 + 2
+    status, out, _ = run(capsys, [*argv, "--json", "--ci-prob", "0.8"])
+    rows = json.loads(out)
+    frame = bd.compute_optimal(load_fit(fits["chinchilla"]), compute=[1e21, 1e23], ci_prob=0.8)
+    assert [r["N_median"] for r in rows] == pytest.approx(frame["N_median"].tolist())
+    assert rows[0]["N_lower"] < rows[0]["N_median"] < rows[0]["N_upper"]
+
+
+# --------------------------------------------------------------------------------------------
+# bad arguments: one line on stderr, exit status 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (
+            ["recommend", "--student-params", "1e9"],
+            "the following arguments are required: --compute",
+        ),
+        (["recommend", "--compute", "abc", "--student-params", "1e9"], "expected a number"),
+        (["recommend", "--compute", "-1", "--student-params", "1e9"], "finite positive"),
+        (
+            [
+                "recommend",
+                "--compute",
+                "1e22",
+                "--student-params",
+                "1e9",
+                "--risk-tolerance",
+                "1.5",
+            ],
+            "strictly between 0 and 1",
+        ),
+        (
+            ["recommend", "--compute", "1e22", "--student-params", "1e9", "--scenario", "cheap"],
+            "invalid choice: 'cheap'",
+        ),
+        (["teach", "--compute", "1e22"], "invalid choice: 'teach'"),
+        ([], "the following arguments are required: COMMAND"),
+        (["recommend", "--compute", "1e8", "--student-params", "1e9"], "on even one token"),
+        (["recommend", "--compute", "1e22", "--student-params", "1e18"], "outside the bounds"),
+        (
+            [
+                "recommend",
+                "--compute",
+                "1e22",
+                "--student-params",
+                "1e9",
+                "--teacher-tokens",
+                "1e12",
+            ],
+            "teacher_tokens was given without teacher_params",
+        ),
+        (["compute-optimal", "--compute", "1e9"], "cannot train even the smallest model"),
+        (["fit", "no_such_runs.csv", "--law", "chinchilla", "--out", "x.nc"], "neither a file"),
+        (["fit", "chinchilla", "--law", "gpt", "--out", "x.nc"], "invalid choice: 'gpt'"),
+        (["fit", "chinchilla", "--law", "chinchilla", "--out", "x.nc", "--draws", "0"], "positive"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, fits, argv, match):
+    needs_fit = argv[:1] in (["recommend"], ["compute-optimal"]) and "--compute" in argv
+    if needs_fit:
+        law = "distillation" if argv[0] == "recommend" else "chinchilla"
+        argv = [*argv, "--fit", str(fits[law])]
+    status, out, err = run(capsys, argv)
+    assert status == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error:" in lines[0] and match in lines[0]
+
+
+def test_missing_or_corrupt_fit_file_exits_2(capsys, tmp_path):
+    argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--fit"]
+    status, _, err = run(capsys, [*argv, str(tmp_path / "nope.nc")])
+    assert status == 2 and "No saved fit" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.nc"
+    bad.write_text("not netcdf")
+    status, _, err = run(capsys, [*argv, str(bad)])
+    assert status == 2 and "could not be read" in err and len(err.strip().splitlines()) == 1
+
+
+def test_recommend_with_a_supervised_fit_exits_2(capsys, fits):
+    argv = ["recommend", "--compute", "1e22", "--student-params", "1e9"]
+    status, _, err = run(capsys, [*argv, "--fit", str(fits["chinchilla"])])
+    assert status == 2
+    assert "needs a fit of law distillation, got a 'chinchilla' fit" in err
+
+
+def test_help_and_version(capsys):
+    status, out, _ = run(capsys, ["--help"])
+    assert status == 0
+    assert "examples:" in out and "recommend --compute 1e22" in out
+    for command in ("recommend", "compute-optimal", "fit"):
+        status, out, _ = run(capsys, [command, "--help"])
+        assert status == 0 and "examples:" in out
+    status, out, _ = run(capsys, ["--version"])
+    assert status == 0 and bd.__version__ in out
+
+
+def test_parser_defaults():
+    args = build_parser().parse_args(["recommend", "--compute", "1e22", "--student-params", "1e9"])
+    assert args.scenario == "teacher_pretraining"
+    assert args.risk_tolerance == 0.1 and args.ci_prob == 0.9
+    assert args.fit is None and args.json is False
+
+
+def test_console_script_help():
+    script = Path(sys.executable).with_name("bayes-distill")
+    assert script.exists(), "the bayes-distill console script is not installed"
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: bayes-distill" in result.stdout and "examples:" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# fit
+
+
+def test_fit_command_passes_options_and_saves(capsys, tmp_path, monkeypatch):
+    calls = {}
+
+    def fake_fit(runs, **kwargs):
+        calls["runs"], calls["kwargs"] = runs, kwargs
+        return ScalingFit.from_params("chinchilla", _jittered("chinchilla", 20))
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    out_path = tmp_path / "fit.nc"
+    argv = ["fit", "chinchilla", "--law", "chinchilla", "--out", str(out_path)]
+    argv += ["--draws", "300", "--tune", "200", "--chains", "2", "--seed", "7", "--priors", "paper"]
+    status, out, err = run(capsys, argv)
+    assert status == 0, err
+    assert f"saved the chinchilla fit to {out_path}" in out
+    assert calls["kwargs"] == {
+        "law": "chinchilla",
+        "priors": "paper",
+        "draws": 300,
+        "tune": 200,
+        "chains": 2,
+        "random_seed": 7,
+        "supervised_runs": None,
+        "progressbar": True,
+    }
+    assert len(calls["runs"]) == 240  # the bundled Chinchilla runs
+    # the real bd.fit accepts exactly these arguments (checked without running NUTS)
+    inspect.signature(REAL_FIT).bind(calls["runs"], **calls["kwargs"])
+    assert load_fit(out_path).law == "chinchilla"
+    # refuses to overwrite without --overwrite
+    status, _, err = run(capsys, argv)
+    assert status == 2 and "--overwrite" in err
+    status, _, _ = run(capsys, [*argv, "--overwrite"])
+    assert status == 0
