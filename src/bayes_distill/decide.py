@@ -26,14 +26,21 @@ scenario                        free variables (the student tokens ``D_S`` buy t
 existing teacher                none: ``D_S`` is what the budget buys
 ==============================  ==========================================================
 
-A coarse grid (48 points in one dimension, 16 x 16 in two, limited to allocations that meet the
-budget) is evaluated for every draw. Three objectives are then refined from their best grid
-point by a vectorised compass search (the 2 or 8 neighbours at ``+-step`` on each axis; keep the
-step after a move, halve it otherwise; 12 rounds, so the final step is ``1/4096`` of the grid
-spacing at the finest): the ``1 - r`` quantile over draws of the predictive loss (the
-recommendation), the posterior mean of the predictive loss, and, with one search per draw run
-side by side as rows of one array, each draw's own optimum (for the regret and the spread of the
-optima).
+A coarse grid (24 points in one dimension, 10 x 10 in two over the box of teachers the budget
+can afford; points whose student tokens fall outside the bounds are dropped) is evaluated for
+every draw: one ``(S, K)`` array. Three objectives are then refined from their best grid point by
+a vectorised compass search with Newton steps: each round evaluates the ``3**d - 1`` neighbours
+at ``+-step`` on each axis plus the minimiser of the quadratic through them (a Newton step of at
+most 4 steps per axis, which follows the long, curved valleys along which teachers of equal
+cost trade size for tokens); a row moves to the best point if it improves, and its step shrinks
+by 0.4 when it does not move or is close to the optimum. The objectives are the ``1 - r``
+quantile over draws of the predictive loss (the recommendation; 8 rounds), the posterior mean of
+the predictive loss (8 rounds) and each draw's own optimum (6 rounds, one search per draw run
+side by side as the rows of one array, started from the best of its grid point and the two
+common optima), which gives the regret and the spread of the optima. A 2-D recommendation on
+4000 draws costs about 250 law evaluations per draw (about 0.3 s of CPU); checked against a
+32 x 32 grid with 24 rounds, the recommended quantile agrees to about 5e-4 nats and the
+per-draw optima to 1e-5 nats on average.
 
 Predictive loss uses common random numbers: in draw ``s`` the predicted log loss of a new run at
 allocation ``x`` is ``log L_S^(s)(x) + eps_s`` with one ``eps_s`` (run noise plus the discrepancy
@@ -46,6 +53,8 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -211,8 +220,27 @@ def _check_fit(fit: Any, needed: tuple[str, ...], function: str) -> ScalingFit:
     # A sampled fit that failed its diagnostics warns (ConvergenceWarning) before it is used;
     # fits built with ScalingFit.from_params have no sampler statistics to diagnose.
     if "sample_stats" in fit.dt.children:
-        fit.diagnose(warn=True)
+        _warn_if_not_converged(fit)
     return fit
+
+
+# ArviZ diagnostics of a 4000-draw posterior take about a second, longer than a recommendation:
+# they are computed once per fit object (fits are not modified after creation).
+_DIAGNOSTICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _warn_if_not_converged(fit: ScalingFit) -> None:
+    from .fit import ConvergenceWarning
+
+    diag = _DIAGNOSTICS.get(fit)
+    if diag is None:
+        diag = _DIAGNOSTICS[fit] = fit.diagnose()
+    if not diag.ok:
+        warnings.warn(
+            f"The {fit.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
 
 def _check_approx(approx: Any) -> str:
@@ -422,8 +450,8 @@ def compute_optimal(
     >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
     >>> fit = bd.ScalingFit.from_params("supervised", p)
     >>> row = bd.compute_optimal(fit, compute=1e22).iloc[0]
-    >>> 1e9 < row["N_median"] < 1e11
-    True
+    >>> print(f"N* = {row['N_median']:.2g}, D* = {row['D_median']:.2g}")
+    N* = 9.9e+09, D* = 1.5e+11
     >>> frame = bd.compute_optimal(fit, compute=[1e20, 1e21, 1e22])
     >>> bool(frame["N_median"].is_monotonic_increasing)
     True
