@@ -509,6 +509,14 @@ def test_compute_optimal_accepts_distillation_fit(paper_fit):
     assert a["N_median"] == pytest.approx(b["N_median"])
 
 
+def test_compute_optimal_drops_non_finite_draws():
+    params = {k: np.full(5, v) for k, v in EPOCH.items()}
+    params["A"][2] = np.nan
+    frame = bd.compute_optimal(ScalingFit.from_params("chinchilla", params), compute=1e22)
+    assert frame["n_draws"].iloc[0] == 4
+    assert np.isfinite(frame.drop(columns="compute").to_numpy()).all()
+
+
 def test_compute_optimal_reports_bound():
     fit = ScalingFit.from_params("chinchilla", EPOCH)
     row = bd.compute_optimal(fit, compute=1e22, bounds={"N": (1e6, 1e9)}).iloc[0]

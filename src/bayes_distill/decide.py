@@ -741,7 +741,7 @@ def _fmt(x: float, spec: str = ".3g") -> str:
     return "-" if x is None or not np.isfinite(x) else format(x, spec)
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Recommendation:
     """A risk-aware distillation recommendation (returned by :func:`recommend`).
 
@@ -804,6 +804,19 @@ class Recommendation:
         (``loss_recommended``) and the predictive one (``loss_predictive``), the draw's own
         optimum (``loss_optimal``, ``D_S_opt``, ``N_T_opt``, ``D_T_opt``, ``L_T_opt``),
         ``regret``, ``teacher_loss`` and ``supervised_loss`` (mean law) and ``dropped``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> rec = bd.recommend(fit, compute=1e22, student_params=1e9, scenario="teacher_pretraining")
+    >>> print(f"N_T = {rec.allocation['N_T']:.2g}, D_T = {rec.allocation['D_T']:.2g}")
+    N_T = 6.5e+09, D_T = 1e+11
+    >>> rec.p_distillation_better  # one teacher trained for one student: supervised wins
+    0.0
+    >>> print(rec)  # doctest: +ELLIPSIS
+    Distillation recommendation: student N_S = 1e+09 parameters, budget C = 1e+22 FLOPs
+    ...
     """
 
     scenario: str
