@@ -471,6 +471,37 @@ def test_unconverged_fit_warns():
         bd.compute_optimal(fit, compute=1e22)
 
 
+class LocatedNoiseFit(ScalingFit):
+    """A fit whose predictive noise grows with the distance of log D_S from 1e10 tokens: like
+    fits with distance-dependent noise, its ``noise_draws`` needs the runs' location (``at=``)."""
+
+    def noise_draws(self, shape=(), *, random_seed=None, at=None, common=False, observation="obs"):
+        rng = np.random.default_rng(random_seed)
+        S, shape = self.n_samples, tuple(shape)
+        if observation != "obs":
+            return 0.01 * rng.standard_normal((S, *shape))
+        if at is None:
+            raise ValueError("This fit's noise grows with the distance from its runs: pass at=.")
+        z = rng.standard_normal((S,) + ((1,) * len(shape) if common else shape))
+        d = np.abs(np.log(np.broadcast_to(np.asarray(at["D_S"], float), shape)) - np.log(1e10))
+        return np.broadcast_to(0.01 * (1 + d) * z, (S, *shape)).copy()
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_location_dependent_noise_is_evaluated_at_the_allocation(scenario):
+    base = ScalingFit.from_params("distillation", jittered_params(100))
+    fit = LocatedNoiseFit(base.dt, "distillation", runs=None)
+    rec = bd.recommend(fit, compute=1e22, student_params=1e9, scenario=scenario)
+    # the predictive draws are the mean law plus the noise at the recommended D_S
+    z = np.random.default_rng(np.random.SeedSequence(0).spawn(2)[0]).standard_normal((100, 1))
+    d = abs(math.log(rec.allocation["D_S"]) - math.log(1e10))
+    expected = rec.per_draw["loss_recommended"] * np.exp(0.01 * (1 + d) * z[:, 0])
+    np.testing.assert_allclose(rec.per_draw["loss_predictive"], expected, rtol=1e-12)
+    assert rec.student_loss["guaranteed"] > rec.student_loss_mean["upper"]
+    existing = bd.recommend(fit, compute=1e22, student_params=1e9, teacher_loss=2.0)
+    assert np.isfinite(existing.student_loss["guaranteed"])
+
+
 # --------------------------------------------------------------------------------------------
 # compute_optimal
 

@@ -50,6 +50,7 @@ candidate, so candidates are compared on the same realisations.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import numbers
@@ -390,9 +391,53 @@ def _interval(values: np.ndarray, ci_prob: float) -> dict[str, float]:
     return {"median": float(med), "lower": float(lo), "upper": float(hi)}
 
 
-def _noise_generators(random_seed: int | None) -> tuple[np.random.Generator, np.random.Generator]:
-    seeds = np.random.SeedSequence(random_seed).spawn(2)
-    return np.random.default_rng(seeds[0]), np.random.default_rng(seeds[1])
+class _StudentNoise:
+    """Predictive deviation of a new distilled student's log loss, per draw (common random
+    numbers: the same random numbers for every candidate allocation).
+
+    Fits whose noise does not depend on where the new run is give one value per draw, shared by
+    all candidates. Fits whose noise scale grows with the distance from the fitted runs
+    (``noise_draws`` then needs ``at=``) are evaluated at each candidate's ``(N_S, D_S, L_T)``
+    with the same random numbers (``common=True``), so riskier extrapolations cost more.
+    """
+
+    def __init__(self, fit: ScalingFit, seed: np.random.SeedSequence):
+        self.fit, self.seed = fit, seed
+        S = fit.n_samples
+        try:
+            self.fixed = np.asarray(fit.noise_draws((), random_seed=self._rng()), float)
+            self.fixed = self.fixed.reshape(S)
+            self.located = False
+        except ValueError:
+            if "at" not in inspect.signature(fit.noise_draws).parameters:
+                raise
+            self.fixed, self.located = None, True
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)  # the same stream at every call
+
+    def at(self, N_S: float, D_S: np.ndarray, L_T: np.ndarray) -> np.ndarray:
+        """Noise ``(S, M)`` at candidates with student tokens ``D_S`` and teacher loss ``L_T``."""
+        if not self.located:
+            return self.fixed[:, None]
+        at = {"N_S": N_S, "D_S": np.asarray(D_S, float), "L_T": np.asarray(L_T, float)}
+        out = self.fit.noise_draws((len(at["D_S"]),), random_seed=self._rng(), at=at, common=True)
+        return np.asarray(out, float)
+
+
+def _supervised_noise(fit: ScalingFit, seed: np.random.SeedSequence) -> np.ndarray:
+    """Predictive deviation of a new supervised run's log loss, per draw: ``(S,)``.
+
+    Uses the noise of jointly fitted supervised runs when the fit has it, and the distillation
+    noise model otherwise.
+    """
+    try:
+        out = fit.noise_draws(
+            (), random_seed=np.random.default_rng(seed), observation="supervised_obs"
+        )
+    except KeyError:  # fits without a supervised noise scale
+        out = fit.noise_draws((), random_seed=np.random.default_rng(seed))
+    return np.asarray(out, float).reshape(fit.n_samples)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1182,29 +1227,26 @@ def recommend(
 
     sup = _supervised_params(fit)
     dist = _distillation_params(fit)
-    S = fit.n_samples
     # Validate every budget before computing anything.
     problems = [
         _build_problem(sup, dist, N_S, float(c), scenario, teacher, approx, b) for c in budgets
     ]
 
-    rng_student, rng_supervised = _noise_generators(seed)
-    eps = np.asarray(fit.noise_draws((), random_seed=rng_student), float).reshape(S)
-    sup_obs = "supervised" if "sigma_supervised" in fit.posterior else "obs"
-    eps_sup = np.asarray(
-        fit.noise_draws((), random_seed=rng_supervised, observation=sup_obs), float
-    ).reshape(S)
+    seed_student, seed_supervised = np.random.SeedSequence(seed).spawn(2)
+    noise = _StudentNoise(fit, seed_student)
+    eps_sup = _supervised_noise(fit, seed_supervised)
+    own_supervised_noise = "sigma_supervised" in fit.posterior
 
     recs = [
         _solve(
             p,
-            eps,
+            noise,
             eps_sup,
             scenario=scenario,
             risk=risk,
             ci_prob=ci_prob,
             existing=existing,
-            supervised_noise=sup_obs,
+            own_supervised_noise=own_supervised_noise,
         )
         for p in problems
     ]
@@ -1309,29 +1351,39 @@ def _check_student_tokens(D_S, C, N_S, scenario, b: _Bounds, context) -> None:
 
 def _solve(
     p: _Problem,
-    eps: np.ndarray,
+    noise: _StudentNoise,
     eps_sup: np.ndarray,
     *,
     scenario: str,
     risk: float,
     ci_prob: float,
     existing: bool,
-    supervised_noise: str,
+    own_supervised_noise: bool,
 ) -> Recommendation:
-    S = eps.shape[0]
+    S = eps_sup.shape[0]
     q = 1.0 - risk
     rows = np.arange(S)
 
-    def reduce_quantile(m: np.ndarray) -> np.ndarray:
+    def eps_at(cand: np.ndarray) -> np.ndarray:
+        """Predictive noise ``(S, M)`` at common candidates ``cand (1, M, d)``."""
+        if not noise.located:
+            return noise.at(p.N_S, np.zeros(0), np.zeros(0))
+        D_S = p.student_tokens(cand)[0]
+        D_S = np.where(np.isfinite(D_S), D_S, p.bounds.d_lo)  # infeasible: loss is inf anyway
+        with np.errstate(all="ignore"):
+            L_T = np.exp(np.nanmedian(p.teacher_log_loss(cand), axis=0))  # location only
+        return noise.at(p.N_S, D_S, L_T)
+
+    def reduce_quantile(m: np.ndarray, e: np.ndarray) -> np.ndarray:
         """``1 - r`` quantile over draws of the predictive loss, per candidate: ``(M,)``."""
         with np.errstate(all="ignore"):
-            v = np.quantile(np.exp(m + eps[:, None]), q, axis=0)
+            v = np.quantile(np.exp(m + e), q, axis=0)
         return np.where(np.isnan(v), np.inf, v)
 
-    def reduce_mean(m: np.ndarray) -> np.ndarray:
+    def reduce_mean(m: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Posterior mean of the predictive loss, per candidate: ``(M,)``."""
         with np.errstate(all="ignore"):
-            v = np.mean(np.exp(m + eps[:, None]), axis=0)
+            v = np.mean(np.exp(m + e), axis=0)
         return np.where(np.isnan(v), np.inf, v)
 
     def at(x: np.ndarray) -> np.ndarray:
@@ -1350,11 +1402,12 @@ def _solve(
                 "the bounds."
             )
         m = p.log_loss(grid[None])  # (S, K), shared by the three searches
+        e = eps_at(grid[None])
         step = p.grid_spacing() / 2
-        fq, fm = reduce_quantile(m), reduce_mean(m)
+        fq, fm = reduce_quantile(m, e), reduce_mean(m, e)
         iq, im = int(np.argmin(fq)), int(np.argmin(fm))
         x_q, _ = _compass(
-            lambda c: reduce_quantile(p.log_loss(c))[None],
+            lambda c: reduce_quantile(p.log_loss(c), eps_at(c))[None],
             grid[iq][None],
             fq[iq : iq + 1],
             step,
@@ -1362,7 +1415,7 @@ def _solve(
             p.hi_u,
         )
         x_mean, _ = _compass(
-            lambda c: reduce_mean(p.log_loss(c))[None],
+            lambda c: reduce_mean(p.log_loss(c), eps_at(c))[None],
             grid[im][None],
             fm[im : im + 1],
             step,
@@ -1423,13 +1476,15 @@ def _solve(
                 else "its logits are free."
             )
         )
-    if supervised_noise == "obs":
+    if not own_supervised_noise:
         notes.append(
             "the supervised baseline's predictive noise reuses the distillation fit's noise model "
             "(no supervised runs were fitted jointly)."
         )
 
     v = valid
+    eps = eps_at(x_q[None, None])[:, 0]
+    eps_mean = eps_at(x_mean[None, None])[:, 0]
     L_star, L_pred = np.exp(m_star[v]), np.exp(m_star[v] + eps[v])
     L_sup, L_sup_pred = np.exp(m_sup[v]), np.exp(m_sup[v] + eps_sup[v])
     student_loss = _interval(L_pred, ci_prob)
@@ -1466,7 +1521,7 @@ def _solve(
         "N_T": mean_alloc["N_T"],
         "D_T": mean_alloc["D_T"],
         "L_T": float(np.median(lt_mean[v])),
-        "loss": float(np.mean(np.exp(m_mean[v] + eps[v]))),
+        "loss": float(np.mean(np.exp(m_mean[v] + eps_mean[v]))),
     }
     per_draw = pd.DataFrame(
         {
