@@ -1,0 +1,1189 @@
+"""Model checking: predictive checks, LOO comparison, backtests and simulation-based calibration.
+
+Every check returns data (xarray DataTrees, pandas tables, small result objects); the figures are
+in :mod:`bayes_distill.plots` and in ArviZ.
+
+Predictive checks
+    :func:`prior_predictive` draws parameters from the priors and evaluates the law (with the
+    model's noise and discrepancy offsets) at the runs' inputs; :func:`posterior_predictive` does
+    the same with the posterior. Both return an ArviZ-style :class:`xarray.DataTree`, so ArviZ's
+    plots apply directly (``az.plot_ppc_dist(tree, group="prior_predictive")``), and
+    :func:`predictive_summary` turns either into a per-run table of intervals, coverage and PIT
+    values. :func:`bayes_distill.plots.ppc` draws both kinds.
+:func:`compare`
+    PSIS-LOO comparison (ArviZ) of laws fitted to the same runs, with the Pareto-k diagnostics
+    in the table and as a :class:`ParetoKWarning`.
+:func:`backtest`
+    Fit the weaker runs, predict the stronger ones (Busbridge et al. 2025, Figure 5): per-run
+    errors, the median absolute percentage error and the coverage of 50% and 90% predictive
+    intervals.
+:func:`sbc`
+    Simulation-based calibration: simulate runs from known parameters (:func:`simulate_runs`,
+    drawn from the prior or fixed at published values), fit them, and count how often the
+    credible intervals cover the truth. ``benchmarks/sbc.py`` runs the larger study.
+
+All predictive quantities are on the log-loss scale inside the trees (variable ``obs``, as in
+the model) and in nats/token in the tables.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import laws
+from . import model as _model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fit import ScalingFit
+
+__all__ = [
+    "Backtest",
+    "ParetoKWarning",
+    "SBCResult",
+    "backtest",
+    "compare",
+    "default_design",
+    "natural_tree",
+    "posterior_predictive",
+    "predictive_summary",
+    "prior_predictive",
+    "run_compute",
+    "sbc",
+    "simulate_runs",
+]
+
+_INPUTS = {
+    "chinchilla": ("N", "D"),
+    "supervised": ("N", "D"),
+    "distillation": ("N_S", "D_S", "L_T"),
+}
+_TARGET = {"chinchilla": "loss", "supervised": "loss", "distillation": "L_S"}
+_LOG_KEYS = {
+    "chinchilla": ("log_N", "log_D"),
+    "supervised": ("log_N", "log_D"),
+    "distillation": ("log_NS", "log_DS", "log_LT"),
+}
+
+
+class ParetoKWarning(UserWarning):
+    """PSIS-LOO found runs whose Pareto k exceeds the reliability threshold.
+
+    The LOO estimate of such a fit is unreliable: the runs are highly influential (outliers, or
+    the only runs at their size). See ``compare(...)["n_high_pareto_k"]``.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _kind(law: str) -> str:
+    return "distillation" if law == "distillation" else "supervised"
+
+
+def _check_probability(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}; e.g. {name}=0.9.")
+    return float(value)
+
+
+def _check_fit(fit: Any, name: str = "fit") -> ScalingFit:
+    from .fit import ScalingFit
+
+    if not isinstance(fit, ScalingFit):
+        raise TypeError(
+            f"{name} must be a bayes_distill.ScalingFit (from bd.fit or bd.load_fit), got "
+            f"{type(fit).__name__}."
+        )
+    return fit
+
+
+def _log_law(law: str, sampled: Mapping[str, Any], x: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Log of the law at log inputs ``x`` for parameters ``sampled`` (arrays broadcast)."""
+    sup_names = laws.SAMPLED_NAMES["chinchilla" if law == "chinchilla" else "supervised"]
+    sup = {k: sampled[k] for k in sup_names}
+    if law != "distillation":
+        return laws.log_supervised(laws.NUMPY, x["log_N"], x["log_D"], **sup)
+    log_LtS = laws.log_supervised(laws.NUMPY, x["log_NS"], x["log_DS"], **sup)
+    dist = {k: sampled[k] for k in laws.SAMPLED_NAMES["distillation"] if k not in sup_names}
+    return laws.log_distillation(
+        laws.NUMPY, x["log_NS"], x["log_DS"], x["log_LT"], log_LtS=log_LtS, **dist
+    )
+
+
+def _default_discrepancy() -> str:
+    """The ``discrepancy`` default of :func:`bayes_distill.fit` (the model's own default)."""
+    import inspect
+
+    from .fit import fit as _fit
+
+    return str(inspect.signature(_fit).parameters["discrepancy"].default)
+
+
+def _check_discrepancy(discrepancy: str | None) -> str:
+    from .fit import DISCREPANCIES
+
+    if discrepancy is None:
+        return _default_discrepancy()
+    if discrepancy not in DISCREPANCIES:
+        raise ValueError(
+            f"discrepancy must be one of {', '.join(map(repr, DISCREPANCIES))}, got "
+            f"{discrepancy!r}."
+        )
+    return discrepancy
+
+
+def _groups(law: str, design: pd.DataFrame) -> dict[str, _model.Groups]:
+    """The model's discrepancy groups of a run design (the same grouping as the fit)."""
+    frame = design[list(_INPUTS[law])].copy()
+    frame[_TARGET[law]] = 2.0  # prepare_inputs needs a loss column; its value is unused here
+    return dict(_model.prepare_inputs(law, frame).groups)
+
+
+def _discrepancy(
+    rng: np.random.Generator,
+    taus: Mapping[str, np.ndarray],
+    groups: Mapping[str, _model.Groups],
+    kind: str,
+    n_runs: int,
+) -> np.ndarray:
+    """Discrepancy of each run, shape ``(S, n_runs)``, as in the PyMC model.
+
+    ``"groups"``: an independent offset ``tau_g z`` per group. ``"walk"``: a random walk over the
+    sorted group keys, anchored at zero at the first key, with steps ``tau_g sqrt(gap) z``.
+    """
+    S = len(next(iter(taus.values()))) if taus else 1
+    out = np.zeros((S, n_runs))
+    if kind == "none":
+        return out
+    for g, tau in taus.items():
+        grp = groups[g]
+        if kind == "groups":
+            delta = tau[:, None] * rng.standard_normal((S, grp.n))
+        else:
+            if grp.n < 2:
+                continue
+            steps = tau[:, None] * np.sqrt(np.diff(grp.keys))[None, :]
+            steps = steps * rng.standard_normal((S, grp.n - 1))
+            delta = np.concatenate([np.zeros((S, 1)), np.cumsum(steps, axis=1)], axis=1)
+        out = out + delta[:, grp.index]
+    return out
+
+
+def _run_noise(rng: np.random.Generator, sigma: np.ndarray, n_runs: int, likelihood: str):
+    S = len(sigma)
+    if likelihood == "student_t":
+        eps = rng.standard_t(_model.STUDENT_T_NU, size=(S, n_runs))
+    else:
+        eps = rng.standard_normal((S, n_runs))
+    return sigma[:, None] * eps
+
+
+def _as_tree(data: Any, group: str | None) -> tuple[xr.DataTree, str]:
+    """Accept a ScalingFit or a DataTree; return the tree and the predictive group to use."""
+    from .fit import ScalingFit
+
+    if isinstance(data, ScalingFit):
+        data = data.posterior_predictive()
+    if not isinstance(data, xr.DataTree):
+        raise TypeError(
+            "Expected a ScalingFit or an xarray.DataTree from prior_predictive() / "
+            f"posterior_predictive(), got {type(data).__name__}."
+        )
+    available = [g for g in ("posterior_predictive", "prior_predictive") if g in data.children]
+    if group is None:
+        if not available:
+            raise ValueError(
+                "The DataTree has no posterior_predictive or prior_predictive group; build it "
+                "with bd.checks.posterior_predictive(fit) or bd.checks.prior_predictive(runs)."
+            )
+        group = available[0]
+    elif group not in ("posterior_predictive", "prior_predictive"):
+        raise ValueError(
+            f"group must be 'posterior_predictive' or 'prior_predictive', got {group!r}."
+        )
+    elif group not in data.children:
+        raise ValueError(f"The DataTree has no {group!r} group; it has {available or 'neither'}.")
+    if "observed_data" not in data.children or "obs" not in data["observed_data"].data_vars:
+        raise ValueError("The DataTree has no observed_data group with the variable 'obs'.")
+    return data, group
+
+
+# --------------------------------------------------------------------------------------------
+# predictive checks
+
+
+def prior_predictive(
+    runs: pd.DataFrame | str | os.PathLike,
+    law: Literal["chinchilla", "supervised", "distillation"] = "chinchilla",
+    *,
+    priors: str | Mapping[str, Any] | None = None,
+    n_draws: int = 500,
+    likelihood: Literal["student_t", "normal"] = "student_t",
+    discrepancy: Literal["walk", "groups", "none"] | None = None,
+    random_seed: int | np.random.Generator | None = None,
+) -> xr.DataTree:
+    """Prior predictive check: what the priors say the runs' losses could be.
+
+    Parameters are drawn from the priors with
+    :func:`~bayes_distill.priors.sample_prior`, the law is evaluated at every run's inputs (the
+    same code as the model, :mod:`bayes_distill.laws`), and the model's noise is added: the
+    discrepancy shared by runs of one model size (or token count, teacher; see
+    :mod:`bayes_distill.model`) and Student-t (or Normal) run noise.
+
+    Parameters
+    ----------
+    runs : DataFrame or path
+        The runs whose inputs are used (see :func:`bayes_distill.load_runs`); their losses are
+        stored as ``observed_data`` for comparison.
+    law : {"chinchilla", "supervised", "distillation"}
+    priors : None, "paper" or mapping, optional
+        As in :func:`bayes_distill.fit`.
+    n_draws : int, default 500
+        Number of prior draws.
+    likelihood : {"student_t", "normal"}
+    discrepancy : {"walk", "groups", "none"}, optional
+        As in :func:`bayes_distill.fit` (default: the same default).
+    random_seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``prior`` (sampled and natural parameters, ``sigma`` and ``tau_<group>``; dims
+        ``chain`` (1) and ``draw``), ``prior_predictive`` (``obs``: log loss, dims ``chain, draw,
+        run``), ``observed_data`` (``obs``: log loss of the runs) and ``constant_data`` (the
+        inputs). Use it with :func:`predictive_summary`, :func:`bayes_distill.plots.ppc` or
+        ``az.plot_ppc_dist(tree, group="prior_predictive")``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> tree = bd.checks.prior_predictive(runs, law="chinchilla", n_draws=100, random_seed=0)
+    >>> tree["prior_predictive"]["obs"].shape
+    (1, 100, 240)
+    >>> table = bd.checks.predictive_summary(tree, ci_prob=0.9)
+    >>> 0.9 <= table.attrs["coverage"] <= 1.0   # the default priors are wide
+    True
+    """
+    from .data import load_runs
+    from .priors import resolve_priors, sample_prior
+
+    laws._check_law(law)
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
+        raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
+    if likelihood not in ("student_t", "normal"):
+        raise ValueError(f"likelihood must be 'student_t' or 'normal', got {likelihood!r}.")
+    discrepancy = _check_discrepancy(discrepancy)
+    table = load_runs(runs, kind=_kind(law))
+    resolved = resolve_priors(law, priors)
+    rng = np.random.default_rng(random_seed)
+    draws = sample_prior(law, resolved, int(n_draws), random_seed=rng)
+    inputs = _model.prepare_inputs(law, table)
+    x = {k: v[None, :] for k, v in inputs.x.items()}
+    sampled = {k: draws[k][:, None] for k in laws.SAMPLED_NAMES[law]}
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = _log_law(law, sampled, x)
+    taus = {}
+    if discrepancy != "none":
+        taus = {g: resolved["tau"].sample(rng, int(n_draws)) for g in inputs.groups}
+    sigma = draws["sigma"]
+    y = mu + _discrepancy(rng, taus, inputs.groups, discrepancy, len(table))
+    y = y + _run_noise(rng, sigma, len(table), likelihood)
+
+    S = int(n_draws)
+    coords = {"chain": [0], "draw": np.arange(S)}
+    prior = {k: (("chain", "draw"), draws[k].reshape(1, S)) for k in laws.SAMPLED_NAMES[law]}
+    natural = laws.to_natural(law, {k: draws[k] for k in laws.SAMPLED_NAMES[law]})
+    for k in laws.PARAM_NAMES[law]:
+        prior.setdefault(k, (("chain", "draw"), np.asarray(natural[k], float).reshape(1, S)))
+    prior["sigma"] = (("chain", "draw"), sigma.reshape(1, S))
+    for g, tau in taus.items():
+        prior[f"tau_{g}"] = (("chain", "draw"), tau.reshape(1, S))
+    tree = xr.DataTree.from_dict(
+        {
+            "prior": xr.Dataset(prior, coords=coords),
+            "prior_predictive": xr.Dataset(
+                {"obs": (("chain", "draw", "run"), y.reshape(1, S, -1))}, coords=coords
+            ),
+            "observed_data": xr.Dataset({"obs": (("run",), inputs.y)}),
+            "constant_data": xr.Dataset(
+                {c: (("run",), table[c].to_numpy(float)) for c in _INPUTS[law]}
+            ),
+        }
+    )
+    tree["observed_data"]["obs"].attrs["description"] = f"log of {_TARGET[law]}"
+    tree.attrs.update(
+        {"law": law, "likelihood": likelihood, "discrepancy": discrepancy, "kind": "prior"}
+    )
+    return tree
+
+
+def posterior_predictive(fit: ScalingFit, *, random_seed: int | None = None) -> xr.DataTree:
+    """Posterior predictive check data of a fit: its tree with predictive and LOO groups.
+
+    A thin wrapper of :meth:`ScalingFit.posterior_predictive`: ``fit.dt`` plus
+    ``posterior_predictive`` (``obs``: log loss of a replicate of each fitted run, with the run's
+    group offset and new run noise) and ``log_likelihood`` (pointwise, for ``az.loo``).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    random_seed : int, optional
+        Seed of the predictive noise.
+
+    Returns
+    -------
+    xarray.DataTree
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.datasets.fitted("chinchilla")                          # doctest: +SKIP
+    >>> tree = bd.checks.posterior_predictive(fit, random_seed=0)       # doctest: +SKIP
+    >>> import arviz as az
+    >>> az.plot_ppc_dist(tree)                                          # doctest: +SKIP
+    """
+    return _check_fit(fit).posterior_predictive(random_seed=random_seed)
+
+
+def predictive_summary(
+    data: ScalingFit | xr.DataTree,
+    *,
+    group: Literal["posterior_predictive", "prior_predictive"] | None = None,
+    ci_prob: float = 0.9,
+) -> pd.DataFrame:
+    """Per-run predictive intervals, coverage and PIT values of a prior or posterior check.
+
+    Parameters
+    ----------
+    data : ScalingFit or xarray.DataTree
+        A fit (its posterior predictive is drawn with :meth:`ScalingFit.posterior_predictive`)
+        or a tree from :func:`prior_predictive` / :func:`posterior_predictive`.
+    group : {"posterior_predictive", "prior_predictive"}, optional
+        Which predictive group to use; by default the one the tree has (posterior first).
+    ci_prob : float, default 0.9
+        Probability of the equal-tailed predictive intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: the inputs (from ``constant_data``), ``observed``, ``median``, ``lower``,
+        ``upper`` (nats/token), ``inside`` (observed within the interval) and ``pit`` (share of
+        predictive draws below the observed loss; uniform for a calibrated model).
+        ``attrs`` holds ``coverage`` (share of runs inside), ``ci_prob`` and ``group``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> tree = bd.checks.prior_predictive(runs, n_draws=50, random_seed=1)
+    >>> sorted(bd.checks.predictive_summary(tree).columns)[:4]
+    ['D', 'N', 'inside', 'lower']
+    """
+    ci_prob = _check_probability("ci_prob", ci_prob)
+    tree, group = _as_tree(data, group)
+    pred = np.asarray(tree[group]["obs"].values, float)
+    pred = pred.reshape(-1, pred.shape[-1])
+    obs = np.asarray(tree["observed_data"]["obs"].values, float)
+    q = np.quantile(pred, [0.5, (1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+    frame = pd.DataFrame()
+    if "constant_data" in tree.children:
+        for name, var in tree["constant_data"].data_vars.items():
+            if var.dims == ("run",):
+                frame[name] = var.values
+    frame["observed"] = np.exp(obs)
+    frame["median"], frame["lower"], frame["upper"] = np.exp(q)
+    frame["inside"] = (obs >= q[1]) & (obs <= q[2])
+    frame["pit"] = np.mean(pred < obs[None, :], axis=0)
+    frame.index.name = "run"
+    frame.attrs.update(
+        {"coverage": float(frame["inside"].mean()), "ci_prob": ci_prob, "group": group}
+    )
+    return frame
+
+
+def natural_tree(fit: ScalingFit, *, noise: bool = True) -> xr.DataTree:
+    """A DataTree whose ``posterior`` holds the law's natural parameters (for ArviZ plots).
+
+    ``fit.dt["posterior"]`` holds the *sampled* parameters (``log_E``, ``a``, ``b``, ...; see
+    :mod:`bayes_distill.laws`), which is what convergence diagnostics should look at. Users read
+    the natural ones (``E``, ``A``, ``B``, ``alpha``, ...): this tree has them, with
+    ``sample_stats`` (divergences) kept, so every ArviZ plot works on it.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    noise : bool, default True
+        Include the noise scale ``sigma`` and the discrepancy spreads ``tau_*``.
+
+    Returns
+    -------
+    xarray.DataTree
+
+    Examples
+    --------
+    >>> import arviz as az
+    >>> import bayes_distill as bd
+    >>> fit = bd.datasets.fitted("chinchilla")                                     # doctest: +SKIP
+    >>> az.plot_trace_dist(fit.dt, var_names=["alpha", "beta"])           # doctest: +SKIP
+    >>> az.plot_rank(fit.dt, var_names=["log_E", "a", "b"])               # doctest: +SKIP
+    >>> tree = bd.checks.natural_tree(fit)                                # doctest: +SKIP
+    >>> az.plot_pair(tree, var_names=["E", "alpha", "beta"])              # doctest: +SKIP
+    """
+    fit = _check_fit(fit)
+    post = fit.params
+    if noise:
+        post = xr.merge([post, fit.noise])
+    groups = {"posterior": post}
+    if "sample_stats" in fit.dt.children:
+        groups["sample_stats"] = fit.dt["sample_stats"].to_dataset()
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs.update(fit.dt.attrs)
+    return tree
+
+
+# --------------------------------------------------------------------------------------------
+# LOO comparison
+
+
+def compare(
+    fits: Mapping[str, ScalingFit] | Sequence[ScalingFit],
+    *,
+    method: Literal["stacking", "BB-pseudo-BMA", "pseudo-BMA"] = "stacking",
+    random_seed: int | None = None,
+) -> pd.DataFrame:
+    """Compare laws fitted to the same runs by PSIS-LOO (ArviZ), with Pareto-k diagnostics.
+
+    Each fit's pointwise log-likelihood (:meth:`ScalingFit.posterior_predictive`) goes through
+    :func:`arviz.loo` and the results through :func:`arviz.compare`. Runs whose Pareto k exceeds
+    ArviZ's sample-size-dependent threshold (``min(1 - 1/log10(S), 0.7)``) make that fit's LOO
+    estimate unreliable: they are counted in the table and reported in one
+    :class:`ParetoKWarning` (ArviZ's own warnings are folded into it).
+
+    The log-likelihood conditions on the fitted group offsets, so this is leave-one-*run*-out
+    within known model sizes; to judge extrapolation to new sizes use :func:`backtest`.
+
+    Parameters
+    ----------
+    fits : mapping of str to ScalingFit, or sequence of ScalingFit
+        Fits of the same runs (for example ``{"chinchilla": f1, "supervised": f2}``). A
+        sequence is named by each fit's law (suffixed ``_1``, ``_2`` if repeated).
+    method : {"stacking", "BB-pseudo-BMA", "pseudo-BMA"}, default "stacking"
+        How :func:`arviz.compare` computes the model weights.
+    random_seed : int, optional
+        Seed of the posterior predictive draws (not used by LOO itself).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`arviz.compare`'s table (best first: ``rank``, ``elpd``, ``elpd_diff``, ``dse``,
+        ``p_worse``, ``p``, ``se``, ``weight``, ...) plus ``law``, ``pareto_k_max``,
+        ``pareto_k_threshold`` and ``n_high_pareto_k``. ``attrs["loo"]`` holds the
+        :class:`~arviz_stats.utils.ELPDData` of each fit and ``attrs["warnings"]`` the
+        Pareto-k messages (empty when all are reliable).
+
+    Raises
+    ------
+    TypeError
+        If an element is not a ScalingFit.
+    ValueError
+        With fewer than two fits, or fits of different runs.
+
+    Warns
+    -----
+    ParetoKWarning
+        When any fit has runs with a high Pareto k.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> fits = {law: bd.fit(runs, law=law, random_seed=1) for law in ("chinchilla", "supervised")}
+    ...                                                               # doctest: +SKIP
+    >>> table = bd.checks.compare(fits)                               # doctest: +SKIP
+    >>> table[["rank", "elpd", "elpd_diff", "dse", "weight", "n_high_pareto_k"]]  # doctest: +SKIP
+    """
+    import arviz as az
+
+    if isinstance(fits, Mapping):
+        named = dict(fits)
+    elif isinstance(fits, Sequence) and not isinstance(fits, str):
+        named = {}
+        laws_seen = [getattr(f, "law", type(f).__name__) for f in fits]
+        for i, (f, law) in enumerate(zip(fits, laws_seen, strict=True)):
+            name = law if laws_seen.count(law) == 1 else f"{law}_{laws_seen[: i + 1].count(law)}"
+            named[name] = f
+    else:
+        raise TypeError(
+            "fits must be a mapping {name: ScalingFit} or a list of ScalingFit, got "
+            f"{type(fits).__name__}."
+        )
+    if len(named) < 2:
+        raise ValueError(f"compare needs at least two fits, got {len(named)}.")
+    for name, f in named.items():
+        _check_fit(f, f"fits[{name!r}]")
+        if f.runs is None:
+            raise ValueError(f"fits[{name!r}] has no runs (built with from_params): no LOO.")
+    names = list(named)
+    ref = named[names[0]]
+    y_ref = np.asarray(ref.dt["observed_data"]["obs"].values)
+    for name in names[1:]:
+        y = np.asarray(named[name].dt["observed_data"]["obs"].values)
+        if y.shape != y_ref.shape or not np.allclose(y, y_ref, rtol=0, atol=1e-12):
+            raise ValueError(
+                f"fits[{name!r}] was fitted to different runs than fits[{names[0]!r}] "
+                f"({y.size} vs {y_ref.size} runs, or different losses); LOO comparison needs "
+                "the same runs."
+            )
+
+    loos, messages = {}, []
+    rows = {}
+    for name, f in named.items():
+        tree = f.posterior_predictive(random_seed=random_seed)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Pareto distribution.*")
+            elpd = az.loo(tree, var_name="obs", pointwise=True)
+        k = np.asarray(elpd.pareto_k.values, float)
+        threshold = float(elpd.good_k)
+        n_high = int(np.sum(k > threshold))
+        rows[name] = {
+            "law": f.law,
+            "pareto_k_max": float(np.nanmax(k)),
+            "pareto_k_threshold": threshold,
+            "n_high_pareto_k": n_high,
+        }
+        if n_high:
+            worst = np.argsort(k)[::-1][: min(n_high, 5)]
+            where = ", ".join(f"run {int(i)} (k={k[i]:.2f})" for i in worst)
+            messages.append(
+                f"{name}: {n_high} of {k.size} runs have Pareto k > {threshold:.2f} ({where}); "
+                "its LOO estimate is unreliable (influential runs or outliers)."
+            )
+        loos[name] = elpd
+    table = az.compare(loos, method=method, round_to="none")
+    extra = pd.DataFrame.from_dict(rows, orient="index")
+    table = table.join(extra)
+    table.attrs.update({"loo": loos, "warnings": messages, "method": method})
+    if messages:
+        warnings.warn(
+            "PSIS-LOO is unreliable for some fits:\n  "
+            + "\n  ".join(messages)
+            + "\nCompare with backtests (bd.checks.backtest) or K-fold CV before trusting the "
+            "ranking.",
+            ParetoKWarning,
+            stacklevel=2,
+        )
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# backtests
+
+
+def run_compute(
+    runs: pd.DataFrame, law: str, *, approx: Literal["paper", "2N"] = "paper"
+) -> np.ndarray:
+    """Training FLOPs of each run: ``3 F(N) D`` (supervised), ``3 F(N_S) D_S`` (the student).
+
+    The distillation teacher's cost is not included: it is the student's own scale that
+    makes a run strong or weak.
+    """
+    from .compute import total_flops
+
+    if law == "distillation":
+        return np.asarray(total_flops(runs["N_S"], runs["D_S"], approx=approx), float)
+    return np.asarray(total_flops(runs["N"], runs["D"], approx=approx), float)
+
+
+_TRAIN_KEYS = ("loss_above", "compute_below")
+
+
+def _train_mask(train: Any, table: pd.DataFrame, law: str, approx: str) -> tuple[np.ndarray, str]:
+    n = len(table)
+    if isinstance(train, Mapping):
+        if len(train) != 1 or next(iter(train)) not in _TRAIN_KEYS:
+            raise ValueError(
+                f"train as a mapping needs exactly one of the keys {list(_TRAIN_KEYS)}, e.g. "
+                f"train={{'loss_above': 2.6}} or train={{'compute_below': 1e20}}; got "
+                f"{dict(train)!r}."
+            )
+        key, value = next(iter(train.items()))
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"train[{key!r}] must be a positive number, got {value!r}.")
+        if key == "loss_above":
+            mask = table[_TARGET[law]].to_numpy(float) > value
+            rule = f"loss > {value:g}"
+        else:
+            mask = run_compute(table, law, approx=approx) < value
+            rule = f"compute < {value:.3g} FLOPs"
+        return mask, rule
+    if isinstance(train, str) or np.isscalar(train) or train is None:
+        raise TypeError(
+            "train must be {'loss_above': L}, {'compute_below': C} or a boolean mask with one "
+            f"entry per run; got {train!r}."
+        )
+    mask = np.asarray(train)
+    if mask.dtype != bool:
+        raise TypeError(
+            f"train as an array must be boolean (True = fit on this run), got dtype {mask.dtype}."
+        )
+    if mask.shape != (n,):
+        raise ValueError(f"train mask has shape {mask.shape}, but there are {n} runs.")
+    return mask.copy(), f"mask ({int(mask.sum())} runs)"
+
+
+@dataclass(frozen=True, repr=False)
+class Backtest:
+    """The result of :func:`backtest`.
+
+    Attributes
+    ----------
+    law : str
+    rule : str
+        How the training runs were chosen (e.g. ``"loss > 2.6"``).
+    table : pandas.DataFrame
+        One row per held-out run: the inputs, ``compute`` (training FLOPs), ``observed``,
+        ``median`` (of the posterior predictive), ``lower_50``/``upper_50`` and
+        ``lower_90``/``upper_90`` (predictive intervals), ``error`` (``median - observed``,
+        nats), ``ape`` (absolute percentage error, %), ``in_50`` and ``in_90``.
+    train : numpy.ndarray
+        Boolean mask of the training runs (in the order of the canonical run table).
+    mdape : float
+        Median absolute percentage error of the predictive median on the held-out runs (%).
+    coverage : dict
+        ``{0.5: ..., 0.9: ...}``: share of held-out runs inside each predictive interval.
+    fit : ScalingFit
+        The fit to the training runs.
+    """
+
+    law: str
+    rule: str
+    table: pd.DataFrame
+    train: np.ndarray
+    mdape: float
+    coverage: dict[float, float]
+    fit: Any = field(compare=False)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train.sum())
+
+    @property
+    def n_test(self) -> int:
+        return len(self.table)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One summary row: law, rule, run counts, MdAPE, coverages and the fit's health."""
+        diag = self.fit.diagnose()
+        row = {
+            "law": self.law,
+            "rule": self.rule,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "mdape": self.mdape,
+            "mean_error": float(self.table["error"].mean()),
+        }
+        row.update({f"coverage_{round(100 * p)}": c for p, c in self.coverage.items()})
+        row.update({"converged": diag.ok, "divergences": diag.divergences})
+        return pd.DataFrame([row])
+
+    def __str__(self) -> str:
+        cov = ", ".join(f"{p:.0%}: {c:.0%}" for p, c in self.coverage.items())
+        return (
+            f"Backtest of the {self.law} law: fit {self.n_train} runs ({self.rule}), "
+            f"predict {self.n_test}\n"
+            f"  MdAPE of the predictive median: {self.mdape:.2f}%\n"
+            f"  mean error (median - observed): {self.table['error'].mean():+.4f} nats\n"
+            f"  coverage of predictive intervals (nominal: actual): {cov}"
+        )
+
+    __repr__ = __str__
+
+
+def backtest(
+    runs: pd.DataFrame | str | os.PathLike,
+    law: Literal["chinchilla", "supervised", "distillation"] = "chinchilla",
+    *,
+    train: Mapping[str, float] | Sequence[bool] | np.ndarray,
+    approx: Literal["paper", "2N"] = "paper",
+    **fit_kwargs: Any,
+) -> Backtest:
+    """Fit the weaker runs, predict the stronger ones, and score the predictions.
+
+    As in Busbridge et al. (2025), Figure 5: the law is fitted to the runs below a strength
+    threshold and must extrapolate to the rest. Predictions are posterior predictive (a new
+    model size draws a new discrepancy offset, plus run noise), scored by the median absolute
+    percentage error (MdAPE) of the predictive median and the coverage of the 50% and 90%
+    predictive intervals.
+
+    Parameters
+    ----------
+    runs : DataFrame or path
+        All runs (see :func:`bayes_distill.load_runs`).
+    law : {"chinchilla", "supervised", "distillation"}
+    train : mapping or boolean array
+        Which runs to fit: ``{"loss_above": L}`` (runs with loss above ``L`` nats/token; the
+        student loss ``L_S`` for distillation), ``{"compute_below": C}`` (runs trained with
+        fewer than ``C`` FLOPs, see :func:`run_compute`) or a boolean mask with one entry per
+        run (True = fit). The other runs are predicted.
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token for ``compute_below`` (:func:`bayes_distill.compute.forward_flops`).
+    **fit_kwargs
+        Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``random_seed``,
+        ``priors``, ``discrepancy``, ``supervised_runs``, ...). ``random_seed`` also seeds the
+        predictive noise.
+
+    Returns
+    -------
+    Backtest
+
+    Raises
+    ------
+    TypeError
+        If ``train`` is neither a mapping nor a boolean mask.
+    ValueError
+        If ``train`` selects too few runs to fit, or none to predict.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> bt = bd.backtest(runs, law="chinchilla", train={"compute_below": 1e20},
+    ...                  draws=300, tune=300, chains=2, random_seed=0)   # doctest: +SKIP
+    >>> print(bt)                                                       # doctest: +SKIP
+    >>> bt.table.head()                                                 # doctest: +SKIP
+    """
+    from .data import load_runs
+    from .fit import fit as _fit
+
+    laws._check_law(law)
+    table = load_runs(runs, kind=_kind(law))
+    mask, rule = _train_mask(train, table, law, approx)
+    n_needed = len(laws.SAMPLED_NAMES[law])
+    if mask.sum() < n_needed:
+        raise ValueError(
+            f"train ({rule}) selects {int(mask.sum())} of {len(table)} runs; the {law} law needs "
+            f"at least {n_needed} to fit. Loosen the threshold."
+        )
+    if (~mask).sum() == 0:
+        raise ValueError(
+            f"train ({rule}) selects all {len(table)} runs, leaving none to predict; tighten "
+            "the threshold."
+        )
+    train_runs = table[mask].reset_index(drop=True)
+    test_runs = table[~mask].reset_index(drop=True)
+    fitted = _fit(train_runs, law=law, **fit_kwargs)
+    seed = fit_kwargs.get("random_seed")
+    inputs = list(_INPUTS[law])
+    new = test_runs[inputs]
+    p50 = fitted.predict(new, kind="predictive", ci_prob=0.5, random_seed=seed)
+    p90 = fitted.predict(new, kind="predictive", ci_prob=0.9, random_seed=seed)
+    observed = test_runs[_TARGET[law]].to_numpy(float)
+    out = new.copy()
+    out["compute"] = run_compute(test_runs, law, approx=approx)
+    out["observed"] = observed
+    out["median"] = p90["median"].to_numpy()
+    out["lower_50"], out["upper_50"] = p50["lower"].to_numpy(), p50["upper"].to_numpy()
+    out["lower_90"], out["upper_90"] = p90["lower"].to_numpy(), p90["upper"].to_numpy()
+    out["error"] = out["median"] - observed
+    out["ape"] = 100 * np.abs(out["error"]) / observed
+    out["in_50"] = (observed >= out["lower_50"]) & (observed <= out["upper_50"])
+    out["in_90"] = (observed >= out["lower_90"]) & (observed <= out["upper_90"])
+    return Backtest(
+        law=law,
+        rule=rule,
+        table=out,
+        train=mask,
+        mdape=float(out["ape"].median()),
+        coverage={0.5: float(out["in_50"].mean()), 0.9: float(out["in_90"].mean())},
+        fit=fitted,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# simulation
+
+
+def default_design(law: Literal["chinchilla", "supervised", "distillation"]) -> pd.DataFrame:
+    """A run design for simulations: the inputs of a modest, realistic sweep.
+
+    Supervised laws: 8 model sizes from 5e7 to 1e10 parameters (log-spaced) times 6 token
+    budgets of 2.5 to 80 tokens per parameter (48 runs). Distillation: students of 1.4e8, 5.5e8
+    and 1.8e9 parameters, 10, 20 and 60 tokens per parameter, and teachers with losses 1.8, 2.2,
+    2.6, 3.0 and 3.4 nats/token (45 runs; the weak teachers reach the law's capacity break).
+
+    Parameters
+    ----------
+    law : {"chinchilla", "supervised", "distillation"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``N, D`` or ``N_S, D_S, L_T``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> bd.checks.default_design("chinchilla").shape
+    (48, 2)
+    >>> bd.checks.default_design("distillation").shape
+    (45, 3)
+    """
+    laws._check_law(law)
+    if law == "distillation":
+        grid = [
+            (n, n * r, lt)
+            for n in (1.4e8, 5.5e8, 1.8e9)
+            for r in (10.0, 20.0, 60.0)
+            for lt in (1.8, 2.2, 2.6, 3.0, 3.4)
+        ]
+        return pd.DataFrame(grid, columns=["N_S", "D_S", "L_T"])
+    grid = [(n, n * r) for n in np.geomspace(5e7, 1e10, 8) for r in (2.5, 5, 10, 20, 40, 80)]
+    return pd.DataFrame(grid, columns=["N", "D"])
+
+
+def simulate_runs(
+    law: Literal["chinchilla", "supervised", "distillation"],
+    params: Mapping[str, float],
+    design: pd.DataFrame | None = None,
+    *,
+    sigma: float = 0.01,
+    tau: float | Mapping[str, float] = 0.0,
+    likelihood: Literal["student_t", "normal"] = "student_t",
+    discrepancy: Literal["walk", "groups", "none"] | None = None,
+    random_seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Simulate training runs from known parameters, with the model's own noise.
+
+    ``log loss = log L_law(x; params) + delta + sigma eps``: the law (the same code as the
+    model), a discrepancy ``delta`` shared by the runs of each group (model size, token count;
+    for distillation, student size, teacher and token count; grouped exactly as in
+    :mod:`bayes_distill.model`) with spread ``tau`` per factor, and Student-t (nu = 4) or Normal
+    run noise.
+
+    Parameters
+    ----------
+    law : {"chinchilla", "supervised", "distillation"}
+    params : mapping
+        Natural parameters of the law (scalars), e.g. ``bd.laws.PAPER``.
+    design : DataFrame, optional
+        The inputs (``N, D`` or ``N_S, D_S, L_T``); default :func:`default_design`.
+    sigma : float, default 0.01
+        Scale of the run noise on log loss.
+    tau : float or mapping, default 0.0
+        Spread of the discrepancy: one value for every factor, or a mapping by factor name
+        (``bayes_distill.model.group_names(law)``, e.g. ``{"size": 0.01, "tokens": 0.0}``).
+    likelihood : {"student_t", "normal"}
+    discrepancy : {"walk", "groups", "none"}, optional
+        Structure of the discrepancy, as in :func:`bayes_distill.fit` (default: the same).
+    random_seed : int or numpy.random.Generator, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        The design with the loss column (``loss`` or ``L_S``) added.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
+    >>> runs = bd.checks.simulate_runs("supervised", p, sigma=0.0)
+    >>> bool(abs(runs["loss"] - bd.laws.supervised_loss(runs["N"], runs["D"], **p)).max() < 1e-12)
+    True
+    """
+    laws._check_law(law)
+    design = default_design(law) if design is None else design
+    if not isinstance(design, pd.DataFrame):
+        raise TypeError(f"design must be a pandas DataFrame, got {type(design).__name__}.")
+    missing = [c for c in _INPUTS[law] if c not in design]
+    if missing:
+        raise ValueError(
+            f"design lacks the column(s) {missing} of the {law} law; it has {list(design.columns)}."
+        )
+    missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
+    if missing:
+        raise ValueError(f"params for the {law} law miss {missing}.")
+    if likelihood not in ("student_t", "normal"):
+        raise ValueError(f"likelihood must be 'student_t' or 'normal', got {likelihood!r}.")
+    for name, value in [("sigma", sigma)] + (
+        list(tau.items()) if isinstance(tau, Mapping) else [("tau", tau)]
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+    discrepancy = _check_discrepancy(discrepancy)
+    rng = np.random.default_rng(random_seed)
+    nat = {k: float(params[k]) for k in laws.PARAM_NAMES[law]}
+    sampled = laws.to_sampled(law, nat)
+    x = {
+        key: np.log(design[col].to_numpy(float))
+        for col, key in zip(_INPUTS[law], _LOG_KEYS[law], strict=True)
+    }
+    groups = _groups(law, design)
+    if isinstance(tau, Mapping):
+        unknown = set(tau) - set(groups)
+        if unknown:
+            raise ValueError(f"tau has unknown groups {sorted(unknown)}; valid: {list(groups)}.")
+        taus = {g: np.array([float(tau.get(g, 0.0))]) for g in groups}
+    else:
+        taus = {g: np.array([float(tau)]) for g in groups}
+    mu = _log_law(law, sampled, x)
+    y = mu + _discrepancy(rng, taus, groups, discrepancy, len(design))[0]
+    y = y + _run_noise(rng, np.array([float(sigma)]), len(design), likelihood)[0]
+    out = design.copy()
+    out[_TARGET[law]] = np.exp(y)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# simulation-based calibration
+
+# Published values used by ``sbc(..., truth="paper")``: the Epoch AI replication for Chinchilla
+# (DESIGN.md section 2), Busbridge et al. Table 6 otherwise.
+_EPOCH = {"E": 1.817, "A": 482.0, "B": 2085.0, "alpha": 0.348, "beta": 0.366}
+
+
+def _published(law: str) -> dict[str, float]:
+    if law == "chinchilla":
+        return dict(_EPOCH)
+    return {k: laws.PAPER[k] for k in laws.PARAM_NAMES[law]}
+
+
+@dataclass(frozen=True, repr=False)
+class SBCResult:
+    """The result of :func:`sbc`.
+
+    Attributes
+    ----------
+    law : str
+    truth : str
+        ``"prior"`` (parameters drawn from the prior: proper SBC) or ``"fixed"``.
+    ci_prob : float
+    table : pandas.DataFrame
+        One row per dataset and parameter: ``dataset``, ``parameter``, ``true``, ``median``,
+        ``lower``, ``upper``, ``covered``, ``rank`` (posterior draws below the truth),
+        ``n_draws``, ``converged``, ``divergences``, ``seconds``.
+    n_rejected : int
+        Simulated datasets redrawn because a loss fell outside the plausible range that
+        :func:`bayes_distill.load_runs` accepts.
+    """
+
+    law: str
+    truth: str
+    ci_prob: float
+    table: pd.DataFrame
+    n_rejected: int = 0
+
+    @property
+    def n_datasets(self) -> int:
+        return int(self.table["dataset"].nunique())
+
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """Coverage per parameter: ``coverage``, ``n``, ``mean_rank`` (0.5 when calibrated)."""
+        t = self.table
+        g = t.groupby("parameter", sort=False)
+        out = pd.DataFrame(
+            {
+                "coverage": g["covered"].mean(),
+                "n": g["covered"].size(),
+                "mean_rank": g.apply(
+                    lambda d: float((d["rank"] / d["n_draws"]).mean()), include_groups=False
+                ),
+            }
+        )
+        out.attrs["ci_prob"] = self.ci_prob
+        return out
+
+    @property
+    def overall(self) -> float:
+        """Coverage pooled over all parameters and datasets."""
+        return float(self.table["covered"].mean())
+
+    def __str__(self) -> str:
+        conv = self.table.drop_duplicates("dataset")["converged"]
+        lines = [
+            f"SBC of the {self.law} law: {self.n_datasets} datasets (truth: {self.truth}), "
+            f"{self.ci_prob:.0%} intervals; {int(conv.sum())} fits converged"
+            + (f"; {self.n_rejected} implausible datasets redrawn" if self.n_rejected else ""),
+            f"  {'parameter':<18}{'coverage':>9}{'mean rank':>11}",
+        ]
+        for name, row in self.coverage.iterrows():
+            lines.append(f"  {name:<18}{row['coverage']:>9.2f}{row['mean_rank']:>11.2f}")
+        lines.append(f"  {'all':<18}{self.overall:>9.2f}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def sbc(
+    law: Literal["chinchilla", "supervised", "distillation"],
+    *,
+    n_datasets: int = 20,
+    truth: Literal["prior", "paper"] | Mapping[str, float] = "prior",
+    design: pd.DataFrame | None = None,
+    priors: str | Mapping[str, Any] | None = None,
+    sigma: float = 0.01,
+    tau: float = 0.01,
+    ci_prob: float = 0.9,
+    random_seed: int | None = 0,
+    callback: Callable[[int, pd.DataFrame], None] | None = None,
+    **fit_kwargs: Any,
+) -> SBCResult:
+    """Simulation-based calibration of the model of ``law``.
+
+    For each dataset: choose true parameters, simulate runs with :func:`simulate_runs` on
+    ``design``, fit them with :func:`bayes_distill.fit` (the same ``priors``), and record whether
+    the equal-tailed ``ci_prob`` interval of each natural parameter (and of ``sigma`` and the
+    ``tau_*``) covers the truth. With ``truth="prior"`` the parameters, ``sigma`` and ``tau``
+    are drawn from the prior, so a calibrated model and a correct sampler give a coverage of
+    ``ci_prob`` for every parameter and uniform ranks (Talts et al. 2018).
+
+    Parameters
+    ----------
+    law : {"chinchilla", "supervised", "distillation"}
+    n_datasets : int, default 20
+    truth : "prior", "paper" or mapping, default "prior"
+        ``"prior"``: a fresh draw from the prior for every dataset. ``"paper"``: fixed at the
+        published values (Epoch AI's replication for Chinchilla, Busbridge et al. Table 6
+        otherwise), or a mapping of natural parameters; ``sigma`` and ``tau`` then set the noise.
+    design : DataFrame, optional
+        Run inputs; default :func:`default_design`.
+    priors : None, "paper" or mapping, optional
+        Priors of the fits (and of the truth when ``truth="prior"``).
+    sigma, tau : float, default 0.01
+        Noise and group-offset spreads for a fixed truth (ignored with ``truth="prior"``).
+    ci_prob : float, default 0.9
+    random_seed : int, optional
+        Seeds the truths, the simulations and the fits.
+    callback : callable, optional
+        Called as ``callback(i, rows)`` after each dataset (for progress reports).
+    **fit_kwargs
+        Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``sampler``, ...).
+
+    Returns
+    -------
+    SBCResult
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> res = bd.checks.sbc("chinchilla", n_datasets=4, draws=300, tune=300, chains=2)
+    ...                                                            # doctest: +SKIP
+    >>> res.coverage                                               # doctest: +SKIP
+    >>> print(res)                                                 # doctest: +SKIP
+    """
+    from .data import LOSS_RANGE, DataValidationWarning
+    from .fit import ConvergenceWarning
+    from .fit import fit as _fit
+    from .priors import resolve_priors
+
+    laws._check_law(law)
+    if isinstance(n_datasets, bool) or not isinstance(n_datasets, int) or n_datasets < 1:
+        raise ValueError(f"n_datasets must be a positive integer, got {n_datasets!r}.")
+    ci_prob = _check_probability("ci_prob", ci_prob)
+    for key in ("runs",):
+        if key in fit_kwargs:
+            raise TypeError(f"{key!r} is set by sbc itself; do not pass it in fit_kwargs.")
+    design = default_design(law) if design is None else design
+    resolved = resolve_priors(law, priors)
+    if isinstance(truth, str):
+        if truth not in ("prior", "paper"):
+            raise ValueError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
+        fixed = None if truth == "prior" else _published(law)
+    elif isinstance(truth, Mapping):
+        fixed = {k: float(truth[k]) for k in laws.PARAM_NAMES[law] if k in truth}
+        missing = set(laws.PARAM_NAMES[law]) - set(fixed)
+        if missing:
+            raise ValueError(f"truth misses the parameters {sorted(missing)} of the {law} law.")
+    else:
+        raise TypeError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
+    group_kinds = list(_groups(law, design))
+    likelihood = fit_kwargs.get("likelihood", "student_t")
+    discrepancy = _check_discrepancy(fit_kwargs.get("discrepancy"))
+
+    rng = np.random.default_rng(random_seed)
+    rows: list[dict[str, Any]] = []
+    n_rejected = 0
+    lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    for i in range(n_datasets):
+        for _attempt in range(100):
+            if fixed is None:
+                s = {k: float(resolved[k].sample(rng, 1)[0]) for k in laws.SAMPLED_NAMES[law]}
+                nat = {k: float(v) for k, v in laws.to_natural(law, s).items()}
+                sig = float(resolved["sigma"].sample(rng, 1)[0])
+                taus = {g: float(resolved["tau"].sample(rng, 1)[0]) for g in group_kinds}
+            else:
+                nat, sig, taus = dict(fixed), float(sigma), dict.fromkeys(group_kinds, float(tau))
+            if discrepancy == "none":
+                taus = dict.fromkeys(group_kinds, 0.0)
+            sim = simulate_runs(
+                law,
+                nat,
+                design,
+                sigma=sig,
+                tau=taus,
+                likelihood=likelihood,
+                discrepancy=discrepancy,
+                random_seed=rng,
+            )
+            y = sim[_TARGET[law]].to_numpy(float)
+            if np.all(np.isfinite(y)) and y.min() > LOSS_RANGE[0] and y.max() < LOSS_RANGE[1]:
+                break
+            n_rejected += 1
+        else:  # pragma: no cover - would need a pathological prior
+            raise RuntimeError("100 simulated datasets in a row had implausible losses.")
+        seed = int(rng.integers(2**31))
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            # Simulated teachers and students can cross by more than noise, and a fit can fail
+            # its diagnostics: both are recorded, not raised.
+            warnings.simplefilter("ignore", DataValidationWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted = _fit(sim, law=law, priors=priors, random_seed=seed, **fit_kwargs)
+        seconds = time.perf_counter() - start
+        diag = fitted.diagnose()
+        truths = dict(nat)
+        truths["sigma"] = sig
+        draws = xr.merge([fitted.params, fitted.noise])
+        truths.update({f"tau_{g}": taus[g] for g in group_kinds if f"tau_{g}" in draws})
+        new_rows = []
+        for name, true in truths.items():
+            v = np.asarray(draws[name].values, float).ravel()
+            lo, hi = np.quantile(v, [lo_q, hi_q])
+            new_rows.append(
+                {
+                    "dataset": i,
+                    "parameter": name,
+                    "true": true,
+                    "median": float(np.median(v)),
+                    "lower": float(lo),
+                    "upper": float(hi),
+                    "covered": bool(lo <= true <= hi),
+                    "rank": int(np.sum(v < true)),
+                    "n_draws": v.size,
+                    "converged": diag.ok,
+                    "divergences": diag.divergences,
+                    "seconds": seconds,
+                }
+            )
+        rows += new_rows
+        if callback is not None:
+            callback(i, pd.DataFrame(new_rows))
+    table = pd.DataFrame(rows)
+    return SBCResult(
+        law=law,
+        truth="prior" if fixed is None else "fixed",
+        ci_prob=ci_prob,
+        table=table,
+        n_rejected=n_rejected,
+    )

@@ -1,0 +1,878 @@
+"""Figures of fits, checks and decisions.
+
+Every function returns a :class:`matplotlib.figure.Figure` created through :mod:`matplotlib.pyplot`
+(so that it displays when it is the last expression of a notebook cell) and changes no global
+matplotlib state: no rcParams, style or backend is touched at import or call time. Close the
+figures you no longer need with ``plt.close(fig)``.
+
+==============================  ==============================================================
+:func:`ppc`                     observed losses against the prior or posterior predictive
+:func:`loss_vs_compute`         isoFLOP curves and the compute-optimal frontier (supervised laws)
+:func:`capacity_gap`            student loss against teacher loss: the U-shape (distillation)
+:func:`distill_map`             P(distillation beats supervised) over student size x budget
+:func:`recommendation`          the loss distribution of a recommendation against the baseline
+:func:`trace`, :func:`rank`,    ArviZ's trace, rank and pair plots of the natural parameters
+:func:`pair`
+==============================  ==============================================================
+
+ArviZ plots work on the fit's tree directly: ``fit.dt`` holds the *sampled* parameters
+(``log_E``, ``a``, ``b``, ``alpha``, ...; what the sampler saw, so what convergence plots should
+show) and :func:`bayes_distill.checks.natural_tree` a tree of the natural ones (``E``, ``A``,
+``B``, ...)::
+
+    import arviz as az
+    az.plot_trace_dist(fit.dt, var_names=["log_E", "alpha", "beta"])
+    az.plot_rank(fit.dt, var_names=["a", "b"])
+    az.plot_pair(bd.checks.natural_tree(fit), var_names=["E", "alpha", "beta"])
+    az.plot_ppc_dist(fit.posterior_predictive())     # log loss, observed vs replicated
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import laws
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+    from .decide import Recommendation
+    from .fit import ScalingFit
+
+__all__ = [
+    "capacity_gap",
+    "distill_map",
+    "loss_vs_compute",
+    "pair",
+    "ppc",
+    "rank",
+    "recommendation",
+    "trace",
+]
+
+_LOSS_LABEL = "loss (nats/token)"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_fit(fit: Any, laws_ok: tuple[str, ...], function: str) -> ScalingFit:
+    from .fit import ScalingFit
+
+    if not isinstance(fit, ScalingFit):
+        raise TypeError(
+            f"{function} needs a bayes_distill.ScalingFit (from bd.fit, bd.load_fit or "
+            f"bd.datasets.fitted), got {type(fit).__name__}."
+        )
+    if fit.law not in laws_ok:
+        raise ValueError(
+            f"{function} needs a fit of the {' or '.join(map(repr, laws_ok))} law, got a "
+            f"{fit.law!r} fit."
+        )
+    return fit
+
+
+def _check_ci_prob(ci_prob: Any) -> float:
+    if isinstance(ci_prob, bool) or not isinstance(ci_prob, int | float) or not 0 < ci_prob < 1:
+        raise ValueError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}; e.g. 0.9.")
+    return float(ci_prob)
+
+
+def _positive_values(name: str, values: Any, example: str) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(values, dtype=float))
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be positive finite numbers, got {values!r}; e.g. {example}.")
+    return arr
+
+
+def _band(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, lower and upper (equal-tailed) over the first axis."""
+    q = np.nanquantile(draws, [0.5, (1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+    return q[0], q[1], q[2]
+
+
+def _pct(ci_prob: float) -> str:
+    return f"{100 * ci_prob:.0f}%"
+
+
+# --------------------------------------------------------------------------------------------
+# predictive checks
+
+
+def ppc(
+    data: ScalingFit | xr.DataTree,
+    *,
+    group: Literal["posterior_predictive", "prior_predictive"] | None = None,
+    ci_prob: float = 0.9,
+    num_samples: int = 50,
+    random_seed: int | None = None,
+) -> Figure:
+    """Observed losses against the posterior (or prior) predictive distribution.
+
+    Left: the distribution of the observed losses (black) over ``num_samples`` replicated data
+    sets (thin lines). Right: each run's observed loss against its predictive median with the
+    ``ci_prob`` interval; runs outside their interval are drawn in red, and the title gives the
+    share inside (about ``ci_prob`` for a calibrated model).
+
+    Parameters
+    ----------
+    data : ScalingFit or xarray.DataTree
+        A fit, or a tree from :func:`bayes_distill.checks.prior_predictive` /
+        :func:`bayes_distill.checks.posterior_predictive`.
+    group : {"posterior_predictive", "prior_predictive"}, optional
+        Which predictive group to show; by default the one the tree has.
+    ci_prob : float, default 0.9
+        Probability of the predictive intervals.
+    num_samples : int, default 50
+        Replicated data sets drawn on the left.
+    random_seed : int, optional
+        Seed of the posterior predictive draws (when ``data`` is a fit) and of the choice of
+        replicated data sets.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> tree = bd.checks.prior_predictive(runs, n_draws=100, random_seed=0)
+    >>> fig = bd.plots.ppc(tree, num_samples=20)
+    >>> [ax.get_xlabel() for ax in fig.axes]
+    ['loss (nats/token)', 'observed loss (nats/token)']
+    """
+    from scipy.stats import gaussian_kde
+
+    from . import checks
+    from .fit import ScalingFit
+
+    ci_prob = _check_ci_prob(ci_prob)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
+    if isinstance(data, ScalingFit):
+        data = data.posterior_predictive(random_seed=random_seed)
+    table = checks.predictive_summary(data, group=group, ci_prob=ci_prob)
+    group = table.attrs["group"]
+    pred = np.exp(np.asarray(data[group]["obs"].values, float))
+    pred = pred.reshape(-1, pred.shape[-1])
+    obs = table["observed"].to_numpy()
+    rng = np.random.default_rng(random_seed)
+    pick = rng.choice(len(pred), size=min(num_samples, len(pred)), replace=False)
+
+    plt = _pyplot()
+    fig, (ax_d, ax_r) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    # densities of log loss (the model's scale), drawn against loss on a log axis
+    log_pred, log_obs = np.log(pred[pick]), np.log(obs)
+    lo, hi = np.quantile(np.r_[log_pred.ravel(), log_obs], [0.005, 0.995])
+    pad = 0.05 * (hi - lo)
+    grid = np.linspace(lo - pad, hi + pad, 200)
+    kind = "posterior" if group == "posterior_predictive" else "prior"
+    for j, row in enumerate(log_pred):
+        ax_d.plot(
+            np.exp(grid),
+            _kde(gaussian_kde, row, grid),
+            color="C0",
+            alpha=0.25,
+            lw=0.8,
+            label=f"{kind} predictive" if j == 0 else None,
+        )
+    ax_d.plot(
+        np.exp(grid), _kde(gaussian_kde, log_obs, grid), color="black", lw=2, label="observed"
+    )
+    ax_d.set_xscale("log")
+    ax_d.set_xlabel(_LOSS_LABEL)
+    ax_d.set_ylabel("density of log loss")
+    ax_d.set_title(f"observed vs {len(pick)} replicated data sets")
+    ax_d.legend(loc="upper right", frameon=False)
+
+    inside = table["inside"].to_numpy()
+    yerr = np.vstack([table["median"] - table["lower"], table["upper"] - table["median"]])
+    for mask, color, label in ((inside, "C0", "inside"), (~inside, "C3", "outside")):
+        if mask.any():
+            ax_r.errorbar(
+                obs[mask],
+                table["median"].to_numpy()[mask],
+                yerr=yerr[:, mask],
+                fmt="o",
+                ms=3,
+                lw=0.8,
+                color=color,
+                label=f"{label} the {_pct(ci_prob)} interval ({int(mask.sum())})",
+            )
+    ends = [min(obs.min(), table["lower"].min()), max(obs.max(), table["upper"].max())]
+    ax_r.plot(ends, ends, color="0.4", ls="--", lw=1, label="predicted = observed")
+    if kind == "prior":  # prior predictive intervals span orders of magnitude
+        ax_r.set_yscale("log")
+        ax_r.set_xscale("log")
+    ax_r.set_xlabel("observed loss (nats/token)")
+    ax_r.set_ylabel(f"{kind} predictive median and {_pct(ci_prob)} interval")
+    ax_r.set_title(f"{table.attrs['coverage']:.0%} of runs inside their {_pct(ci_prob)} interval")
+    ax_r.legend(loc="upper left", frameon=False, fontsize="small")
+    fig.suptitle(f"{kind.capitalize()} predictive check")
+    return fig
+
+
+def _kde(gaussian_kde, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    values = values[np.isfinite(values)]
+    if values.size < 2 or np.ptp(values) == 0:
+        return np.zeros_like(grid)
+    return gaussian_kde(values)(grid)
+
+
+# --------------------------------------------------------------------------------------------
+# supervised laws: isoFLOP curves and the frontier
+
+
+def _default_budgets(compute: np.ndarray) -> np.ndarray:
+    lo, hi = np.log10(compute.min()), np.log10(compute.max())
+    return 10 ** np.linspace(lo + 0.15 * (hi - lo), hi - 0.15 * (hi - lo), 5)
+
+
+def loss_vs_compute(
+    fit: ScalingFit,
+    *,
+    budgets: Sequence[float] | np.ndarray | None = None,
+    compute_range: tuple[float, float] | None = None,
+    ci_prob: float = 0.9,
+    approx: Literal["paper", "2N"] = "paper",
+    n_points: int = 60,
+) -> Figure:
+    """IsoFLOP curves and the compute-optimal frontier of a supervised fit, with the runs.
+
+    Left: the loss of the compute-optimal model against compute (the frontier: median and
+    ``ci_prob`` band of the per-draw optima, from :func:`bayes_distill.compute_optimal`), with
+    the runs overlaid at their training compute ``3 F(N) D``. Right: for each budget in
+    ``budgets``, the loss of a model of ``N`` parameters trained on ``D = C / (3 F(N))`` tokens
+    (median and band), the optimum ``N*`` (median, with its interval as a horizontal bar), and
+    the runs within 20% of that budget.
+
+    All bands are of the mean law (epistemic uncertainty, no run-to-run noise).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"chinchilla"`` or ``"supervised"`` fit.
+    budgets : sequence of float, optional
+        Budgets (FLOPs) of the isoFLOP curves; default five spanning the runs' compute.
+    compute_range : (float, float), optional
+        Range of the frontier; default from a third of the smallest run's compute to 100 times
+        the largest (extrapolation is part of the point).
+    ci_prob : float, default 0.9
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token (:func:`bayes_distill.compute.forward_flops`).
+    n_points : int, default 60
+        Points per curve.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
+    >>> fit = bd.ScalingFit.from_params("supervised", p)
+    >>> fig = bd.plots.loss_vs_compute(fit, budgets=[1e19, 1e21], compute_range=(1e18, 1e23))
+    >>> fig.axes[1].get_xlabel()
+    'parameters N'
+    """
+    from . import compute as _compute
+    from .decide import compute_optimal
+
+    fit = _check_fit(fit, ("chinchilla", "supervised"), "loss_vs_compute")
+    ci_prob = _check_ci_prob(ci_prob)
+    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 3:
+        raise ValueError(f"n_points must be an integer >= 3, got {n_points!r}.")
+    runs = fit.runs
+    run_c = None
+    if runs is not None:
+        run_c = np.asarray(_compute.total_flops(runs["N"], runs["D"], approx=approx), float)
+    if compute_range is None:
+        if run_c is None:
+            raise ValueError(
+                "This fit has no runs (from_params): give compute_range=(lo, hi) and budgets."
+            )
+        compute_range = (run_c.min() / 3, run_c.max() * 100)
+    c_lo, c_hi = _positive_values("compute_range", compute_range, "(1e18, 1e24)")
+    if not c_lo < c_hi:
+        raise ValueError(f"compute_range must be increasing, got {compute_range!r}.")
+    if budgets is None:
+        budgets = _default_budgets(run_c if run_c is not None else np.array([c_lo, c_hi]))
+    budgets = _positive_values("budgets", budgets, "[1e19, 1e20, 1e21]")
+
+    frontier_c = np.geomspace(c_lo, c_hi, n_points)
+    front = compute_optimal(fit, compute=frontier_c, ci_prob=ci_prob, approx=approx)
+    opt = compute_optimal(fit, compute=budgets, ci_prob=ci_prob, approx=approx)
+
+    plt = _pyplot()
+    fig, (ax_f, ax_i) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    ax_f.fill_between(
+        front["compute"],
+        front["loss_lower"],
+        front["loss_upper"],
+        color="C0",
+        alpha=0.3,
+        lw=0,
+        label=f"{_pct(ci_prob)} credible band",
+    )
+    ax_f.plot(front["compute"], front["loss_median"], color="C0", lw=2, label="frontier (median)")
+    if runs is not None:
+        sc = ax_f.scatter(
+            run_c,
+            runs["loss"],
+            c=np.log10(runs["N"]),
+            cmap="viridis",
+            s=10,
+            zorder=3,
+            label="runs",
+        )
+        fig.colorbar(sc, ax=ax_f, label="log10 parameters N")
+    ax_f.set_xscale("log")
+    ax_f.set_xlabel("training compute C (FLOPs)")
+    ax_f.set_ylabel(_LOSS_LABEL)
+    ax_f.set_title("compute-optimal frontier (mean law)")
+    ax_f.legend(loc="upper right", frameon=False)
+
+    N_lo = float(opt["N_lower"].min()) / 10
+    N_hi = float(opt["N_upper"].max()) * 10
+    if runs is not None:
+        N_lo, N_hi = min(N_lo, runs["N"].min() / 2), max(N_hi, runs["N"].max() * 2)
+    N_grid = np.geomspace(N_lo, N_hi, n_points)
+    for k, c in enumerate(budgets):
+        color = f"C{k % 10}"
+        D = _compute.supervised_tokens(c, N_grid, approx=approx)
+        loss = np.exp(fit.log_supervised_mean(N_grid, D))
+        med, lo, hi = _band(loss, ci_prob)
+        ax_i.fill_between(N_grid, lo, hi, color=color, alpha=0.2, lw=0)
+        ax_i.plot(N_grid, med, color=color, lw=1.5, label=f"C = {c:.2g}")
+        row = opt.iloc[k]
+        ax_i.errorbar(
+            [row["N_median"]],
+            [row["loss_median"]],
+            xerr=[[row["N_median"] - row["N_lower"]], [row["N_upper"] - row["N_median"]]],
+            fmt="D",
+            color=color,
+            ms=5,
+            capsize=3,
+            mec="black",
+            zorder=4,
+        )
+        if runs is not None:
+            near = np.abs(np.log(run_c / c)) < np.log(1.2)
+            if near.any():
+                ax_i.scatter(
+                    runs["N"][near], runs["loss"][near], color=color, s=14, ec="black", zorder=3
+                )
+    ax_i.set_xscale("log")
+    ax_i.set_xlabel("parameters N")
+    ax_i.set_ylabel(_LOSS_LABEL)
+    ax_i.set_title(f"isoFLOP curves ({_pct(ci_prob)} bands), optimum N* with interval")
+    ax_i.legend(loc="upper right", frameon=False, fontsize="small")
+    # show every optimum with room above it (the curves rise steeply away from N*)
+    bottom = float(opt["loss_lower"].min())
+    top = float(opt["loss_upper"].max())
+    if runs is not None:
+        near_any = np.min(np.abs(np.log(run_c[:, None] / budgets[None, :])), axis=1) < np.log(1.2)
+        if near_any.any():
+            bottom = min(bottom, float(runs["loss"][near_any].min()))
+            top = max(top, float(runs["loss"][near_any].max()))
+    span = max(top - bottom, 0.05)
+    ax_i.set_ylim(bottom - 0.1 * span, top + 0.35 * span)
+    fig.suptitle(f"{fit.law.capitalize()} law: loss against compute")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# distillation: capacity gap
+
+
+def _student_tokens(fit: ScalingFit, N_S: float) -> float:
+    """The most common D_S of the fitted runs of this student size, else 20 tokens/parameter."""
+    from .model import GROUP_TOLERANCE
+
+    runs = fit.runs
+    if runs is not None:
+        same = np.abs(np.log(runs["N_S"].to_numpy(float) / N_S)) < GROUP_TOLERANCE
+        if same.any():
+            d = runs["D_S"].to_numpy(float)[same]
+            values, counts = np.unique(np.round(np.log(d), 2), return_counts=True)
+            return float(np.exp(values[np.argmax(counts)]))
+    return 20.0 * N_S
+
+
+def capacity_gap(
+    fit: ScalingFit,
+    student_params: float | Sequence[float],
+    *,
+    student_tokens: float | Sequence[float] | None = None,
+    teacher_losses: Sequence[float] | np.ndarray | None = None,
+    kind: Literal["mean", "predictive"] = "mean",
+    ci_prob: float = 0.9,
+    random_seed: int | None = 0,
+) -> Figure:
+    """Student loss against teacher loss for fixed students: the capacity gap (a U-shape).
+
+    For each student (``N_S`` parameters distilled on ``D_S`` tokens) the distillation law is
+    evaluated over a range of teacher losses ``L_T``: median and ``ci_prob`` band, with the best
+    teacher loss of the median curve marked. A better teacher helps until the student cannot
+    follow it, after which the student gets worse. Dotted horizontal lines give the same student
+    trained supervised on ``D_S`` tokens (median of the mean law); the dashed diagonal is
+    ``L_S = L_T``. Runs of the same student and tokens are overlaid.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit.
+    student_params : float or sequence of float
+        Student size(s) ``N_S``; one curve each.
+    student_tokens : float or sequence of float, optional
+        Distillation tokens ``D_S`` per student; default: the most common ``D_S`` of the fitted
+        runs of that size, else 20 tokens per parameter.
+    teacher_losses : array_like, optional
+        The ``L_T`` grid (nats/token); default spans the fitted teachers, widened.
+    kind : {"mean", "predictive"}, default "mean"
+        Band of the mean law (epistemic) or posterior predictive (a new run; see
+        :meth:`ScalingFit.predict`).
+    ci_prob : float, default 0.9
+    random_seed : int, optional
+        Seed of the predictive noise (``kind="predictive"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> fig = bd.plots.capacity_gap(fit, student_params=[2e8, 1e9])
+    >>> fig.axes[0].get_xlabel()
+    'teacher loss L_T (nats/token)'
+    """
+    fit = _check_fit(fit, ("distillation",), "capacity_gap")
+    ci_prob = _check_ci_prob(ci_prob)
+    if kind not in ("mean", "predictive"):
+        raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
+    sizes = _positive_values("student_params", student_params, "student_params=[2e8, 1e9]")
+    if student_tokens is None:
+        tokens = np.array([_student_tokens(fit, n) for n in sizes])
+    else:
+        tokens = _positive_values("student_tokens", student_tokens, "student_tokens=2e10")
+        if tokens.size == 1:
+            tokens = np.repeat(tokens, sizes.size)
+        if tokens.size != sizes.size:
+            raise ValueError(
+                f"student_tokens has {tokens.size} values for {sizes.size} students; give one "
+                "per student or a single value."
+            )
+    runs = fit.runs
+    if teacher_losses is None:
+        if runs is not None:
+            lo, hi = runs["L_T"].min() * 0.85, runs["L_T"].max() * 1.3
+        else:
+            lo, hi = 1.6, 4.0
+        teacher_losses = np.linspace(lo, hi, 80)
+    grid = _positive_values("teacher_losses", teacher_losses, "np.linspace(1.8, 3.5, 50)")
+    grid = np.sort(grid)
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    for k, (n, d) in enumerate(zip(sizes, tokens, strict=True)):
+        color = f"C{k % 10}"
+        new = pd.DataFrame({"N_S": n, "D_S": d, "L_T": grid})
+        pred = fit.predict(new, kind=kind, ci_prob=ci_prob, random_seed=random_seed)
+        ax.fill_between(grid, pred["lower"], pred["upper"], color=color, alpha=0.2, lw=0)
+        ax.plot(grid, pred["median"], color=color, lw=2, label=f"N_S = {n:.3g}, D_S = {d:.3g}")
+        j = int(np.argmin(pred["median"].to_numpy()))
+        ax.plot(grid[j], pred["median"].iloc[j], marker="v", color=color, mec="black", ms=8)
+        sup = np.exp(fit.log_supervised_mean(n, d)).ravel()
+        ax.axhline(float(np.median(sup)), color=color, ls=":", lw=1.2)
+        if runs is not None:
+            same = (np.abs(np.log(runs["N_S"] / n)) < 0.02) & (
+                np.abs(np.log(runs["D_S"] / d)) < 0.02
+            )
+            if same.any():
+                ax.scatter(
+                    runs["L_T"][same], runs["L_S"][same], color=color, ec="black", s=16, zorder=3
+                )
+    ax.plot(grid, grid, color="0.4", ls="--", lw=1, label="L_S = L_T")
+    ax.set_xlabel("teacher loss L_T (nats/token)")
+    ax.set_ylabel("student loss L_S (nats/token)")
+    which = "mean law" if kind == "mean" else "posterior predictive"
+    ax.set_title(
+        f"Capacity gap: {which}, {_pct(ci_prob)} bands; triangles: best teacher; "
+        "dotted: supervised student",
+        fontsize="medium",
+    )
+    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# distillation: where does distillation pay?
+
+
+def _thinned(fit: ScalingFit, max_draws: int | None) -> ScalingFit:
+    """The fit with at most ``max_draws`` posterior draws (evenly thinned)."""
+    from .fit import ScalingFit
+
+    if max_draws is None or fit.n_samples <= max_draws:
+        return fit
+    step = int(np.ceil(fit.n_samples / max_draws))
+    tree = fit.dt.copy()
+    keep = slice(None, None, step)
+    for g in ("posterior", "sample_stats"):
+        if g in tree.children:
+            tree[g] = tree[g].to_dataset().isel(draw=keep)
+    return ScalingFit(tree, fit.law, runs=fit.runs, supervised_runs=fit.supervised_runs)
+
+
+def distill_map(
+    fit: ScalingFit,
+    scenario: str = "teacher_pretraining",
+    *,
+    student_params: Sequence[float] | np.ndarray | None = None,
+    compute: Sequence[float] | np.ndarray | None = None,
+    risk_tolerance: float = 0.5,
+    max_draws: int | None = 1000,
+    random_seed: int | None = 0,
+) -> Figure:
+    """Map of P(distillation beats supervised training) over student size and compute.
+
+    For every student size ``N_S`` and budget ``C``, :func:`bayes_distill.recommend` finds the
+    distillation allocation for ``scenario`` and the posterior probability that the distilled
+    student beats the same student trained on data with the whole budget (mean law). The
+    colour is that probability; the black contour at 0.5 is where the paper's hard line would
+    be (Busbridge et al. 2025, Figure 6). Grey cells: budgets that cannot train the student in
+    this scenario.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit.
+    scenario : str, default "teacher_pretraining"
+        ``"best_case"``, ``"teacher_inference"``, ``"teacher_pretraining"`` or
+        ``"pretraining_and_inference"`` (DESIGN.md section 3).
+    student_params : array_like, optional
+        Student sizes; default 7 from 1e8 to 1e10.
+    compute : array_like, optional
+        Budgets in FLOPs; default 9 from 1e19 to 1e25.
+    risk_tolerance : float, default 0.5
+        Passed to :func:`bayes_distill.recommend` (which allocation is chosen).
+    max_draws : int or None, default 1000
+        Thin the posterior to at most this many draws (the map needs one recommendation per
+        cell); None uses every draw.
+    random_seed : int, optional
+        Seed of the predictive noise in :func:`bayes_distill.recommend`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The probabilities are also in ``fig.axes[0].collections[0].get_array()``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> fig = bd.plots.distill_map(fit, "best_case", student_params=[1e8, 1e9],
+    ...                            compute=[1e20, 1e22])
+    >>> fig.axes[0].get_ylabel()
+    'student parameters N_S'
+    """
+    from .decide import recommend
+
+    fit = _check_fit(fit, ("distillation",), "distill_map")
+    sizes = _positive_values(
+        "student_params",
+        np.geomspace(1e8, 1e10, 7) if student_params is None else student_params,
+        "np.geomspace(1e8, 1e10, 7)",
+    )
+    budgets = _positive_values(
+        "compute",
+        np.geomspace(1e19, 1e25, 9) if compute is None else compute,
+        "np.geomspace(1e19, 1e25, 9)",
+    )
+    if max_draws is not None and (
+        isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1
+    ):
+        raise ValueError(f"max_draws must be a positive integer or None, got {max_draws!r}.")
+    sizes, budgets = np.sort(sizes), np.sort(budgets)
+    small = _thinned(fit, max_draws)
+    kwargs = {"scenario": scenario, "risk_tolerance": risk_tolerance, "random_seed": random_seed}
+    # validate the arguments once, on a cell that need not be feasible
+    try:
+        recommend(small, compute=float(budgets[-1]), student_params=float(sizes[0]), **kwargs)
+    except ValueError as exc:
+        if "scenario" in str(exc) or "risk_tolerance" in str(exc):
+            raise
+    prob = np.full((sizes.size, budgets.size), np.nan)
+    for i, n in enumerate(sizes):
+        try:
+            sweep = recommend(small, compute=budgets, student_params=float(n), **kwargs)
+            prob[i] = sweep["p_distillation_better"].to_numpy(float)
+        except ValueError:  # some budget cannot train this student: cell by cell
+            for j, c in enumerate(budgets):
+                try:
+                    rec = recommend(small, compute=float(c), student_params=float(n), **kwargs)
+                except ValueError:
+                    continue
+                prob[i, j] = rec.p_distillation_better
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    ax.set_facecolor("0.85")
+    edges_c = _edges(budgets)
+    edges_n = _edges(sizes)
+    mesh = ax.pcolormesh(
+        edges_c, edges_n, np.ma.masked_invalid(prob), cmap="RdBu", vmin=0.0, vmax=1.0
+    )
+    fig.colorbar(mesh, ax=ax, label="P(distillation beats supervised)")
+    if np.isfinite(prob).sum() >= 4 and np.nanmin(prob) < 0.5 < np.nanmax(prob):
+        with np.errstate(invalid="ignore"):
+            ax.contour(budgets, sizes, prob, levels=[0.5], colors="black", linewidths=1.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("compute C (FLOPs)")
+    ax.set_ylabel("student parameters N_S")
+    ax.set_title(f"Where distillation pays: scenario {scenario!r} (black line: P = 0.5)")
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges (geometric midpoints) around log-spaced centres."""
+    logc = np.log(centres)
+    if logc.size == 1:
+        return np.exp(np.array([logc[0] - 0.5, logc[0] + 0.5]))
+    mid = (logc[1:] + logc[:-1]) / 2
+    return np.exp(np.r_[2 * logc[0] - mid[0], mid, 2 * logc[-1] - mid[-1]])
+
+
+# --------------------------------------------------------------------------------------------
+# a recommendation
+
+
+def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
+    """The predicted loss of a recommended allocation against the supervised baseline.
+
+    Left: the posterior predictive distribution of the distilled student's loss at the
+    recommended allocation and of the same student trained on data with the whole budget
+    (predictive when the recommendation carries it, otherwise the mean law, as labelled), with
+    the medians (dashed) and the guaranteed ``1 - risk_tolerance`` quantile of the student
+    (solid; the loss the recommendation promises) and of the baseline (dotted). Right: the
+    per-draw difference of the mean-law losses, whose share below zero is
+    ``rec.p_distillation_better``.
+
+    Parameters
+    ----------
+    rec : Recommendation
+        From :func:`bayes_distill.recommend` with a single budget.
+    bins : int, default 60
+        Histogram bins.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> import numpy as np
+    >>> draws = {k: np.full(200, v) for k, v in bd.laws.PAPER.items()}
+    >>> fit = bd.ScalingFit.from_params("distillation", draws, sigma=0.01, tau=0.01)
+    >>> rec = bd.recommend(fit, compute=1e21, student_params=1e9, scenario="best_case")
+    >>> fig = bd.plots.recommendation(rec)
+    >>> fig.axes[0].get_xlabel()
+    'student loss (nats/token)'
+    """
+    from .decide import Recommendation
+
+    if not isinstance(rec, Recommendation):
+        raise TypeError(
+            "recommendation needs a bayes_distill.Recommendation (bd.recommend with one budget), "
+            f"got {type(rec).__name__}; for a sweep, call bd.recommend once per budget."
+        )
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+        raise ValueError(f"bins must be an integer >= 2, got {bins!r}.")
+    per = rec.per_draw
+    if "dropped" in per:
+        per = per[~per["dropped"].astype(bool)]
+    student = per["loss_predictive"].to_numpy(float)
+    if "supervised_loss_predictive" in per:
+        baseline, base_kind = per["supervised_loss_predictive"].to_numpy(float), "predictive"
+    else:
+        baseline, base_kind = per["supervised_loss"].to_numpy(float), "mean law"
+    g = 1 - rec.risk_tolerance
+
+    plt = _pyplot()
+    fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
+    both = np.r_[student, baseline]
+    edges = np.linspace(*np.quantile(both, [0.001, 0.999]), bins + 1)
+    ax_l.hist(
+        student,
+        bins=edges,
+        density=True,
+        color="C0",
+        alpha=0.55,
+        label=f"distilled student (predictive), median {rec.student_loss['median']:.4f}",
+    )
+    ax_l.hist(
+        baseline,
+        bins=edges,
+        density=True,
+        color="C1",
+        alpha=0.55,
+        label=f"supervised baseline ({base_kind}), median {np.median(baseline):.4f}",
+    )
+    ax_l.axvline(rec.student_loss["median"], color="C0", ls="--", lw=1.2)
+    ax_l.axvline(np.median(baseline), color="C1", ls="--", lw=1.2)
+    ax_l.axvline(
+        rec.student_loss["guaranteed"],
+        color="C0",
+        lw=2.2,
+        label=f"guaranteed ({g:.0%} quantile): {rec.student_loss['guaranteed']:.4f}",
+    )
+    if base_kind == "predictive":
+        base_g = rec.supervised_loss["guaranteed"]
+    else:
+        base_g = float(np.quantile(baseline, g))
+    ax_l.axvline(
+        base_g, color="C1", ls=":", lw=2.2, label=f"baseline {g:.0%} quantile: {base_g:.4f}"
+    )
+    ax_l.set_xlabel("student loss (nats/token)")
+    ax_l.set_ylabel("density")
+    ax_l.set_title(
+        f"{rec.scenario}: N_S = {rec.student_params:.3g}, C = {rec.compute:.3g} FLOPs",
+        fontsize="medium",
+    )
+    ax_l.legend(loc="upper right", frameon=False, fontsize="small")
+
+    diff = per["loss_recommended"].to_numpy(float) - per["supervised_loss"].to_numpy(float)
+    ax_d.hist(diff, bins=bins, color="0.5", alpha=0.8)
+    ax_d.axvline(0.0, color="black", lw=1.5)
+    ax_d.set_xlabel("L_S(distilled) - L(supervised), mean law (nats/token)")
+    ax_d.set_ylabel("posterior draws")
+    ax_d.set_title(
+        f"P(distillation better) = {rec.p_distillation_better:.2f} (share left of 0)",
+        fontsize="medium",
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# ArviZ plots of the natural parameters
+
+
+def _arviz_figure(pc: Any) -> Figure:
+    return pc.viz["figure"].item()
+
+
+def _tree_for(fit: ScalingFit, natural: bool) -> xr.DataTree:
+    from .checks import natural_tree
+
+    _check_fit(fit, laws.LAWS, "this plot")
+    return natural_tree(fit) if natural else fit.dt
+
+
+def _names(fit: ScalingFit, var_names: Sequence[str] | None, natural: bool) -> list[str]:
+    if var_names is not None:
+        return list(var_names)
+    return list(laws.PARAM_NAMES[fit.law] if natural else laws.SAMPLED_NAMES[fit.law])
+
+
+def trace(
+    fit: ScalingFit, *, var_names: Sequence[str] | None = None, natural: bool = True
+) -> Figure:
+    """ArviZ trace plot (:func:`arviz.plot_trace_dist`) of the law's parameters.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    var_names : sequence of str, optional
+        Parameters to show; default all parameters of the law.
+    natural : bool, default True
+        Natural parameters (``E, A, B, ...``, via :func:`bayes_distill.checks.natural_tree`) or
+        the sampled ones (``log_E, a, b, ...``, in ``fit.dt``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.datasets.fitted("chinchilla")                  # doctest: +SKIP
+    >>> fig = bd.plots.trace(fit, var_names=["alpha", "beta"])  # doctest: +SKIP
+    """
+    import arviz as az
+
+    pc = az.plot_trace_dist(_tree_for(fit, natural), var_names=_names(fit, var_names, natural))
+    return _arviz_figure(pc)
+
+
+def rank(
+    fit: ScalingFit, *, var_names: Sequence[str] | None = None, natural: bool = False
+) -> Figure:
+    """ArviZ rank plot (:func:`arviz.plot_rank`) of the sampled parameters (by default).
+
+    Rank plots judge mixing, so they show what the sampler saw unless ``natural=True``.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    var_names : sequence of str, optional
+    natural : bool, default False
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fig = bd.plots.rank(bd.datasets.fitted("chinchilla"))   # doctest: +SKIP
+    """
+    import arviz as az
+
+    pc = az.plot_rank(_tree_for(fit, natural), var_names=_names(fit, var_names, natural))
+    return _arviz_figure(pc)
+
+
+def pair(
+    fit: ScalingFit, *, var_names: Sequence[str] | None = None, natural: bool = True
+) -> Figure:
+    """ArviZ pair plot (:func:`arviz.plot_pair`) of the law's parameters.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+    var_names : sequence of str, optional
+        Default: all parameters of the law (15 for the distillation law: pass a subset).
+    natural : bool, default True
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.datasets.fitted("chinchilla")                                # doctest: +SKIP
+    >>> fig = bd.plots.pair(fit, var_names=["E", "A", "B", "alpha", "beta"])  # doctest: +SKIP
+    """
+    import arviz as az
+
+    pm = az.plot_pair(_tree_for(fit, natural), var_names=_names(fit, var_names, natural))
+    return _arviz_figure(pm)
