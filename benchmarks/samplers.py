@@ -1,0 +1,257 @@
+"""NUTS samplers on the same models: nutpie (numba; default low-rank and diagonal mass matrix;
+JAX backend), numpyro (JAX) and PyMC's own NUTS, all through ``bd.fit``.
+
+Every row is a ``bd.fit`` call with the package's default model (priors, likelihood, discrepancy
+and noise), ``draws=1000, tune=1000, chains=4``. The sampler calls ``bd.fit`` makes are timed by
+``common.Instrument`` (no change to the package): nutpie's compile and sample calls separately,
+and ``pymc.sample`` for numpyro and PyMC. For numpyro and PyMC, compilation happens inside
+``pymc.sample``; it is estimated by the wall time of the same fit with 1 chain and 10 + 10 draws
+("setup"). Tuning vs drawing time is split in proportion to the leapfrog steps of each phase
+(nutpie, which records the warmup). numpyro runs its 4 chains in parallel on 4 virtual XLA host
+devices (``XLA_FLAGS=--xla_force_host_platform_device_count=4``, set by this script), as nutpie runs
+4 chains on threads. PyMC's NUTS runs as ``bd.fit`` calls it (PyMC's default ``cores`` is
+``min(4, cpu_count // 2)``, i.e. 1 here: chains run one after another) and, for Chinchilla, also
+with ``cores=min(chains, nproc)`` injected.
+
+Usage::
+
+    python benchmarks/samplers.py            # full run: Chinchilla and distillation
+    python benchmarks/samplers.py --quick    # smoke run: Chinchilla only, short chains
+    python benchmarks/samplers.py --no-pymc-distillation   # skip PyMC's NUTS on distillation
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common as c
+
+
+def _fit(runs, law, *, sampler, draws, tune, chains, seed, instrument=None):
+    import bayes_distill as bd
+
+    instrument = instrument or c.Instrument()
+    with warnings.catch_warnings(record=True) as caught, instrument:
+        warnings.simplefilter("always")
+        with c.Timer() as t:
+            fit = bd.fit(
+                runs,
+                law=law,
+                sampler=sampler,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=seed,
+            )
+    return fit, t.seconds, instrument, len(caught)
+
+
+def row(law, label, fit, wall, ins, n_warn, *, setup=None, chains=4):
+    diag = fit.diagnose()
+    ess = c.ess_bulk_min(fit)
+    stats = c.nuts_stats(fit)
+    compile_s = ins.seconds("compile")
+    sample_s = ins.seconds("sample") or ins.seconds("pm.sample")
+    out = {
+        "law": law,
+        "sampler": label,
+        "wall_s": wall,
+        "compile_s": compile_s if compile_s else (setup if setup is not None else float("nan")),
+        "sample_s": sample_s,
+        "min_ess_bulk": ess,
+        "ess_per_s_wall": ess / wall,
+        "ess_per_s_sampling": ess / sample_s if sample_s else float("nan"),
+        "max_rhat": diag.max_rhat,
+        "divergences": stats.get("divergences", diag.divergences),
+        "steps_per_draw": stats.get("steps_per_draw", float("nan")),
+        "load1": os.getloadavg()[0],
+    }
+    if ins.steps:
+        tune_steps = ins.steps.get("tune_total_steps", 0.0)
+        draw_steps = ins.steps.get("draws_total_steps", 0.0)
+        total = tune_steps + draw_steps
+        out["tune_steps_per_draw"] = ins.steps.get("tune_steps_per_draw", float("nan"))
+        out["tune_s_est"] = sample_s * tune_steps / total if total else float("nan")
+        out["draws_s_est"] = sample_s * draw_steps / total if total else float("nan")
+        # wall seconds per gradient evaluation on the 2 cores the chains share
+        cores = min(chains, os.cpu_count() or 1)
+        out["us_per_grad"] = 1e6 * sample_s * cores / total if total else float("nan")
+    if n_warn:
+        out["warnings"] = n_warn
+    return out
+
+
+def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setup=True):
+    def emit(r):
+        rows.append(r)
+        print(c.table([r]), flush=True)
+
+    if "nutpie" in samplers:
+        c.clear_compiled_cache()
+        fit, wall, ins, nw = _fit(
+            runs, law, sampler="nutpie", draws=draws, tune=tune, chains=chains, seed=seed
+        )
+        emit(row(law, "nutpie numba low_rank, cold", fit, wall, ins, nw, chains=chains))
+        fit, wall, ins, nw = _fit(
+            runs, law, sampler="nutpie", draws=draws, tune=tune, chains=chains, seed=seed + 1
+        )
+        emit(row(law, "nutpie numba low_rank, warm", fit, wall, ins, nw, chains=chains))
+    if "nutpie-diag" in samplers:
+        fit, wall, ins, nw = _fit(
+            runs,
+            law,
+            sampler="nutpie",
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed + 1,
+            instrument=c.Instrument(adaptation="diag"),
+        )
+        emit(row(law, "nutpie numba diag, warm", fit, wall, ins, nw, chains=chains))
+    if "nutpie-jax" in samplers:
+        c.clear_compiled_cache()
+        fit, wall, ins, nw = _fit(
+            runs,
+            law,
+            sampler="nutpie",
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            instrument=c.Instrument(nutpie_backend="jax"),
+        )
+        c.clear_compiled_cache()  # the cache key does not know the backend
+        emit(row(law, "nutpie jax low_rank, cold", fit, wall, ins, nw, chains=chains))
+    for sampler in ("numpyro", "pymc", "pymc-cores"):
+        if sampler not in samplers:
+            continue
+        name = "pymc" if sampler == "pymc-cores" else sampler
+        setup = None
+        if with_setup:
+            _, setup, _, _ = _fit(runs, law, sampler=name, draws=10, tune=10, chains=1, seed=seed)
+        if sampler == "pymc-cores":
+            cores = min(chains, os.cpu_count() or 1)
+            ins = c.Instrument(pm_kwargs={"cores": cores})
+            label = f"PyMC NUTS, cores={cores} injected"
+        else:
+            ins = None
+            label = {"numpyro": "numpyro (via pm.sample)", "pymc": "PyMC NUTS (bd.fit default)"}[
+                sampler
+            ]
+        fit, wall, ins, nw = _fit(
+            runs,
+            law,
+            sampler=name,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            instrument=ins,
+        )
+        emit(row(law, label, fit, wall, ins, nw, setup=setup, chains=chains))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (Chinchilla only)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-pymc-distillation",
+        action="store_true",
+        help="skip PyMC's own NUTS on the distillation model (slow)",
+    )
+    args = parser.parse_args(argv)
+    start = c.header("samplers: nutpie vs numpyro vs PyMC NUTS through bd.fit", argv)
+
+    import bayes_distill as bd
+
+    if args.quick:
+        draws, tune, chains = 100, 100, 2
+        plan = [("chinchilla", ("nutpie", "nutpie-diag", "numpyro", "pymc"))]
+    else:
+        draws, tune, chains = 1000, 1000, 4
+        dist_samplers = ("nutpie", "nutpie-diag", "nutpie-jax", "numpyro")
+        if not args.no_pymc_distillation:
+            dist_samplers += ("pymc",)
+        plan = [
+            (
+                "chinchilla",
+                ("nutpie", "nutpie-diag", "nutpie-jax", "numpyro", "pymc", "pymc-cores"),
+            ),
+            ("distillation", dist_samplers),
+        ]
+    xla = os.environ["XLA_FLAGS"]
+    print(f"\nsettings: draws={draws} tune={tune} chains={chains}; XLA_FLAGS={xla}")
+    rows: list[dict] = []
+    for law, samplers in plan:
+        print(f"\n## {law}", flush=True)
+        bench_law(
+            bd.datasets.load(law),
+            law,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=args.seed,
+            samplers=samplers,
+            rows=rows,
+            with_setup=not args.quick,
+        )
+
+    cols = [
+        "law",
+        "sampler",
+        "wall_s",
+        "compile_s",
+        "sample_s",
+        "tune_s_est",
+        "draws_s_est",
+        "min_ess_bulk",
+        "ess_per_s_wall",
+        "ess_per_s_sampling",
+        "max_rhat",
+        "divergences",
+        "steps_per_draw",
+        "tune_steps_per_draw",
+        "us_per_grad",
+        "load1",
+    ]
+    print("\n## Summary")
+    print(
+        "compile_s: nutpie's compile call, or for numpyro/PyMC the 'setup' estimate (wall of a "
+        "1-chain 10+10 fit; not measured with --quick). sample_s: the nutpie.sample / "
+        "pymc.sample call. tune_s_est and draws_s_est split sample_s by leapfrog steps. "
+        "steps_per_draw: sampling phase. "
+        "us_per_grad: sample_s x min(chains, cores) / all leapfrog steps."
+    )
+    print(c.table(rows, cols))
+    for law in dict.fromkeys(r["law"] for r in rows):
+        base = next(r for r in rows if r["law"] == law and r["sampler"].endswith("warm"))
+        print(f"\nRatios against nutpie numba low_rank (warm), {law}:")
+        print(
+            c.table(
+                [
+                    {
+                        "sampler": r["sampler"],
+                        "wall / nutpie warm wall": r["wall_s"] / base["wall_s"],
+                        "ESS/s(wall) / nutpie warm": r["ess_per_s_wall"] / base["ess_per_s_wall"],
+                    }
+                    for r in rows
+                    if r["law"] == law
+                ]
+            )
+        )
+    c.footer(start)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
