@@ -6,6 +6,7 @@ Usage (from the repository root)::
 
     .venv/bin/python benchmarks/recommend_speed.py            # jittered paper posterior
     .venv/bin/python benchmarks/recommend_speed.py --shipped  # models/distillation.nc
+    .venv/bin/python benchmarks/recommend_speed.py --fit my_fit.nc
 
 The default posterior is ``ScalingFit.from_params`` with 4000 draws around the paper's Table 6
 coefficients (each parameter times ``exp(0.03 z)``, plus run noise and discrepancy spread), which
@@ -52,13 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=4000, help="posterior draws (default 4000)")
     parser.add_argument("--shipped", action="store_true", help="use models/distillation.nc")
+    parser.add_argument("--fit", metavar="PATH", help="use a saved distillation fit")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case (default 3)")
     parser.add_argument("--compute", type=float, default=1e22, help="budget (default 1e22)")
     parser.add_argument("--student-params", type=float, default=1e9, help="N_S (default 1e9)")
     args = parser.parse_args(argv)
 
-    fit = bd.datasets.fitted("distillation") if args.shipped else posterior(args.draws)
-    source = "shipped models/distillation.nc" if args.shipped else "jittered paper posterior"
+    if args.fit:
+        fit, source = bd.load_fit(args.fit), args.fit
+    elif args.shipped:
+        fit, source = bd.datasets.fitted("distillation"), "shipped models/distillation.nc"
+    else:
+        fit, source = posterior(args.draws), "jittered paper posterior"
     load = os.getloadavg()
     print(
         f"recommend latency: {fit.n_samples} draws ({source}), N_S = {args.student_params:.3g}, "
