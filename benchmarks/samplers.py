@@ -16,7 +16,7 @@ with ``cores=min(chains, nproc)`` injected.
 Usage::
 
     python benchmarks/samplers.py            # full run: Chinchilla and distillation
-    python benchmarks/samplers.py --quick    # smoke run: Chinchilla only, short chains
+    python benchmarks/samplers.py --quick    # smoke run: Chinchilla only, 1 chain x (50 + 50)
     python benchmarks/samplers.py --no-pymc-distillation   # skip PyMC's NUTS on distillation
 """
 
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     import bayes_distill as bd
 
     if args.quick:
-        draws, tune, chains = 100, 100, 2
+        draws, tune, chains = 50, 50, 1
         plan = [("chinchilla", ("nutpie", "nutpie-diag", "numpyro", "pymc"))]
     else:
         draws, tune, chains = 1000, 1000, 4

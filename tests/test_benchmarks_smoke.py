@@ -1,0 +1,132 @@
+"""Smoke tests of the benchmarks (issue 6).
+
+The classical fitter in ``benchmarks/common.py`` must be right for the comparison to mean
+anything: it is checked against Epoch AI's plain Huber fit of the bundled Chinchilla runs and
+against a direct transcription of the log-sum-exp objective. Each script must run end to end
+with ``--quick``. No speed goal is asserted here: speed goals live in issue 6 and in
+``benchmarks/README.md``, never in timed tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bayes_distill as bd
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def common():
+    spec = importlib.util.spec_from_file_location("bench_common", BENCH / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up in sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def chinchilla():
+    return bd.datasets.load("chinchilla")
+
+
+def test_huber(common):
+    r = np.array([-1.0, -1e-3, 0.0, 5e-4, 2e-3])
+    expected = np.array([1e-3 * (1.0 - 5e-4), 0.5e-6, 0.0, 0.5 * 25e-8, 1e-3 * (2e-3 - 5e-4)])
+    np.testing.assert_allclose(common.huber(r, 1e-3), expected, rtol=1e-12)
+
+
+def test_chinchilla_objective_matches_log_sum_exp(common, chinchilla):
+    # Oracle: Epoch's objective written out directly.
+    log_N, log_D, log_L = common.chinchilla_arrays(chinchilla)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a, b, e = rng.uniform(0, 10), rng.uniform(0, 10), rng.uniform(-1, 1)
+        alpha, beta = rng.uniform(0.1, 1.0, 2)
+        pred = np.log(np.exp(a - alpha * log_N) + np.exp(b - beta * log_D) + np.exp(e))
+        r = log_L - pred
+        d = 1e-3
+        oracle = np.sum(np.where(np.abs(r) <= d, 0.5 * r**2, d * (np.abs(r) - 0.5 * d)))
+        got = common.chinchilla_objective(np.array([a, b, e, alpha, beta]), log_N, log_D, log_L)
+        assert got == pytest.approx(oracle, rel=1e-10)
+
+
+def test_grids(common):
+    hoff, g108, dist = common.hoffmann_grid(), common.grid108(), common.distillation_grid()
+    assert hoff.shape == (4500, 5)
+    assert g108.shape == (108, 5)
+    assert dist.shape == (512, 9)
+    assert {tuple(x) for x in g108} <= {tuple(x) for x in hoff}
+    assert len(common.spread_subset(hoff, 450)) == 450
+
+
+def test_classical_chinchilla_reproduces_epoch_plain_huber_fit(common, chinchilla):
+    starts = common.spread_subset(common.grid108(), 6)
+    res = common.fit_chinchilla_classical(chinchilla, starts)
+    got = common.chinchilla_natural(res.x)
+    ref = common.EPOCH_PLAIN_HUBER  # A 477.4, B 2143, E 1.8172, alpha 0.3473, beta 0.3672
+    assert got["A"] == pytest.approx(ref["A"], rel=5e-3)
+    assert got["B"] == pytest.approx(ref["B"], rel=5e-3)
+    assert got["E"] == pytest.approx(ref["E"], abs=2e-4)
+    assert got["alpha"] == pytest.approx(ref["alpha"], abs=5e-4)
+    assert got["beta"] == pytest.approx(ref["beta"], abs=5e-4)
+
+
+def test_simulations_follow_the_law(common):
+    # Noise-free simulated runs have a zero classical objective at the true parameters, which
+    # checks the simulators and both objectives' parameterisations together.
+    runs, truth = common.simulate_supervised(200, seed=3, noise=0.0)
+    theta = [np.log(truth["A"]), np.log(truth["B"]), np.log(truth["E"])]
+    theta += [truth["alpha"], truth["beta"]]
+    assert common.chinchilla_objective(theta, *common.chinchilla_arrays(runs)) < 1e-20
+    runs, truth = common.simulate_distillation(200, seed=3, noise=0.0)
+    theta = [
+        np.log(truth["A_prime"]),
+        np.log(truth["B_prime"]),
+        truth["alpha_prime"],
+        truth["beta_prime"],
+        truth["gamma_prime"],
+        truth["c0"],
+        np.log(truth["c1"]),
+        np.log(truth["f1"]),
+        np.log(truth["d1"]),
+    ]
+    assert common.distillation_objective(theta, *common.distillation_arrays(runs)) < 1e-20
+    assert common.distillation_objective(np.add(theta, 0.05), *common.distillation_arrays(runs))
+    assert len(runs) == 200 and (runs["L_S"] > runs["L_T"]).all()
+
+
+def test_instrument_restores_the_samplers(common):
+    import nutpie
+    import pymc
+
+    before = (nutpie.compile_pymc_model, nutpie.sample, pymc.sample)
+    with common.Instrument(adaptation="diag"):
+        assert nutpie.sample is not before[1]
+    assert (nutpie.compile_pymc_model, nutpie.sample, pymc.sample) == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["fit_vs_classical.py", "samplers.py", "scaling.py"])
+def test_script_runs_quick(script):
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "load average at start" in out and "load average at end" in out
+    assert "## Summary" in out
+    if script == "fit_vs_classical.py":
+        assert "ratio (a)/(b)" in out and "Epoch plain Huber" in out
+    elif script == "scaling.py":
+        assert "Growth exponents" in out and "SIMULATED" in out
