@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -56,6 +57,10 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, 79)
 
 
 def _one_line(text: Any) -> str:
@@ -117,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog=PROG,
-        description="Bayesian scaling laws for LLM training and distillation: risk-aware "
-        "compute-optimal recommendations from posterior draws.",
+        description=_wrap(
+            "Bayesian scaling laws for LLM training and distillation: risk-aware "
+            "compute-optimal recommendations from posterior draws."
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -129,9 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec = sub.add_parser(
         "recommend",
         help="how to distil a student with a compute budget, at a given risk tolerance",
-        description="Recommend D_S, N_T, D_T for a student of N_S parameters and a budget of C "
-        "FLOPs: the allocation minimising the (1 - risk tolerance) quantile of the posterior "
-        "predictive student loss, with the supervised baseline and P(distillation better).",
+        description=_wrap(
+            "Recommend D_S, N_T, D_T for a student of N_S parameters and a budget of C "
+            "FLOPs: the allocation minimising the (1 - risk tolerance) quantile of the posterior "
+            "predictive student loss, with the supervised baseline and P(distillation better)."
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -191,9 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     co = sub.add_parser(
         "compute-optimal",
         help="supervised compute-optimal model size and tokens, with credible intervals",
-        description="Per posterior draw, the model size N* and tokens D* minimising the "
-        "supervised loss at a budget of C FLOPs (3 F(N) D = C), summarised by median and "
-        "credible interval.",
+        description=_wrap(
+            "Per posterior draw, the model size N* and tokens D* minimising the "
+            "supervised loss at a budget of C FLOPs (3 F(N) D = C), summarised by median and "
+            "credible interval."
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -211,8 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     ft = sub.add_parser(
         "fit",
         help="fit a scaling law to runs with NUTS and save the posterior",
-        description="Fit a scaling law to a run table (CSV or Parquet) with NUTS and save the "
-        "posterior (NetCDF, with provenance) for use with --fit.",
+        description=_wrap(
+            "Fit a scaling law to a run table (CSV or Parquet) with NUTS and save the "
+            "posterior (NetCDF, with provenance) for use with --fit."
+        ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
