@@ -371,6 +371,11 @@ def test_recommendation_fields_and_outputs(jitter_fit):
     assert list(rec.optimum_spread.index) == ["D_S", "N_T", "D_T", "L_T"]
     assert rec.per_draw.shape[0] == jitter_fit.n_samples
     assert np.all(rec.per_draw["regret"] >= -1e-12)
+    per = rec.per_draw
+    assert np.quantile(per["supervised_loss_predictive"], 0.9) == pytest.approx(
+        rec.supervised_loss["guaranteed"]
+    )
+    assert np.quantile(per["loss_predictive"], 0.9) == pytest.approx(rec.student_loss["guaranteed"])
     assert rec.n_draws == jitter_fit.n_samples and rec.n_dropped == 0
     frame = rec.to_frame()
     assert frame.shape[0] == 1

@@ -850,7 +850,8 @@ class Recommendation:
         One row per posterior draw: the mean-law loss at the recommendation
         (``loss_recommended``) and the predictive one (``loss_predictive``), the draw's own
         optimum (``loss_optimal``, ``D_S_opt``, ``N_T_opt``, ``D_T_opt``, ``L_T_opt``),
-        ``regret``, ``teacher_loss`` and ``supervised_loss`` (mean law) and ``dropped``.
+        ``regret``, ``teacher_loss`` and ``supervised_loss`` (mean law),
+        ``supervised_loss_predictive`` and ``dropped``.
 
     Examples
     --------
@@ -1544,6 +1545,7 @@ def _solve(
             "L_T_opt": L_T_opt,
             "teacher_loss": np.exp(lt_star),
             "supervised_loss": np.exp(m_sup),
+            "supervised_loss_predictive": np.exp(m_sup + eps_sup),
             "dropped": ~valid,
         }
     )
