@@ -1,6 +1,9 @@
 """NUTS samplers on the same models: nutpie (numba; default low-rank and diagonal mass matrix;
 JAX backend), numpyro (JAX) and PyMC's own NUTS, all through ``bd.fit``.
 
+Also nutpie with shorter tuning (250 and 500 instead of 1000), to see whether the default tuning
+is more than convergence needs.
+
 Every row is a ``bd.fit`` call with the package's default model (priors, likelihood, discrepancy
 and noise), ``draws=1000, tune=1000, chains=4``. The sampler calls ``bd.fit`` makes are timed by
 ``common.Instrument`` (no change to the package): nutpie's compile and sample calls separately,
@@ -71,6 +74,7 @@ def row(law, label, fit, wall, ins, n_warn, *, setup=None, chains=4):
         "ess_per_s_wall": ess / wall,
         "ess_per_s_sampling": ess / sample_s if sample_s else float("nan"),
         "max_rhat": diag.max_rhat,
+        "converged": diag.ok,
         "divergences": stats.get("divergences", diag.divergences),
         "steps_per_draw": stats.get("steps_per_draw", float("nan")),
         "load1": os.getloadavg()[0],
@@ -105,6 +109,22 @@ def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setu
             runs, law, sampler="nutpie", draws=draws, tune=tune, chains=chains, seed=seed + 1
         )
         emit(row(law, "nutpie numba low_rank, warm", fit, wall, ins, nw, chains=chains))
+    if "nutpie-tune" in samplers:
+        for short in (250, 500):
+            fit, wall, ins, nw = _fit(
+                runs, law, sampler="nutpie", draws=draws, tune=short, chains=chains, seed=seed + 1
+            )
+            emit(
+                row(
+                    law,
+                    f"nutpie numba low_rank, warm, tune={short}",
+                    fit,
+                    wall,
+                    ins,
+                    nw,
+                    chains=chains,
+                )
+            )
     if "nutpie-diag" in samplers:
         fit, wall, ins, nw = _fit(
             runs,
@@ -179,13 +199,21 @@ def main(argv: list[str] | None = None) -> int:
         plan = [("chinchilla", ("nutpie", "nutpie-diag", "numpyro", "pymc"))]
     else:
         draws, tune, chains = 1000, 1000, 4
-        dist_samplers = ("nutpie", "nutpie-diag", "nutpie-jax", "numpyro")
+        dist_samplers = ("nutpie", "nutpie-tune", "nutpie-diag", "nutpie-jax", "numpyro")
         if not args.no_pymc_distillation:
             dist_samplers += ("pymc",)
         plan = [
             (
                 "chinchilla",
-                ("nutpie", "nutpie-diag", "nutpie-jax", "numpyro", "pymc", "pymc-cores"),
+                (
+                    "nutpie",
+                    "nutpie-tune",
+                    "nutpie-diag",
+                    "nutpie-jax",
+                    "numpyro",
+                    "pymc",
+                    "pymc-cores",
+                ),
             ),
             ("distillation", dist_samplers),
         ]
@@ -218,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "ess_per_s_wall",
         "ess_per_s_sampling",
         "max_rhat",
+        "converged",
         "divergences",
         "steps_per_draw",
         "tune_steps_per_draw",
