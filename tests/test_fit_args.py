@@ -81,13 +81,6 @@ def valid_list(names) -> str:
 # the public name bd.fit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (__init__.py, lead): `bayes_distill.fit` is both the submodule fit.py and the "
-    "lazily exported function. Importing the submodule first (bd.ScalingFit, bd.load_fit, "
-    "`from bayes_distill.fit import ...`, bd.datasets.fitted) binds the package attribute `fit` "
-    "to the module, so a later bd.fit(runs) raises TypeError: 'module' object is not callable.",
-)
 @pytest.mark.parametrize(
     "first", ["bd.load_fit", "from bayes_distill.fit import ConvergenceWarning"]
 )

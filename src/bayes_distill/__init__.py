@@ -22,6 +22,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# ``fit`` is both a submodule and the public function. Importing the submodule (even
+# indirectly, e.g. ``import bayes_distill.fit``) makes Python set the package attribute ``fit``
+# to the module; binding the function here, after the submodule is loaded, keeps ``bd.fit``
+# the function for good. fit.py imports NumPy, pandas and xarray only (PyMC is imported when
+# a fit is sampled).
+from .fit import fit
+
 _SUBMODULES = (
     "checks",
     "compute",
@@ -35,9 +42,11 @@ _LAZY = {
     # data
     "load_runs": "data",
     "DataValidationError": "data",
+    "DataValidationWarning": "data",
     # fitting
-    "fit": "fit",
     "load_fit": "fit",
+    "ConvergenceWarning": "fit",
+    "FitFileError": "fit",
     "ScalingFit": "fit",
     "Diagnostics": "fit",
     "ConvergenceError": "fit",
@@ -59,10 +68,13 @@ __all__ = [
     "plots",
     # data
     "DataValidationError",
+    "DataValidationWarning",
     "load_runs",
     # fitting
     "ConvergenceError",
+    "ConvergenceWarning",
     "Diagnostics",
+    "FitFileError",
     "ScalingFit",
     "fit",
     "load_fit",

@@ -6,7 +6,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,17 @@ SCHEMA_VERSION = 1
 SAMPLERS = ("nutpie", "numpyro", "pymc")
 LIKELIHOODS = ("student_t", "normal")
 DISCREPANCIES = ("groups", "none")
+NOISES = ("distance", "constant")
+
+# natural input name -> key of its log in the model's inputs
+_LOG_KEYS = {
+    "N": "log_N",
+    "D": "log_D",
+    "N_S": "log_NS",
+    "D_S": "log_DS",
+    "L_T": "log_LT",
+}
+_NATURAL_OF = {v: k for k, v in _LOG_KEYS.items()}
 RHAT_MAX = 1.01
 ESS_MIN = 400
 
@@ -92,14 +102,14 @@ class Diagnostics:
         out = []
         if self.bad_rhat:
             out.append(
-                f"R-hat above {RHAT_MAX} (max {self.max_rhat:.3f}) for {', '.join(self.bad_rhat)}: "
+                f"R-hat above {RHAT_MAX} (max {self.max_rhat:.3f}) for {_named(self.bad_rhat)}: "
                 "the chains disagree. Try more tuning (tune=2000), tighter priors "
                 "(priors='paper'), or more runs spanning a wider range of sizes."
             )
         if self.bad_ess:
             out.append(
                 f"bulk ESS below {ESS_MIN} (min {self.min_ess_bulk:.0f}) for "
-                f"{', '.join(self.bad_ess)}: too few effective draws. Try more draws or "
+                f"{_named(self.bad_ess)}: too few effective draws. Try more draws or "
                 "more tuning."
             )
         if self.divergences:
@@ -122,12 +132,36 @@ class Diagnostics:
         return "\n".join(lines)
 
 
+# what each sampled parameter carries, for messages (see laws.py for the transforms)
+_MEANING = {
+    "log_E": "E",
+    "a": "A",
+    "b": "B",
+    "n_prime": "A'",
+    "d_prime": "B'",
+    "alpha_prime_eff": "alpha'",
+    "beta_prime_eff": "beta'",
+    "kappa": "c1",
+    "inv_f1": "f1",
+    "log_d1": "d1",
+    "delta_size": "per-size offsets",
+}
+
+
+def _named(names: list[str]) -> str:
+    return ", ".join(f"{n} ({_MEANING[n]})" if n in _MEANING else n for n in names)
+
+
 def _diagnose_tree(dt: xr.DataTree) -> Diagnostics:
     import arviz as az
 
     post = dt["posterior"].to_dataset()
-    rhat = az.rhat(post)
-    ess = az.ess(post, method="bulk")
+    with warnings.catch_warnings():
+        # constant draws (e.g. a one-chain posterior given with from_params) make NumPy warn;
+        # they come out as NaN/inf here and are reported as failures below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = az.rhat(post)
+        ess = az.ess(post, method="bulk")
     bad_rhat, bad_ess = [], []
     max_rhat, min_ess = 0.0, np.inf
     for name in post.data_vars:
@@ -156,7 +190,14 @@ def _diagnose_tree(dt: xr.DataTree) -> Diagnostics:
 
 
 def _check_ci_prob(ci_prob: float) -> float:
-    if not isinstance(ci_prob, int | float) or not 0 < ci_prob < 1:
+    import numbers
+
+    # numbers.Real admits numpy floats (np.float32 too); bools are rejected; NaN fails 0 < x.
+    if (
+        isinstance(ci_prob, bool)
+        or not isinstance(ci_prob, numbers.Real)
+        or not 0 < float(ci_prob) < 1
+    ):
         raise ValueError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}; e.g. 0.9.")
     return float(ci_prob)
 
@@ -212,13 +253,16 @@ class ScalingFit:
         """Where the supervised parameters of a distillation fit come from."""
         if self.law != "distillation":
             return "fitted"
+        if self.runs is None:
+            return "given directly (ScalingFit.from_params)"
         if self.supervised_runs is not None:
             return f"fitted jointly to {len(self.supervised_runs)} supervised runs"
         return "prior only (no supervised runs given; paper-informed prior by default)"
 
     # ---- posterior views ------------------------------------------------------------------
-    @property
+    @cached_property
     def posterior(self) -> xr.Dataset:
+        """The posterior group as a Dataset (cached: treat the fit as immutable)."""
         return self.dt["posterior"].to_dataset()
 
     @cached_property
@@ -234,16 +278,26 @@ class ScalingFit:
     def noise(self) -> xr.Dataset:
         """Posterior draws of the noise scale ``sigma`` and the discrepancy spreads ``tau_*``."""
         post = self.posterior
-        names = [n for n in post.data_vars if n == "sigma" or n.startswith("tau_")]
+        names = [
+            n
+            for n in post.data_vars
+            if n in ("sigma", "lambda", "sigma_supervised") or n.startswith("tau_")
+        ]
         return post[names]
 
-    @property
+    @cached_property
     def n_samples(self) -> int:
         post = self.posterior
         return int(post.sizes["chain"] * post.sizes["draw"])
 
     def _flat(self, name: str) -> np.ndarray:
-        return np.asarray(self.posterior[name].values, dtype=float).reshape(self.n_samples, -1)
+        """Draws of one posterior variable as ``(S, size)`` (cached, read-only)."""
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        if name not in cache:
+            arr = np.asarray(self.posterior[name].values, dtype=float).reshape(self.n_samples, -1)
+            arr.flags.writeable = False
+            cache[name] = arr
+        return cache[name]
 
     def _sampled_flat(self) -> dict[str, np.ndarray]:
         return {k: self._flat(k)[:, 0] for k in laws.SAMPLED_NAMES[self.law]}
@@ -294,43 +348,120 @@ class ScalingFit:
             laws.NUMPY, log_NS[None], log_DS[None], log_LT, log_LtS=log_LtS, **dist
         )
 
+    def _delta_keys(self, g: str) -> np.ndarray | None:
+        """Fitted offset of each group of factor ``g``: shape ``(S, K)``, or None."""
+        if self._inputs is None or f"delta_{g}" not in self.posterior:
+            return None
+        return self._flat(f"delta_{g}")
+
+    def _offsets_at(self, g: str, v: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Offset of factor ``g`` at log values ``v``, per draw: shape ``(S, *v.shape)``.
+
+        Values in a fitted group reuse its offset; others draw ``tau_g * e`` (a new group).
+        """
+        S = self.n_samples
+        tau = self._flat(f"tau_{g}")[:, 0].reshape((S,) + (1,) * v.ndim)
+        out = np.broadcast_to(tau * e, (S, *v.shape)).copy()
+        delta = self._delta_keys(g)
+        if delta is not None:
+            known = self._inputs.groups[g].lookup(v, _model.factor_tolerance(self.law, g))
+            mask = known >= 0
+            if np.any(mask):
+                out[:, mask] = delta[:, known[mask]]
+        return out
+
+    def _noise_scale(self, shape: tuple[int, ...], logs: Mapping[str, np.ndarray] | None):
+        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d)``, shape (S, *shape)."""
+        S = self.n_samples
+        sigma = self._flat("sigma")[:, 0].reshape((S,) + (1,) * len(shape))
+        if "lambda" not in self.posterior or self._inputs is None:
+            return sigma
+        lam = self._flat("lambda")[:, 0].reshape((S,) + (1,) * len(shape))
+        frame = self._inputs.frame
+        if logs is None or any(k not in logs for k in frame.keys):
+            needed = [_NATURAL_OF[k] for k in frame.keys]
+            raise ValueError(
+                "This fit's noise grows with the distance from its runs, so predictive draws "
+                f"need the location of the new runs: pass at= with {needed}."
+            )
+        d = frame.distance({k: logs[k] for k in frame.keys})
+        if d.shape != (S, *shape):
+            d = np.broadcast_to(d, shape)
+        return sigma * (1.0 + lam * d)
+
     def noise_draws(
         self,
         shape: tuple[int, ...] = (),
         *,
         random_seed: int | np.random.Generator | None = None,
-        group_index: Mapping[str, np.ndarray] | None = None,
+        at: Mapping[str, Any] | None = None,
+        common: bool = False,
         observation: str = "obs",
     ) -> np.ndarray:
         """Predictive deviation of log loss from the law, per draw: shape ``(S, *shape)``.
 
-        The sum of the discrepancy offsets (``tau_g * z``) and the run noise (Student-t or
-        Normal with scale ``sigma``). Runs in a group seen in the data reuse that group's
-        fitted offset (``group_index[g] >= 0``); others draw a new offset from ``N(0, tau_g)``.
+        The sum of the discrepancy (see :mod:`bayes_distill.model`) and the run noise
+        (Student-t or Normal with scale ``sigma``).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Shape of the new runs.
+        random_seed : int or Generator, optional
+        at : mapping, optional
+            Where the new runs are: the law's inputs (``N, D`` or ``N_S, D_S, L_T``, natural
+            units, broadcastable to ``shape``). With it, a run at a fitted size reuses the
+            fitted group offset, and the noise scale follows the run's distance from the
+            centre of the fitted runs. Without it, every factor draws a new group offset; fits
+            whose noise grows with distance then raise, since the noise depends on where the
+            runs are.
+        common : bool, default False
+            Use one random number per draw for all runs (common random numbers: the
+            predictive loss is then a smooth function of the inputs within each draw, which is
+            what an optimiser over allocations needs).
+        observation : {"obs", "supervised_obs"}
+            ``"supervised_obs"``: the noise of the jointly fitted supervised runs.
         """
         rng = np.random.default_rng(random_seed)
         S = self.n_samples
         post = self.posterior
-        sigma_name = "sigma" if observation == "obs" else "sigma_supervised"
-        sigma = self._flat(sigma_name)[:, 0].reshape((S,) + (1,) * len(shape))
-        if self.dt.attrs.get("likelihood", "student_t") == "student_t":
-            eps = rng.standard_t(_model.STUDENT_T_NU, size=(S, *shape))
-        else:
-            eps = rng.standard_normal((S, *shape))
-        out = sigma * eps
-        groups = _model.group_names(self.law) if observation == "obs" else ("supervised_size",)
-        for g in groups:
+        shape = tuple(shape)
+        draw_shape = (S,) + ((1,) * len(shape) if common else shape)
+        student_t = self.dt.attrs.get("likelihood", "student_t") == "student_t"
+
+        def unit_noise():
+            if student_t:
+                return rng.standard_t(_model.STUDENT_T_NU, size=draw_shape)
+            return rng.standard_normal(draw_shape)
+
+        if observation != "obs":
+            name = "sigma_supervised" if "sigma_supervised" in post else "sigma"
+            out = self._flat(name)[:, 0].reshape((S,) + (1,) * len(shape)) * unit_noise()
+            if "tau_supervised_size" in post:
+                tau = self._flat("tau_supervised_size")[:, 0].reshape((S,) + (1,) * len(shape))
+                out = out + tau * rng.standard_normal(draw_shape)
+            return np.broadcast_to(out, (S, *shape)).copy()
+        logs = None
+        if at is not None:
+            logs = {}
+            for k, v in at.items():
+                if k not in _LOG_KEYS or v is None:
+                    continue
+                lv = np.log(np.asarray(v, float))
+                # a per-draw input (e.g. the teacher loss of each draw) has shape (S, *shape)
+                per_draw = lv.ndim == len(shape) + 1 and lv.shape[0] == S
+                logs[_LOG_KEYS[k]] = lv if per_draw else np.broadcast_to(lv, shape)
+        out = np.broadcast_to(self._noise_scale(shape, logs) * unit_noise(), (S, *shape)).copy()
+        factors = _model.factor_values(self.law, logs or {})
+        for g in _model.group_names(self.law):
             if f"tau_{g}" not in post:
                 continue
-            tau = self._flat(f"tau_{g}")[:, 0].reshape((S,) + (1,) * len(shape))
-            z = rng.standard_normal((S, *shape))
-            if group_index is not None and g in group_index and f"z_{g}" in post:
-                idx = np.broadcast_to(np.asarray(group_index[g]), shape)
-                zf = self._flat(f"z_{g}")
-                known = idx >= 0
-                if np.any(known):
-                    z[:, known] = zf[:, idx[known]]
-            out = out + tau * z
+            e = rng.standard_normal(draw_shape)
+            if g in factors:
+                out = out + self._offsets_at(g, np.asarray(factors[g], float), e)
+            else:
+                tau = self._flat(f"tau_{g}")[:, 0].reshape((S,) + (1,) * len(shape))
+                out = out + tau * e
         return out
 
     # ---- user-facing summaries ----------------------------------------------------------
@@ -360,7 +491,11 @@ class ScalingFit:
                 )
             ds = ds[var_names]
         tree = xr.DataTree.from_dict({"posterior": ds})
-        return az.summary(tree, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+        with warnings.catch_warnings():
+            # constant draws (from_params fits) make NumPy warn inside R-hat/ESS; the table
+            # then shows NaN for them, which is the honest answer
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return az.summary(tree, ci_prob=ci_prob, ci_kind="eti", round_to="none")
 
     def diagnose(self, *, warn: bool = False) -> Diagnostics:
         """Check convergence with ArviZ: max R-hat <= 1.01, min bulk ESS >= 400, no divergences.
@@ -370,7 +505,9 @@ class ScalingFit:
         warn : bool, default False
             Also emit a :class:`ConvergenceWarning` naming the failing parameters.
         """
-        diag = _diagnose_tree(self.dt)
+        diag = self.__dict__.get("_diagnostics")
+        if diag is None:
+            diag = self.__dict__["_diagnostics"] = _diagnose_tree(self.dt)
         if warn and not diag.ok:
             warnings.warn(
                 f"The {self.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
@@ -401,22 +538,91 @@ class ScalingFit:
             (a new model size draws a new offset) and run-to-run noise.
         ci_prob : float, default 0.9
             Probability of the equal-tailed interval.
-        random_seed : int, optional
+        random_seed : int or numpy.random.Generator, optional
             Seed of the predictive noise.
 
         Returns
         -------
         DataFrame
-            The input columns plus ``median``, ``lower``, ``upper`` (nats/token).
+            The input columns plus ``median``, ``lower``, ``upper`` (nats/token). ``attrs``
+            records ``prediction`` (the ``kind``), ``ci_prob``, ``n_draws`` and ``n_dropped``
+            (per row, the draws left out because the law is not finite there).
+
+        Raises
+        ------
+        TypeError, DataValidationError
+            If ``new_runs`` is not a DataFrame, lacks the law's columns, or holds values that
+            are not finite positive numbers.
+        ValueError
+            For a bad ``kind``, ``ci_prob`` or ``random_seed``; or a row where the law is not
+            finite for any draw, or where the predicted loss overflows the float range.
+
+        Warns
+        -----
+        RuntimeWarning
+            When some (not all) draws of a row are not finite (NaN or infinite, e.g. extreme
+            parameter draws): they are dropped from that row's summary and counted.
         """
-        if kind not in ("mean", "predictive"):
+        if not isinstance(kind, str) or kind not in ("mean", "predictive"):
             raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
         ci_prob = _check_ci_prob(ci_prob)
+        if random_seed is not None and not isinstance(random_seed, np.random.Generator):
+            random_seed = _validate_int("random_seed", random_seed, 0)
         x = _prediction_inputs(self.law, new_runs)
-        log_draws = self._log_draws(x, kind, random_seed)
-        q = np.quantile(np.exp(log_draws), [0.5, (1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+        # Numerical problems are detected and reported below, not by numpy's warnings.
+        with np.errstate(all="ignore"):
+            log_draws = np.asarray(self._log_draws(x, kind, random_seed), dtype=float)
+        S = log_draws.shape[0]
+        log_draws = log_draws.reshape(S, len(new_runs))
+        finite = np.isfinite(log_draws)
+        n_dropped = S - finite.sum(axis=0)
+
+        def where(rows: np.ndarray) -> str:
+            i = int(rows[0])
+            values = ", ".join(
+                f"{k}={float(v[i]):.4g}" for k, v in x.items() if v is not None and np.ndim(v)
+            )
+            more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
+            return f"row {new_runs.index[i]!r} ({values}){more}"
+
+        nowhere = np.flatnonzero(n_dropped == S)
+        if nowhere.size:
+            raise ValueError(
+                f"The {self.law} law is not finite for any of the {S} posterior draws at "
+                f"{where(nowhere)}; check these inputs and the fit's parameters."
+            )
+        with np.errstate(over="ignore"):
+            losses = np.where(finite, np.exp(np.where(finite, log_draws, 0.0)), np.nan)
+        overflow = np.flatnonzero(np.isinf(losses).any(axis=0))
+        if overflow.size:
+            raise ValueError(
+                f"The predicted loss overflows the float range (log loss up to "
+                f"{np.nanmax(log_draws[:, overflow[0]]):.4g}) at {where(overflow)}: these inputs "
+                f"are far outside the range the {self.law} law describes."
+            )
+        probs = [0.5, (1 - ci_prob) / 2, (1 + ci_prob) / 2]
+        if n_dropped.any():
+            rows = np.flatnonzero(n_dropped)
+            warnings.warn(
+                f"{int(n_dropped.max())} of {S} posterior draws are not finite at "
+                f"{where(rows)} and were dropped from the prediction; the intervals use the "
+                "remaining draws. Non-finite draws come from extreme parameter values or inputs "
+                "far outside the data; see the result's attrs['n_dropped'] for the count per row.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            q = np.nanquantile(losses, probs, axis=0)
+        else:
+            q = np.quantile(losses, probs, axis=0)
         out = new_runs.copy()
         out["median"], out["lower"], out["upper"] = q[0], q[1], q[2]
+        out.attrs = {
+            **new_runs.attrs,
+            "prediction": kind,
+            "ci_prob": ci_prob,
+            "n_draws": S,
+            "n_dropped": [int(n) for n in n_dropped],
+        }
         return out
 
     def _log_draws(self, x: Mapping[str, np.ndarray], kind: str, random_seed=None) -> np.ndarray:
@@ -429,19 +635,8 @@ class ScalingFit:
             mu = self.log_mean(N=x["N"], D=x["D"])
         if kind == "mean":
             return mu
-        group_index = self._group_index(x)
-        return mu + self.noise_draws(mu.shape[1:], random_seed=random_seed, group_index=group_index)
-
-    def _group_index(self, x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self._inputs is None:
-            return {}
-        g = self._inputs.groups
-        if self.law == "distillation":
-            idx = {"student": g["student"].lookup(np.log(x["N_S"]))}
-            if x.get("L_T") is not None:
-                idx["teacher"] = g["teacher"].lookup(np.log(x["L_T"]), 0.002)
-            return idx
-        return {"size": g["size"].lookup(np.log(x["N"]))}
+        at = {k: v for k, v in x.items() if k in _LOG_KEYS and v is not None}
+        return mu + self.noise_draws(mu.shape[1:], random_seed=random_seed, at=at)
 
     def posterior_predictive(self, *, random_seed: int | None = None) -> xr.DataTree:
         """``dt`` with ``posterior_predictive`` (log loss of the fitted runs) and
@@ -450,13 +645,10 @@ class ScalingFit:
             raise ValueError("This fit has no runs (built with from_params): nothing to check.")
         inp = self._inputs
         mu = self._in_sample_mu()
-        ypred = mu + self.noise_draws(
-            mu.shape[1:],
-            random_seed=random_seed,
-            group_index=self._fitted_group_index(),
-        )
+        at = {k: np.exp(inp.x[_LOG_KEYS[k]]) for k in _LOG_KEYS if _LOG_KEYS[k] in inp.x}
+        ypred = mu + self.noise_draws(mu.shape[1:], random_seed=random_seed, at=at)
         C, D = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
-        ll = self._pointwise_loglik(mu, self._fitted_group_index())
+        ll = self._pointwise_loglik(mu)
         dims = ("chain", "draw", "run")
         new = self.dt.copy()
         new["posterior_predictive"] = xr.DataTree(
@@ -466,9 +658,6 @@ class ScalingFit:
         if "observed_data" not in new.children:
             new["observed_data"] = xr.DataTree(xr.Dataset({"obs": (("run",), inp.y)}))
         return new
-
-    def _fitted_group_index(self) -> dict[str, np.ndarray]:
-        return {g: grp.index for g, grp in self._inputs.groups.items()}
 
     def _in_sample_mu(self) -> np.ndarray:
         inp = self._inputs
@@ -480,15 +669,15 @@ class ScalingFit:
             )
         return self.log_mean(N=np.exp(inp.x["log_N"]), D=np.exp(inp.x["log_D"]))
 
-    def _pointwise_loglik(self, mu: np.ndarray, group_index) -> np.ndarray:
+    def _pointwise_loglik(self, mu: np.ndarray) -> np.ndarray:
         from scipy import stats
 
-        post = self.posterior
         loc = mu.copy()
-        for g, idx in group_index.items():
-            if f"z_{g}" in post:
-                loc += self._flat(f"tau_{g}")[:, :1] * self._flat(f"z_{g}")[:, idx]
-        sigma = self._flat("sigma")[:, :1]
+        for g, grp in self._inputs.groups.items():
+            delta = self._delta_keys(g)
+            if delta is not None:
+                loc += delta[:, grp.index]
+        sigma = self._noise_scale((len(self._inputs.y),), self._inputs.x)
         y = self._inputs.y[None, :]
         if self.dt.attrs.get("likelihood", "student_t") == "student_t":
             return stats.t.logpdf(y, df=_model.STUDENT_T_NU, loc=loc, scale=sigma)
@@ -508,20 +697,44 @@ class ScalingFit:
         Returns
         -------
         Path
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is False.
+        IsADirectoryError, FileNotFoundError
+            If ``path`` is a folder, or its folder does not exist.
+
+        Notes
+        -----
+        The file is written to a temporary file in the target folder, flushed to disk and
+        renamed over ``path`` in one step, so a crash or an error mid-write never leaves a
+        half-written file under the target name (an existing file stays as it was). The
+        ``posterior_predictive`` and ``log_likelihood`` groups are not saved: they are
+        recomputed from the posterior by :meth:`posterior_predictive`.
         """
+        if not isinstance(overwrite, bool | np.bool_):
+            raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
         path = Path(path)
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"{path} is a folder; give the path of a file, e.g. {path / 'fit.nc'}."
+            )
         if path.exists() and not overwrite:
             raise FileExistsError(
                 f"{path} already exists; pass overwrite=True to replace it, or choose another path."
             )
-        if not path.parent.exists():
+        if not path.parent.is_dir():
             raise FileNotFoundError(f"The folder {path.parent} does not exist; create it first.")
         tree = self.dt.copy()
         for name in ("posterior_predictive", "log_likelihood"):
             if name in tree.children:
                 del tree[name]
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        # A fresh hidden name in the target folder (same file system, so the final rename is
+        # atomic), created like any new file (mode 0o666 minus the umask; mkstemp's 0o600 would
+        # make saved fits unreadable to the group).
+        tmp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         try:
             encoding = {
                 f"/{g}": {
@@ -532,6 +745,8 @@ class ScalingFit:
                 for g in tree.children
             }
             tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+            with open(tmp, "rb+") as fh:  # on disk before the rename makes it visible
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -665,9 +880,13 @@ def _prediction_inputs(law: str, new_runs: pd.DataFrame) -> dict[str, np.ndarray
         bad = ~np.isfinite(vals) | (vals <= 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            value = frame[col].iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value  # 1.0, not np.float64
+            label = frame.index[i]
+            label = label.item() if isinstance(label, np.generic) else label
             raise DataValidationError(
-                f"new_runs column {col!r} must hold finite positive numbers; row "
-                f"{frame.index[i]!r} has {frame[col].iloc[i]!r}."
+                f"new_runs column {col!r} must hold finite positive numbers; row {label!r} has "
+                f"{value!r}" + (f" ({int(bad.sum())} bad rows in all)." if bad.sum() > 1 else ".")
             )
         out[col] = vals
     if law == "distillation":
@@ -675,12 +894,38 @@ def _prediction_inputs(law: str, new_runs: pd.DataFrame) -> dict[str, np.ndarray
     return out
 
 
-def _data_hash(*frames: pd.DataFrame | None) -> str:
+#: What ``dt.attrs["data_sha256"]`` is the hash of (recorded next to it in every fit).
+DATA_HASH_OF = (
+    "SHA-256 of the arrays the model sees, in run order: for each canonical column, its name "
+    "and its float64 little-endian bytes, the loss column as its natural log; then the same "
+    "for the jointly fitted supervised runs (prefixed 'supervised_'). Extra columns are ignored."
+)
+
+
+def _data_hash(
+    law: str, runs: pd.DataFrame | None, supervised_runs: pd.DataFrame | None = None
+) -> str:
+    """Hash of the data a fit saw (see :data:`DATA_HASH_OF`), reproducible from a saved fit.
+
+    The losses enter as their logs because that is what the model sees and what a saved fit
+    stores, so ``_data_hash(fit.law, fit.runs, fit.supervised_runs)`` of a loaded fit equals
+    the hash recorded at fit time.
+    """
     h = hashlib.sha256()
-    for f in frames:
-        if f is not None:
-            h.update(pd.util.hash_pandas_object(f, index=False).to_numpy().tobytes())
-            h.update(",".join(map(str, f.columns)).encode())
+    tables = [
+        ("", runs, _CANONICAL[law]),
+        ("supervised_", supervised_runs, _CANONICAL["supervised"]),
+    ]
+    for prefix, frame, (inputs, target) in tables:
+        if frame is None:
+            continue
+        for col in (*inputs, target):
+            values = np.asarray(frame[col], dtype="<f8")
+            if col == target:
+                with np.errstate(all="ignore"):
+                    values = np.log(values)
+            h.update(f"{prefix}{col}:{len(values)}:".encode())
+            h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
     return h.hexdigest()
 
 
@@ -697,22 +942,44 @@ def _versions() -> dict[str, str]:
 
 
 def _provenance(
-    law, *, priors, settings, runs, seed, likelihood, discrepancy, supervised_runs=None
+    law,
+    *,
+    priors,
+    settings,
+    runs,
+    seed,
+    likelihood,
+    discrepancy,
+    noise="constant",
+    supervised_runs=None,
 ) -> dict[str, Any]:
+    import importlib.metadata as md
+    import platform
+
+    versions = _versions()
+    for pkg in ("pandas", "scipy", "numba"):  # numba compiles nutpie's model
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    versions["python"] = platform.python_version()
+    versions["platform"] = platform.platform()
     return {
         "bayes_distill_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "law": law,
         "likelihood": likelihood,
         "discrepancy": discrepancy,
+        "noise": noise,
         "priors": json.dumps({k: v.to_dict() for k, v in (priors or {}).items()}),
         "sampler_settings": json.dumps(settings),
         "random_seed": -1 if seed is None else int(seed),
-        "data_sha256": _data_hash(runs, supervised_runs) if runs is not None else "",
+        "data_sha256": _data_hash(law, runs, supervised_runs) if runs is not None else "",
+        "data_sha256_of": DATA_HASH_OF,
         "n_runs": 0 if runs is None else len(runs),
         "n_supervised_runs": 0 if supervised_runs is None else len(supervised_runs),
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "versions": json.dumps(_versions()),
+        "versions": json.dumps(versions),
     }
 
 
@@ -755,9 +1022,20 @@ def _groups_to_runs(law: str, tree: xr.DataTree) -> tuple[pd.DataFrame, pd.DataF
 _COMPILED_CACHE: dict[tuple, Any] = {}
 
 
-def _validate_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+#: Seeds must fit in 32 bits: every sampler (nutpie, numpyro's PRNGKey, PyMC) and the NetCDF
+#: attribute that records the seed accept them.
+_SEED_MAX = 2**32 - 1
+
+
+def _validate_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}.")
     return int(value)
 
 
@@ -773,6 +1051,7 @@ def fit(
     sampler: Literal["nutpie", "numpyro", "pymc"] = "nutpie",
     likelihood: Literal["student_t", "normal"] = "student_t",
     discrepancy: Literal["groups", "none"] = "groups",
+    noise: Literal["distance", "constant"] = "distance",
     supervised_runs: pd.DataFrame | str | os.PathLike | None = None,
     strict: bool = False,
     progressbar: bool = False,
@@ -800,9 +1079,13 @@ def fit(
         Noise model on log loss: Student-t with 4 degrees of freedom (robust, the role of the
         papers' Huber loss) or Normal.
     discrepancy : {"groups", "none"}
-        ``"groups"`` (default): runs of one model size (and, for distillation, one teacher)
-        share an offset from the law, so predictions at new sizes are honest; see
-        :mod:`bayes_distill.model`. ``"none"``: independent noise only.
+        ``"groups"`` (default): runs of one model size (for distillation: one student size,
+        one teacher, one token count) share an offset from the law, and a new size draws a new
+        offset; see :mod:`bayes_distill.model`. ``"none"``: independent noise only.
+    noise : {"distance", "constant"}
+        ``"distance"`` (default): the noise scale grows linearly with a run's standardised
+        distance from the centre of the runs, at a rate learned from the data, so predictive
+        intervals widen when extrapolating. ``"constant"``: one noise scale everywhere.
     supervised_runs : DataFrame or path, optional
         Distillation law only: supervised runs fitted jointly to inform the student's
         supervised loss. Without them the supervised parameters come from their prior.
@@ -818,8 +1101,9 @@ def fit(
     Examples
     --------
     >>> import bayes_distill as bd
-    >>> fit = bd.fit(bd.datasets.load("chinchilla"), law="chinchilla", random_seed=1)  # doctest: +SKIP
-    >>> fit.diagnose().ok                                                              # doctest: +SKIP
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> fit = bd.fit(runs, law="chinchilla", random_seed=1)  # doctest: +SKIP
+    >>> fit.diagnose().ok  # doctest: +SKIP
     True
     """
     from .data import load_runs
@@ -833,10 +1117,23 @@ def fit(
         raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers are {', '.join(SAMPLERS)}.")
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"Unknown likelihood {likelihood!r}. Valid: {', '.join(LIKELIHOODS)}.")
+    if noise not in NOISES:
+        raise ValueError(f"Unknown noise {noise!r}. Valid: {', '.join(NOISES)}.")
     if discrepancy not in DISCREPANCIES:
         raise ValueError(f"Unknown discrepancy {discrepancy!r}. Valid: {', '.join(DISCREPANCIES)}.")
     if random_seed is not None:
-        random_seed = _validate_int("random_seed", random_seed, 0)
+        random_seed = _validate_int("random_seed", random_seed, 0, _SEED_MAX)
+    for flag_name, flag in (("strict", strict), ("progressbar", progressbar)):
+        if not isinstance(flag, bool | np.bool_):
+            raise TypeError(f"{flag_name} must be True or False, got {flag!r}.")
+    if sampler == "numpyro":
+        import importlib.util
+
+        if importlib.util.find_spec("numpyro") is None or importlib.util.find_spec("jax") is None:
+            raise ImportError(
+                "sampler='numpyro' needs numpyro and jax: pip install 'bayes_distill[numpyro]', "
+                f"or use sampler='nutpie' (the default). Valid samplers are {', '.join(SAMPLERS)}."
+            )
     if supervised_runs is not None and law != "distillation":
         raise ValueError(
             f"supervised_runs is only used by law='distillation' (got law={law!r}); pass the "
@@ -864,7 +1161,9 @@ def fit(
         "chains": chains,
         "adaptation": "low_rank" if sampler == "nutpie" else "default",
     }
-    dt = _sample(inputs, resolved, likelihood, discrepancy, settings, random_seed, progressbar)
+    dt = _sample(
+        inputs, resolved, likelihood, discrepancy, noise, settings, random_seed, progressbar
+    )
 
     const, obs = _runs_to_groups(law, table, sup_table)
     keep = {"posterior": dt["posterior"].to_dataset()}
@@ -901,6 +1200,7 @@ def fit(
             seed=random_seed,
             likelihood=likelihood,
             discrepancy=discrepancy,
+            noise=noise,
             supervised_runs=sup_table,
         )
     )
@@ -914,45 +1214,50 @@ def fit(
     return result
 
 
-def _model_key(inputs: _model.ModelInputs, priors, likelihood, discrepancy) -> tuple:
+def _model_key(inputs: _model.ModelInputs, priors, likelihood, discrepancy, noise) -> tuple:
     return (
         inputs.law,
         tuple(sorted((k, repr(v)) for k, v in priors.items())),
         likelihood,
         discrepancy,
+        noise,
         tuple((g, grp.n) for g, grp in inputs.groups.items()),
         inputs.supervised_groups.n if inputs.supervised_groups is not None else None,
     )
 
 
-def _data_updates(inputs: _model.ModelInputs, discrepancy: str) -> dict[str, np.ndarray]:
+def _data_updates(inputs: _model.ModelInputs, discrepancy: str, noise: str) -> dict:
     upd = dict(inputs.x)
     upd["log_loss"] = inputs.y
-    if discrepancy == "groups":
+    if discrepancy != "none":
         upd.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
+    if noise == "distance":
+        upd["distance"] = inputs.distance
     if inputs.supervised_x is not None:
         upd.update({f"supervised_{k}": v for k, v in inputs.supervised_x.items()})
         upd["supervised_log_loss"] = inputs.supervised_y
-        if discrepancy == "groups":
+        if discrepancy != "none":
             upd["supervised_size_index"] = inputs.supervised_groups.index
     return upd
 
 
-def _sample(inputs, priors, likelihood, discrepancy, settings, seed, progressbar) -> xr.DataTree:
+def _sample(
+    inputs, priors, likelihood, discrepancy, noise, settings, seed, progressbar
+) -> xr.DataTree:
     sampler = settings["sampler"]
     if sampler == "nutpie":
         import nutpie
 
-        key = _model_key(inputs, priors, likelihood, discrepancy)
+        key = _model_key(inputs, priors, likelihood, discrepancy, noise)
         compiled = _COMPILED_CACHE.get(key)
         if compiled is None:
             pm_model = _model.build_model(
-                inputs, priors, likelihood=likelihood, discrepancy=discrepancy
+                inputs, priors, likelihood=likelihood, discrepancy=discrepancy, noise=noise
             )
             compiled = nutpie.compile_pymc_model(pm_model)
             _COMPILED_CACHE[key] = compiled
         else:
-            compiled = compiled.with_data(**_data_updates(inputs, discrepancy))
+            compiled = compiled.with_data(**_data_updates(inputs, discrepancy, noise))
         return nutpie.sample(
             compiled,
             draws=settings["draws"],
@@ -965,7 +1270,9 @@ def _sample(inputs, priors, likelihood, discrepancy, settings, seed, progressbar
         )
     import pymc as pm
 
-    pm_model = _model.build_model(inputs, priors, likelihood=likelihood, discrepancy=discrepancy)
+    pm_model = _model.build_model(
+        inputs, priors, likelihood=likelihood, discrepancy=discrepancy, noise=noise
+    )
     kwargs = {}
     if sampler == "numpyro":
         try:
@@ -992,41 +1299,72 @@ def _sample(inputs, priors, likelihood, discrepancy, settings, seed, progressbar
 def load_fit(path: str | os.PathLike) -> ScalingFit:
     """Load a fit saved with :meth:`ScalingFit.save`.
 
+    The file is read into memory and closed, so it can be replaced or deleted afterwards.
+
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     FitFileError
-        If the file is not a bayes_distill fit, is truncated, or has a newer schema.
+        If the file is not a bayes_distill fit (not NetCDF-4/HDF5, or a NetCDF file without the
+        attributes and groups of a saved fit), is truncated or damaged, or was written with a
+        newer schema version by a newer bayes_distill.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No saved fit at {path}.")
+    if path.is_dir():
+        raise FitFileError(f"{path} is a folder, not a saved fit; give the path of the .nc file.")
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            tree = opened.load()
     except Exception as exc:
         raise FitFileError(
-            f"{path} could not be read as a NetCDF file ({type(exc).__name__}: {exc}). It may be "
-            "truncated or not a saved fit; re-create it with fit.save()."
+            f"{path} could not be read as a NetCDF-4 file ({type(exc).__name__}: {exc}). It may "
+            "be truncated or damaged, or not a saved fit; re-create it with fit.save()."
         ) from None
-    attrs = tree.attrs
-    if "schema_version" not in attrs or "law" not in attrs or "posterior" not in tree.children:
-        raise FitFileError(
-            f"{path} is a NetCDF file but not a bayes_distill fit (no schema_version/law "
-            "attributes or no posterior group)."
+
+    def bad(what: str) -> FitFileError:
+        return FitFileError(
+            f"{path} is a NetCDF file but not a valid bayes_distill fit: {what}. Save fits with "
+            "fit.save() and load them with bd.load_fit()."
         )
-    schema = int(attrs["schema_version"])
+
+    attrs = tree.attrs
+    problems = [f"no {k!r} attribute" for k in ("schema_version", "law") if k not in attrs]
+    if "posterior" not in tree.children:
+        problems.append("no 'posterior' group")
+    if problems:
+        raise bad(", ".join(problems))
+    try:
+        schema = int(attrs["schema_version"])
+        if schema != float(attrs["schema_version"]):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise bad(f"schema_version is {attrs['schema_version']!r}, not an integer") from None
     if schema > SCHEMA_VERSION:
         raise FitFileError(
             f"{path} was written with schema version {schema}, newer than this bayes_distill "
             f"({__version__}, schema {SCHEMA_VERSION}); upgrade bayes_distill to read it."
         )
     law = str(attrs["law"])
-    laws._check_law(law)
-    runs = sup = None
-    if "constant_data" in tree.children:
-        runs, sup = _groups_to_runs(law, tree)
-    return ScalingFit(tree, law, runs=runs, supervised_runs=sup)
+    if law not in laws.LAWS:
+        raise bad(f"unknown law {law!r} (valid: {', '.join(laws.LAWS)})")
+    post = tree["posterior"]
+    needed = [*laws.SAMPLED_NAMES[law], "sigma"]
+    absent = [v for v in needed if v not in post.data_vars]
+    if absent:
+        raise bad(f"the posterior lacks the {law} law's variables {absent}")
+    wrong_dims = [v for v in needed if post[v].dims[:2] != ("chain", "draw")]
+    if wrong_dims:
+        raise bad(f"posterior variables {wrong_dims} do not have dimensions (chain, draw)")
+    try:
+        runs = sup = None
+        if "constant_data" in tree.children:
+            runs, sup = _groups_to_runs(law, tree)
+        return ScalingFit(tree, law, runs=runs, supervised_runs=sup)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise bad(f"its run data are incomplete ({type(exc).__name__}: {exc})") from None
 
 
 __all__ += ["NOISE_NAMES", "Prior"]
