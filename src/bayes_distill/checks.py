@@ -28,10 +28,12 @@ the model) and in nats/token in the tables.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -67,11 +69,6 @@ _INPUTS = {
     "distillation": ("N_S", "D_S", "L_T"),
 }
 _TARGET = {"chinchilla": "loss", "supervised": "loss", "distillation": "L_S"}
-_LOG_KEYS = {
-    "chinchilla": ("log_N", "log_D"),
-    "supervised": ("log_N", "log_D"),
-    "distillation": ("log_NS", "log_DS", "log_LT"),
-}
 
 
 class ParetoKWarning(UserWarning):
@@ -107,85 +104,80 @@ def _check_fit(fit: Any, name: str = "fit") -> ScalingFit:
     return fit
 
 
-def _log_law(law: str, sampled: Mapping[str, Any], x: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Log of the law at log inputs ``x`` for parameters ``sampled`` (arrays broadcast)."""
-    sup_names = laws.SAMPLED_NAMES["chinchilla" if law == "chinchilla" else "supervised"]
-    sup = {k: sampled[k] for k in sup_names}
-    if law != "distillation":
-        return laws.log_supervised(laws.NUMPY, x["log_N"], x["log_D"], **sup)
-    log_LtS = laws.log_supervised(laws.NUMPY, x["log_NS"], x["log_DS"], **sup)
-    dist = {k: sampled[k] for k in laws.SAMPLED_NAMES["distillation"] if k not in sup_names}
-    return laws.log_distillation(
-        laws.NUMPY, x["log_NS"], x["log_DS"], x["log_LT"], log_LtS=log_LtS, **dist
-    )
+def _model_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Resolve the model options (``likelihood``, ``discrepancy``, ...) as :func:`fit` would.
 
-
-def _default_discrepancy() -> str:
-    """The ``discrepancy`` default of :func:`bayes_distill.fit` (the model's own default)."""
+    The options are the keyword arguments of :func:`bayes_distill.model.build_model`; unset ones
+    take :func:`bayes_distill.fit`'s defaults, so a check describes exactly the model a fit with
+    the same arguments samples.
+    """
+    import importlib
     import inspect
 
-    from .fit import fit as _fit
-
-    return str(inspect.signature(_fit).parameters["discrepancy"].default)
-
-
-def _check_discrepancy(discrepancy: str | None) -> str:
-    from .fit import DISCREPANCIES
-
-    if discrepancy is None:
-        return _default_discrepancy()
-    if discrepancy not in DISCREPANCIES:
-        raise ValueError(
-            f"discrepancy must be one of {', '.join(map(repr, DISCREPANCIES))}, got "
-            f"{discrepancy!r}."
+    # the module, not the function: `bayes_distill.fit` may name either on the package
+    _fit_module = importlib.import_module(f"{__package__}.fit")
+    accepted = [
+        name
+        for name, par in inspect.signature(_model.build_model).parameters.items()
+        if par.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"Unknown model option(s) {unknown}; the model options (as in bd.fit) are "
+            f"{', '.join(accepted)}."
         )
-    return discrepancy
-
-
-def _groups(law: str, design: pd.DataFrame) -> dict[str, _model.Groups]:
-    """The model's discrepancy groups of a run design (the same grouping as the fit)."""
-    frame = design[list(_INPUTS[law])].copy()
-    frame[_TARGET[law]] = 2.0  # prepare_inputs needs a loss column; its value is unused here
-    return dict(_model.prepare_inputs(law, frame).groups)
-
-
-def _discrepancy(
-    rng: np.random.Generator,
-    taus: Mapping[str, np.ndarray],
-    groups: Mapping[str, _model.Groups],
-    kind: str,
-    n_runs: int,
-) -> np.ndarray:
-    """Discrepancy of each run, shape ``(S, n_runs)``, as in the PyMC model.
-
-    ``"groups"``: an independent offset ``tau_g z`` per group. ``"walk"``: a random walk over the
-    sorted group keys, anchored at zero at the first key, with steps ``tau_g sqrt(gap) z``.
-    """
-    S = len(next(iter(taus.values()))) if taus else 1
-    out = np.zeros((S, n_runs))
-    if kind == "none":
-        return out
-    for g, tau in taus.items():
-        grp = groups[g]
-        if kind == "groups":
-            delta = tau[:, None] * rng.standard_normal((S, grp.n))
+    fit_params = inspect.signature(_fit_module.fit).parameters
+    out = {}
+    for name in accepted:
+        if name in options:
+            value = options[name]
+        elif name in fit_params:
+            value = fit_params[name].default
         else:
-            if grp.n < 2:
-                continue
-            steps = tau[:, None] * np.sqrt(np.diff(grp.keys))[None, :]
-            steps = steps * rng.standard_normal((S, grp.n - 1))
-            delta = np.concatenate([np.zeros((S, 1)), np.cumsum(steps, axis=1)], axis=1)
-        out = out + delta[:, grp.index]
+            continue
+        upper = name.upper()
+        plurals = (f"{upper}S", f"{upper}ES", f"{upper[:-1]}IES")  # NOISES, DISCREPANCIES
+        valid = next((getattr(_fit_module, n) for n in plurals if hasattr(_fit_module, n)), None)
+        if valid is not None and value not in valid:
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}.")
+        out[name] = value
     return out
 
 
-def _run_noise(rng: np.random.Generator, sigma: np.ndarray, n_runs: int, likelihood: str):
-    S = len(sigma)
-    if likelihood == "student_t":
-        eps = rng.standard_t(_model.STUDENT_T_NU, size=(S, n_runs))
+def _pymc_model(law: str, inputs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
+    """The PyMC model that :func:`bayes_distill.fit` would build for runs with these inputs."""
+    frame = inputs[list(_INPUTS[law])].copy()
+    if _TARGET[law] not in inputs:  # a design: the loss is not used to simulate
+        frame[_TARGET[law]] = 2.0
     else:
-        eps = rng.standard_normal((S, n_runs))
-    return sigma[:, None] * eps
+        frame[_TARGET[law]] = inputs[_TARGET[law]]
+    model_inputs = _model.prepare_inputs(law, frame)
+    return _model.build_model(model_inputs, priors, **options)
+
+
+@contextlib.contextmanager
+def _quiet_pymc() -> Iterator[None]:
+    """Silence PyMC's "Sampling: [...]" log line for the duration (restoring the level)."""
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _forward(model, draws: int, seed) -> xr.DataTree:
+    """Draws of every variable of ``model`` (parameters and data) from its generative model."""
+    import pymc as pm
+
+    with _quiet_pymc():
+        return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
+
+
+def _scalar_free_names(model) -> list[str]:
+    return [rv.name for rv in model.free_RVs if rv.ndim == 0]
 
 
 def _as_tree(data: Any, group: str | None) -> tuple[xr.DataTree, str]:
@@ -228,17 +220,16 @@ def prior_predictive(
     *,
     priors: str | Mapping[str, Any] | None = None,
     n_draws: int = 500,
-    likelihood: Literal["student_t", "normal"] = "student_t",
-    discrepancy: Literal["walk", "groups", "none"] | None = None,
     random_seed: int | np.random.Generator | None = None,
+    **model_options: Any,
 ) -> xr.DataTree:
     """Prior predictive check: what the priors say the runs' losses could be.
 
-    Parameters are drawn from the priors with
-    :func:`~bayes_distill.priors.sample_prior`, the law is evaluated at every run's inputs (the
-    same code as the model, :mod:`bayes_distill.laws`), and the model's noise is added: the
-    discrepancy shared by runs of one model size (or token count, teacher; see
-    :mod:`bayes_distill.model`) and Student-t (or Normal) run noise.
+    The model that :func:`bayes_distill.fit` would sample for these runs (the same priors,
+    likelihood, discrepancy offsets and noise model, built by :mod:`bayes_distill.model` with the
+    law of :mod:`bayes_distill.laws`) is run forwards with
+    :func:`pymc.sample_prior_predictive`: parameters are drawn from the priors and losses
+    simulated at every run's inputs.
 
     Parameters
     ----------
@@ -250,19 +241,19 @@ def prior_predictive(
         As in :func:`bayes_distill.fit`.
     n_draws : int, default 500
         Number of prior draws.
-    likelihood : {"student_t", "normal"}
-    discrepancy : {"walk", "groups", "none"}, optional
-        As in :func:`bayes_distill.fit` (default: the same default).
     random_seed : int or numpy.random.Generator, optional
+    **model_options
+        The model options of :func:`bayes_distill.fit` (``likelihood``, ``discrepancy``, ...);
+        unset ones take the same defaults.
 
     Returns
     -------
     xarray.DataTree
-        Groups ``prior`` (sampled and natural parameters, ``sigma`` and ``tau_<group>``; dims
-        ``chain`` (1) and ``draw``), ``prior_predictive`` (``obs``: log loss, dims ``chain, draw,
-        run``), ``observed_data`` (``obs``: log loss of the runs) and ``constant_data`` (the
-        inputs). Use it with :func:`predictive_summary`, :func:`bayes_distill.plots.ppc` or
-        ``az.plot_ppc_dist(tree, group="prior_predictive")``.
+        Groups ``prior`` (the sampled parameters, the natural ones, the noise scales and the
+        group offsets; dims ``chain`` (1) and ``draw``), ``prior_predictive`` (``obs``: log loss,
+        dims ``chain, draw, run``), ``observed_data`` (``obs``: log loss of the runs) and
+        ``constant_data`` (the inputs). Use it with :func:`predictive_summary`,
+        :func:`bayes_distill.plots.ppc` or ``az.plot_ppc_dist(tree, group="prior_predictive")``.
 
     Examples
     --------
@@ -276,55 +267,39 @@ def prior_predictive(
     True
     """
     from .data import load_runs
-    from .priors import resolve_priors, sample_prior
+    from .priors import resolve_priors
 
     laws._check_law(law)
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
-    if likelihood not in ("student_t", "normal"):
-        raise ValueError(f"likelihood must be 'student_t' or 'normal', got {likelihood!r}.")
-    discrepancy = _check_discrepancy(discrepancy)
+    options = _model_options(model_options)
     table = load_runs(runs, kind=_kind(law))
     resolved = resolve_priors(law, priors)
-    rng = np.random.default_rng(random_seed)
-    draws = sample_prior(law, resolved, int(n_draws), random_seed=rng)
-    inputs = _model.prepare_inputs(law, table)
-    x = {k: v[None, :] for k, v in inputs.x.items()}
-    sampled = {k: draws[k][:, None] for k in laws.SAMPLED_NAMES[law]}
-    with np.errstate(over="ignore", invalid="ignore"):
-        mu = _log_law(law, sampled, x)
-    taus = {}
-    if discrepancy != "none":
-        taus = {g: resolved["tau"].sample(rng, int(n_draws)) for g in inputs.groups}
-    sigma = draws["sigma"]
-    y = mu + _discrepancy(rng, taus, inputs.groups, discrepancy, len(table))
-    y = y + _run_noise(rng, sigma, len(table), likelihood)
+    model = _pymc_model(law, table, resolved, options)
+    drawn = _forward(model, int(n_draws), random_seed)
 
-    S = int(n_draws)
-    coords = {"chain": [0], "draw": np.arange(S)}
-    prior = {k: (("chain", "draw"), draws[k].reshape(1, S)) for k in laws.SAMPLED_NAMES[law]}
-    natural = laws.to_natural(law, {k: draws[k] for k in laws.SAMPLED_NAMES[law]})
-    for k in laws.PARAM_NAMES[law]:
-        prior.setdefault(k, (("chain", "draw"), np.asarray(natural[k], float).reshape(1, S)))
-    prior["sigma"] = (("chain", "draw"), sigma.reshape(1, S))
-    for g, tau in taus.items():
-        prior[f"tau_{g}"] = (("chain", "draw"), tau.reshape(1, S))
+    prior = drawn["prior"].to_dataset()
+    sampled = {k: prior[k] for k in laws.SAMPLED_NAMES[law]}
+    for name, value in laws.to_natural(law, sampled).items():
+        if name not in prior:
+            prior[name] = value
+    obs = drawn["prior_predictive"]["obs"]
+    run_dim = obs.dims[-1]
+    predictive = xr.Dataset({"obs": obs.rename({run_dim: "run"}).drop_vars("run", errors="ignore")})
     tree = xr.DataTree.from_dict(
         {
-            "prior": xr.Dataset(prior, coords=coords),
-            "prior_predictive": xr.Dataset(
-                {"obs": (("chain", "draw", "run"), y.reshape(1, S, -1))}, coords=coords
+            "prior": prior,
+            "prior_predictive": predictive,
+            "observed_data": xr.Dataset(
+                {"obs": (("run",), np.log(table[_TARGET[law]].to_numpy(float)))}
             ),
-            "observed_data": xr.Dataset({"obs": (("run",), inputs.y)}),
             "constant_data": xr.Dataset(
                 {c: (("run",), table[c].to_numpy(float)) for c in _INPUTS[law]}
             ),
         }
     )
     tree["observed_data"]["obs"].attrs["description"] = f"log of {_TARGET[law]}"
-    tree.attrs.update(
-        {"law": law, "likelihood": likelihood, "discrepancy": discrepancy, "kind": "prior"}
-    )
+    tree.attrs.update({"law": law, "kind": "prior", **{k: str(v) for k, v in options.items()}})
     return tree
 
 
@@ -466,7 +441,8 @@ def compare(
 
     Each fit's pointwise log-likelihood (:meth:`ScalingFit.posterior_predictive`) goes through
     :func:`arviz.loo` and the results through :func:`arviz.compare`. Runs whose Pareto k exceeds
-    ArviZ's sample-size-dependent threshold (``min(1 - 1/log10(S), 0.7)``) make that fit's LOO
+    ArviZ's sample-size-dependent threshold (``min(1 - 1/log10(S), 0.7)``), or is undefined
+    (NaN, reported as infinite in ``pareto_k_max``), make that fit's LOO
     estimate unreliable: they are counted in the table and reported in one
     :class:`ParetoKWarning` (ArviZ's own warnings are folded into it).
 
@@ -550,27 +526,31 @@ def compare(
     rows = {}
     for name, f in named.items():
         tree = f.posterior_predictive(random_seed=random_seed)
-        with warnings.catch_warnings():
+        # ArviZ's own Pareto-k warning and the floating-point warnings of extreme importance
+        # ratios are folded into one ParetoKWarning below
+        with warnings.catch_warnings(), np.errstate(divide="ignore", over="ignore"):
             warnings.filterwarnings("ignore", message=".*Pareto distribution.*")
             elpd = az.loo(tree, var_name="obs", pointwise=True)
         k = np.asarray(elpd.pareto_k.values, float)
         threshold = float(elpd.good_k)
-        n_high = int(np.sum(k > threshold))
+        high = ~(k <= threshold)  # a NaN k (degenerate importance ratios) is not reliable
+        n_high = int(np.sum(high))
         rows[name] = {
             "law": f.law,
-            "pareto_k_max": float(np.nanmax(k)),
+            "pareto_k_max": float(np.max(np.where(np.isnan(k), np.inf, k))),
             "pareto_k_threshold": threshold,
             "n_high_pareto_k": n_high,
         }
         if n_high:
-            worst = np.argsort(k)[::-1][: min(n_high, 5)]
+            worst = np.argsort(np.where(high & np.isnan(k), np.inf, k))[::-1][: min(n_high, 5)]
             where = ", ".join(f"run {int(i)} (k={k[i]:.2f})" for i in worst)
             messages.append(
                 f"{name}: {n_high} of {k.size} runs have Pareto k > {threshold:.2f} ({where}); "
                 "its LOO estimate is unreliable (influential runs or outliers)."
             )
         loos[name] = elpd
-    table = az.compare(loos, method=method, round_to="none")
+    with np.errstate(all="ignore"):  # stacking weights with near-zero predictive densities
+        table = az.compare(loos, method=method, round_to="none")
     extra = pd.DataFrame.from_dict(rows, orient="index")
     table = table.join(extra)
     table.attrs.update({"loo": loos, "warnings": messages, "method": method})
@@ -852,6 +832,58 @@ def default_design(law: Literal["chinchilla", "supervised", "distillation"]) -> 
     return pd.DataFrame(grid, columns=["N", "D"])
 
 
+def _check_design(law: str, design: Any) -> pd.DataFrame:
+    design = default_design(law) if design is None else design
+    if not isinstance(design, pd.DataFrame):
+        raise TypeError(f"design must be a pandas DataFrame, got {type(design).__name__}.")
+    missing = [c for c in _INPUTS[law] if c not in design]
+    if missing:
+        raise ValueError(
+            f"design lacks the column(s) {missing} of the {law} law; it has {list(design.columns)}."
+        )
+    return design
+
+
+def _fixed_values(
+    model, law: str, params: Mapping[str, float], sigma: float, tau: float | Mapping[str, float]
+) -> dict[str, float]:
+    """Values of every scalar parameter of ``model`` for a simulation from known parameters."""
+    missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
+    if missing:
+        raise ValueError(f"params for the {law} law miss {missing}.")
+    scalars = _scalar_free_names(model)
+    taus = [n.removeprefix("tau_") for n in scalars if n.startswith("tau_")]
+    extras = [n for n in scalars if n not in laws.SAMPLED_NAMES[law] and n != "sigma"]
+    extras = [n for n in extras if not n.startswith("tau_")]
+    other_laws = {k for names in laws.PARAM_NAMES.values() for k in names}
+    unknown = sorted(set(params) - other_laws - set(extras))
+    if unknown:
+        raise ValueError(
+            f"params has {unknown}, which are neither parameters of a law nor noise parameters "
+            f"of the {law} model ({', '.join(extras) or 'none'})."
+        )
+    values = [("sigma", sigma)]
+    if isinstance(tau, Mapping):
+        bad = sorted(set(tau) - set(taus))
+        if bad:
+            raise ValueError(f"tau has unknown groups {bad}; valid: {taus}.")
+        values += [(f"tau[{g!r}]", v) for g, v in tau.items()]
+    else:
+        values.append(("tau", tau))
+    values += [(k, params[k]) for k in extras if k in params]
+    for name, value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+    nat = {k: float(params[k]) for k in laws.PARAM_NAMES[law]}
+    fixed = {k: float(v) for k, v in laws.to_sampled(law, nat).items()}
+    fixed["sigma"] = float(sigma)
+    for g in taus:
+        fixed[f"tau_{g}"] = float(tau.get(g, 0.0) if isinstance(tau, Mapping) else tau)
+    # other noise parameters (e.g. the growth of the noise with distance): 0 unless given
+    fixed.update({k: float(params.get(k, 0.0)) for k in extras})
+    return fixed
+
+
 def simulate_runs(
     law: Literal["chinchilla", "supervised", "distillation"],
     params: Mapping[str, float],
@@ -859,34 +891,35 @@ def simulate_runs(
     *,
     sigma: float = 0.01,
     tau: float | Mapping[str, float] = 0.0,
-    likelihood: Literal["student_t", "normal"] = "student_t",
-    discrepancy: Literal["walk", "groups", "none"] | None = None,
     random_seed: int | np.random.Generator | None = None,
+    **model_options: Any,
 ) -> pd.DataFrame:
     """Simulate training runs from known parameters, with the model's own noise.
 
-    ``log loss = log L_law(x; params) + delta + sigma eps``: the law (the same code as the
-    model), a discrepancy ``delta`` shared by the runs of each group (model size, token count;
-    for distillation, student size, teacher and token count; grouped exactly as in
-    :mod:`bayes_distill.model`) with spread ``tau`` per factor, and Student-t (nu = 4) or Normal
-    run noise.
+    The model that :func:`bayes_distill.fit` samples (:mod:`bayes_distill.model`) is run forwards
+    with its parameters fixed (:func:`pymc.do`): the law (the same code as the fit), the
+    discrepancy offsets shared by the runs of a group (model size; for distillation, student,
+    teacher and token count) drawn with spread ``tau``, and Student-t (or Normal) run noise
+    with scale ``sigma``. The simulation therefore always matches the fitted model.
 
     Parameters
     ----------
     law : {"chinchilla", "supervised", "distillation"}
     params : mapping
-        Natural parameters of the law (scalars), e.g. ``bd.laws.PAPER``.
+        Natural parameters of the law (scalars), e.g. ``bd.laws.PAPER`` (parameters of other
+        laws, such as ``gamma`` for the Chinchilla law, are ignored). Other scalar noise
+        parameters of the model (e.g. ``lambda``, the growth of the noise with distance from the
+        runs) may be given too and are 0 otherwise.
     design : DataFrame, optional
         The inputs (``N, D`` or ``N_S, D_S, L_T``); default :func:`default_design`.
     sigma : float, default 0.01
         Scale of the run noise on log loss.
     tau : float or mapping, default 0.0
-        Spread of the discrepancy: one value for every factor, or a mapping by factor name
-        (``bayes_distill.model.group_names(law)``, e.g. ``{"size": 0.01, "tokens": 0.0}``).
-    likelihood : {"student_t", "normal"}
-    discrepancy : {"walk", "groups", "none"}, optional
-        Structure of the discrepancy, as in :func:`bayes_distill.fit` (default: the same).
+        Spread of the discrepancy offsets: one value for every factor, or a mapping by factor
+        name (``{"size": 0.01}``; distillation: ``"student"``, ``"teacher"``, ``"tokens"``).
     random_seed : int or numpy.random.Generator, optional
+    **model_options
+        The model options of :func:`bayes_distill.fit` (``likelihood``, ``discrepancy``, ...).
 
     Returns
     -------
@@ -898,47 +931,20 @@ def simulate_runs(
     >>> import bayes_distill as bd
     >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
     >>> runs = bd.checks.simulate_runs("supervised", p, sigma=0.0)
-    >>> bool(abs(runs["loss"] - bd.laws.supervised_loss(runs["N"], runs["D"], **p)).max() < 1e-12)
+    >>> bool(abs(runs["loss"] - bd.laws.supervised_loss(runs["N"], runs["D"], **p)).max() < 1e-9)
     True
     """
+    import pymc as pm
+
+    from .priors import resolve_priors
+
     laws._check_law(law)
-    design = default_design(law) if design is None else design
-    if not isinstance(design, pd.DataFrame):
-        raise TypeError(f"design must be a pandas DataFrame, got {type(design).__name__}.")
-    missing = [c for c in _INPUTS[law] if c not in design]
-    if missing:
-        raise ValueError(
-            f"design lacks the column(s) {missing} of the {law} law; it has {list(design.columns)}."
-        )
-    missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
-    if missing:
-        raise ValueError(f"params for the {law} law miss {missing}.")
-    if likelihood not in ("student_t", "normal"):
-        raise ValueError(f"likelihood must be 'student_t' or 'normal', got {likelihood!r}.")
-    for name, value in [("sigma", sigma)] + (
-        list(tau.items()) if isinstance(tau, Mapping) else [("tau", tau)]
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-    discrepancy = _check_discrepancy(discrepancy)
-    rng = np.random.default_rng(random_seed)
-    nat = {k: float(params[k]) for k in laws.PARAM_NAMES[law]}
-    sampled = laws.to_sampled(law, nat)
-    x = {
-        key: np.log(design[col].to_numpy(float))
-        for col, key in zip(_INPUTS[law], _LOG_KEYS[law], strict=True)
-    }
-    groups = _groups(law, design)
-    if isinstance(tau, Mapping):
-        unknown = set(tau) - set(groups)
-        if unknown:
-            raise ValueError(f"tau has unknown groups {sorted(unknown)}; valid: {list(groups)}.")
-        taus = {g: np.array([float(tau.get(g, 0.0))]) for g in groups}
-    else:
-        taus = {g: np.array([float(tau)]) for g in groups}
-    mu = _log_law(law, sampled, x)
-    y = mu + _discrepancy(rng, taus, groups, discrepancy, len(design))[0]
-    y = y + _run_noise(rng, np.array([float(sigma)]), len(design), likelihood)[0]
+    design = _check_design(law, design)
+    options = _model_options(model_options)
+    model = _pymc_model(law, design, resolve_priors(law, None), options)
+    fixed = _fixed_values(model, law, params, sigma, tau)
+    drawn = _forward(pm.do(model, fixed), 1, random_seed)
+    y = np.asarray(drawn["prior_predictive"]["obs"].values, float).reshape(-1)
     out = design.copy()
     out[_TARGET[law]] = np.exp(y)
     return out
@@ -1041,12 +1047,14 @@ def sbc(
 ) -> SBCResult:
     """Simulation-based calibration of the model of ``law``.
 
-    For each dataset: choose true parameters, simulate runs with :func:`simulate_runs` on
-    ``design``, fit them with :func:`bayes_distill.fit` (the same ``priors``), and record whether
-    the equal-tailed ``ci_prob`` interval of each natural parameter (and of ``sigma`` and the
-    ``tau_*``) covers the truth. With ``truth="prior"`` the parameters, ``sigma`` and ``tau``
-    are drawn from the prior, so a calibrated model and a correct sampler give a coverage of
-    ``ci_prob`` for every parameter and uniform ranks (Talts et al. 2018).
+    For each dataset: take true parameters, simulate runs on ``design`` from the model that
+    :func:`bayes_distill.fit` samples (run forwards with :func:`pymc.sample_prior_predictive`),
+    fit them with the same ``priors`` and model options, and record whether the equal-tailed
+    ``ci_prob`` interval of each natural parameter and of each scalar noise parameter
+    (``sigma``, ``tau_*``, ...) covers the truth. With ``truth="prior"`` everything is drawn from
+    the prior, so a calibrated model and a correct sampler give a coverage of ``ci_prob`` for
+    every parameter and uniform ranks (Talts et al. 2018). Simulations with a loss outside the
+    range :func:`bayes_distill.load_runs` accepts are redrawn (counted in ``n_rejected``).
 
     Parameters
     ----------
@@ -1055,20 +1063,22 @@ def sbc(
     truth : "prior", "paper" or mapping, default "prior"
         ``"prior"``: a fresh draw from the prior for every dataset. ``"paper"``: fixed at the
         published values (Epoch AI's replication for Chinchilla, Busbridge et al. Table 6
-        otherwise), or a mapping of natural parameters; ``sigma`` and ``tau`` then set the noise.
+        otherwise), or a mapping of natural parameters; ``sigma`` and ``tau`` then set the noise
+        (other noise parameters are 0 unless in the mapping).
     design : DataFrame, optional
         Run inputs; default :func:`default_design`.
     priors : None, "paper" or mapping, optional
         Priors of the fits (and of the truth when ``truth="prior"``).
     sigma, tau : float, default 0.01
-        Noise and group-offset spreads for a fixed truth (ignored with ``truth="prior"``).
+        Noise and offset spreads for a fixed truth (ignored with ``truth="prior"``).
     ci_prob : float, default 0.9
     random_seed : int, optional
         Seeds the truths, the simulations and the fits.
     callback : callable, optional
         Called as ``callback(i, rows)`` after each dataset (for progress reports).
     **fit_kwargs
-        Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``sampler``, ...).
+        Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``sampler``, and the
+        model options ``likelihood``, ``discrepancy``, ..., which the simulation uses too).
 
     Returns
     -------
@@ -1082,6 +1092,10 @@ def sbc(
     >>> res.coverage                                               # doctest: +SKIP
     >>> print(res)                                                 # doctest: +SKIP
     """
+    import inspect
+
+    import pymc as pm
+
     from .data import LOSS_RANGE, DataValidationWarning
     from .fit import ConvergenceWarning
     from .fit import fit as _fit
@@ -1091,57 +1105,63 @@ def sbc(
     if isinstance(n_datasets, bool) or not isinstance(n_datasets, int) or n_datasets < 1:
         raise ValueError(f"n_datasets must be a positive integer, got {n_datasets!r}.")
     ci_prob = _check_probability("ci_prob", ci_prob)
-    for key in ("runs",):
-        if key in fit_kwargs:
-            raise TypeError(f"{key!r} is set by sbc itself; do not pass it in fit_kwargs.")
-    design = default_design(law) if design is None else design
+    if "runs" in fit_kwargs:
+        raise TypeError("'runs' is simulated by sbc; do not pass it.")
+    design = _check_design(law, design)
+    model_names = [
+        n
+        for n, p in inspect.signature(_model.build_model).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    options = _model_options({k: v for k, v in fit_kwargs.items() if k in model_names})
     resolved = resolve_priors(law, priors)
     if isinstance(truth, str):
         if truth not in ("prior", "paper"):
             raise ValueError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
-        fixed = None if truth == "prior" else _published(law)
+        fixed_params = None if truth == "prior" else _published(law)
     elif isinstance(truth, Mapping):
-        fixed = {k: float(truth[k]) for k in laws.PARAM_NAMES[law] if k in truth}
-        missing = set(laws.PARAM_NAMES[law]) - set(fixed)
+        missing = set(laws.PARAM_NAMES[law]) - set(truth)
         if missing:
             raise ValueError(f"truth misses the parameters {sorted(missing)} of the {law} law.")
+        fixed_params = dict(truth)
     else:
         raise TypeError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
-    group_kinds = list(_groups(law, design))
-    likelihood = fit_kwargs.get("likelihood", "student_t")
-    discrepancy = _check_discrepancy(fit_kwargs.get("discrepancy"))
 
     rng = np.random.default_rng(random_seed)
+    model = _pymc_model(law, design, resolved, options)
+    scalars = _scalar_free_names(model)
+    if fixed_params is not None:
+        fixed = _fixed_values(model, law, fixed_params, sigma, tau)
+        model = pm.do(model, fixed)
+    # spare draws: implausible simulations are redrawn
+    drawn = _forward(model, 4 * n_datasets + 10, rng)
+    prior = drawn["prior"] if fixed_params is None else None
+    ys = np.asarray(drawn["prior_predictive"]["obs"].values, float)
+    ys = ys.reshape(-1, ys.shape[-1])
+    with np.errstate(over="ignore"):
+        plausible = np.all(np.isfinite(ys), axis=1) & np.all(
+            (np.exp(ys) > LOSS_RANGE[0]) & (np.exp(ys) < LOSS_RANGE[1]), axis=1
+        )
+    usable = np.flatnonzero(plausible)
+    if usable.size < n_datasets:
+        raise RuntimeError(
+            f"Only {usable.size} of {len(ys)} simulated datasets have plausible losses; the "
+            "prior is too wide for this design."
+        )
+    n_rejected = int(np.sum(~plausible[: usable[n_datasets - 1] + 1]))
+
     rows: list[dict[str, Any]] = []
-    n_rejected = 0
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    for i in range(n_datasets):
-        for _attempt in range(100):
-            if fixed is None:
-                s = {k: float(resolved[k].sample(rng, 1)[0]) for k in laws.SAMPLED_NAMES[law]}
-                nat = {k: float(v) for k, v in laws.to_natural(law, s).items()}
-                sig = float(resolved["sigma"].sample(rng, 1)[0])
-                taus = {g: float(resolved["tau"].sample(rng, 1)[0]) for g in group_kinds}
-            else:
-                nat, sig, taus = dict(fixed), float(sigma), dict.fromkeys(group_kinds, float(tau))
-            if discrepancy == "none":
-                taus = dict.fromkeys(group_kinds, 0.0)
-            sim = simulate_runs(
-                law,
-                nat,
-                design,
-                sigma=sig,
-                tau=taus,
-                likelihood=likelihood,
-                discrepancy=discrepancy,
-                random_seed=rng,
-            )
-            y = sim[_TARGET[law]].to_numpy(float)
-            if np.all(np.isfinite(y)) and y.min() > LOSS_RANGE[0] and y.max() < LOSS_RANGE[1]:
-                break
-            n_rejected += 1
-        else:  # pragma: no cover - would need a pathological prior
-            raise RuntimeError("100 simulated datasets in a row had implausible losses.")
+    for i, j in enumerate(usable[:n_datasets]):
+        if prior is not None:
+            true_scalars = {k: float(prior[k].values.reshape(-1)[j]) for k in scalars}
+        else:
+            true_scalars = {k: fixed[k] for k in scalars}
+        sampled = {k: true_scalars[k] for k in laws.SAMPLED_NAMES[law]}
+        truths = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
+        truths.update({k: v for k, v in true_scalars.items() if k not in laws.SAMPLED_NAMES[law]})
+        sim = design.copy()
+        sim[_TARGET[law]] = np.exp(ys[j])
         seed = int(rng.integers(2**31))
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -1152,13 +1172,15 @@ def sbc(
             fitted = _fit(sim, law=law, priors=priors, random_seed=seed, **fit_kwargs)
         seconds = time.perf_counter() - start
         diag = fitted.diagnose()
-        truths = dict(nat)
-        truths["sigma"] = sig
-        draws = xr.merge([fitted.params, fitted.noise])
-        truths.update({f"tau_{g}": taus[g] for g in group_kinds if f"tau_{g}" in draws})
+        post = fitted.posterior
         new_rows = []
         for name, true in truths.items():
-            v = np.asarray(draws[name].values, float).ravel()
+            if name in fitted.params:
+                v = np.asarray(fitted.params[name].values, float).ravel()
+            elif name in post:
+                v = np.asarray(post[name].values, float).ravel()
+            else:  # pragma: no cover - a parameter the fit does not report
+                continue
             lo, hi = np.quantile(v, [lo_q, hi_q])
             new_rows.append(
                 {
@@ -1179,11 +1201,10 @@ def sbc(
         rows += new_rows
         if callback is not None:
             callback(i, pd.DataFrame(new_rows))
-    table = pd.DataFrame(rows)
     return SBCResult(
         law=law,
-        truth="prior" if fixed is None else "fixed",
+        truth="prior" if fixed_params is None else "fixed",
         ci_prob=ci_prob,
-        table=table,
+        table=pd.DataFrame(rows),
         n_rejected=n_rejected,
     )

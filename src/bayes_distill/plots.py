@@ -29,6 +29,7 @@ show) and :func:`bayes_distill.checks.natural_tree` a tree of the natural ones (
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -174,7 +175,7 @@ def ppc(
 
     plt = _pyplot()
     fig, (ax_d, ax_r) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    # densities of log loss (the model's scale), drawn against loss on a log axis
+    # densities of log loss (the model's scale), drawn against loss
     log_pred, log_obs = np.log(pred[pick]), np.log(obs)
     lo, hi = np.quantile(np.r_[log_pred.ravel(), log_obs], [0.005, 0.995])
     pad = 0.05 * (hi - lo)
@@ -192,7 +193,8 @@ def ppc(
     ax_d.plot(
         np.exp(grid), _kde(gaussian_kde, log_obs, grid), color="black", lw=2, label="observed"
     )
-    ax_d.set_xscale("log")
+    if hi - lo > np.log(3.0):  # prior predictive checks span orders of magnitude
+        ax_d.set_xscale("log")
     ax_d.set_xlabel(_LOSS_LABEL)
     ax_d.set_ylabel("density of log loss")
     ax_d.set_title(f"observed vs {len(pick)} replicated data sets")
@@ -593,6 +595,7 @@ def distill_map(
     'student parameters N_S'
     """
     from .decide import recommend
+    from .fit import ConvergenceWarning
 
     fit = _check_fit(fit, ("distillation",), "distill_map")
     sizes = _positive_values(
@@ -619,17 +622,20 @@ def distill_map(
         if "scenario" in str(exc) or "risk_tolerance" in str(exc):
             raise
     prob = np.full((sizes.size, budgets.size), np.nan)
-    for i, n in enumerate(sizes):
-        try:
-            sweep = recommend(small, compute=budgets, student_params=float(n), **kwargs)
-            prob[i] = sweep["p_distillation_better"].to_numpy(float)
-        except ValueError:  # some budget cannot train this student: cell by cell
-            for j, c in enumerate(budgets):
-                try:
-                    rec = recommend(small, compute=float(c), student_params=float(n), **kwargs)
-                except ValueError:
-                    continue
-                prob[i, j] = rec.p_distillation_better
+    with warnings.catch_warnings():
+        # a failed-diagnostics warning has been shown by the call above: once is enough
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for i, n in enumerate(sizes):
+            try:
+                sweep = recommend(small, compute=budgets, student_params=float(n), **kwargs)
+                prob[i] = sweep["p_distillation_better"].to_numpy(float)
+            except ValueError:  # some budget cannot train this student: cell by cell
+                for j, c in enumerate(budgets):
+                    try:
+                        rec = recommend(small, compute=float(c), student_params=float(n), **kwargs)
+                    except ValueError:
+                        continue
+                    prob[i, j] = rec.p_distillation_better
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
@@ -667,12 +673,13 @@ def _edges(centres: np.ndarray) -> np.ndarray:
 def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
     """The predicted loss of a recommended allocation against the supervised baseline.
 
-    Left: the posterior predictive distribution of the distilled student's loss at the
-    recommended allocation and of the same student trained on data with the whole budget
-    (predictive when the recommendation carries it, otherwise the mean law, as labelled), with
-    the medians (dashed) and the guaranteed ``1 - risk_tolerance`` quantile of the student
-    (solid; the loss the recommendation promises) and of the baseline (dotted). Right: the
-    per-draw difference of the mean-law losses, whose share below zero is
+    Left: the distribution over posterior draws of the distilled student's loss at the
+    recommended allocation and of the same student trained on data with the whole budget, like
+    for like (both posterior predictive when the recommendation records the baseline's
+    predictive draws, otherwise both mean law, with the student's predictive distribution as
+    an outline), with the student's predictive median (dashed), the guaranteed
+    ``1 - risk_tolerance`` quantile the recommendation promises (solid) and the baseline's
+    (dotted). Right: the per-draw difference of the mean-law losses, whose share below zero is
     ``rec.p_distillation_better``.
 
     Parameters
@@ -709,47 +716,54 @@ def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
     per = rec.per_draw
     if "dropped" in per:
         per = per[~per["dropped"].astype(bool)]
-    student = per["loss_predictive"].to_numpy(float)
-    if "supervised_loss_predictive" in per:
-        baseline, base_kind = per["supervised_loss_predictive"].to_numpy(float), "predictive"
-    else:
-        baseline, base_kind = per["supervised_loss"].to_numpy(float), "mean law"
+    student_pred = per["loss_predictive"].to_numpy(float)
+    if "supervised_loss_predictive" in per:  # like for like: both predictive
+        kind = "predictive"
+        student = student_pred
+        baseline = per["supervised_loss_predictive"].to_numpy(float)
+    else:  # the baseline's per-draw predictive loss is not recorded: compare the mean laws
+        kind = "mean law"
+        student = per["loss_recommended"].to_numpy(float)
+        baseline = per["supervised_loss"].to_numpy(float)
     g = 1 - rec.risk_tolerance
+    n_bins = int(min(bins, max(10, 2 * np.sqrt(len(per)))))
 
     plt = _pyplot()
-    fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
-    both = np.r_[student, baseline]
-    edges = np.linspace(*np.quantile(both, [0.001, 0.999]), bins + 1)
-    ax_l.hist(
-        student,
-        bins=edges,
-        density=True,
+    fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    both = np.r_[student, baseline, student_pred]
+    edges = np.linspace(*np.quantile(both, [0.002, 0.998]), n_bins + 1)
+    common = {"bins": edges, "density": True, "alpha": 0.5}
+    ax_l.hist(student, color="C0", label=f"distilled student ({kind})", **common)
+    ax_l.hist(baseline, color="C1", label=f"supervised baseline ({kind})", **common)
+    if kind == "mean law":
+        ax_l.hist(
+            student_pred,
+            bins=edges,
+            density=True,
+            histtype="step",
+            color="C0",
+            lw=1.5,
+            label="distilled student (predictive)",
+        )
+    ax_l.axvline(
+        rec.student_loss["median"],
         color="C0",
-        alpha=0.55,
-        label=f"distilled student (predictive), median {rec.student_loss['median']:.4f}",
+        ls="--",
+        lw=1.2,
+        label=f"student median (predictive): {rec.student_loss['median']:.4f}",
     )
-    ax_l.hist(
-        baseline,
-        bins=edges,
-        density=True,
-        color="C1",
-        alpha=0.55,
-        label=f"supervised baseline ({base_kind}), median {np.median(baseline):.4f}",
-    )
-    ax_l.axvline(rec.student_loss["median"], color="C0", ls="--", lw=1.2)
-    ax_l.axvline(np.median(baseline), color="C1", ls="--", lw=1.2)
     ax_l.axvline(
         rec.student_loss["guaranteed"],
         color="C0",
         lw=2.2,
         label=f"guaranteed ({g:.0%} quantile): {rec.student_loss['guaranteed']:.4f}",
     )
-    if base_kind == "predictive":
-        base_g = rec.supervised_loss["guaranteed"]
-    else:
-        base_g = float(np.quantile(baseline, g))
     ax_l.axvline(
-        base_g, color="C1", ls=":", lw=2.2, label=f"baseline {g:.0%} quantile: {base_g:.4f}"
+        rec.supervised_loss["guaranteed"],
+        color="C1",
+        ls=":",
+        lw=2.2,
+        label=f"baseline {g:.0%} quantile (predictive): {rec.supervised_loss['guaranteed']:.4f}",
     )
     ax_l.set_xlabel("student loss (nats/token)")
     ax_l.set_ylabel("density")
@@ -757,10 +771,10 @@ def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
         f"{rec.scenario}: N_S = {rec.student_params:.3g}, C = {rec.compute:.3g} FLOPs",
         fontsize="medium",
     )
-    ax_l.legend(loc="upper right", frameon=False, fontsize="small")
+    ax_l.legend(loc="best", frameon=False, fontsize="x-small")
 
     diff = per["loss_recommended"].to_numpy(float) - per["supervised_loss"].to_numpy(float)
-    ax_d.hist(diff, bins=bins, color="0.5", alpha=0.8)
+    ax_d.hist(diff, bins=n_bins, color="0.5", alpha=0.8)
     ax_d.axvline(0.0, color="black", lw=1.5)
     ax_d.set_xlabel("L_S(distilled) - L(supervised), mean law (nats/token)")
     ax_d.set_ylabel("posterior draws")

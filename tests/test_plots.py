@@ -1,0 +1,359 @@
+"""Tests of bayes_distill.plots, headless (Agg).
+
+Each test checks what the figure shows (labelled axes, the number of plotted series, bands that
+contain their median line) and, through an autouse fixture, that matplotlib's global settings are
+unchanged. The supervised figures use the shipped Chinchilla posterior (a real fit, loaded, not
+sampled); the distillation figures use a synthetic posterior around the paper's coefficients.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection, QuadMesh
+from matplotlib.figure import Figure
+
+import bayes_distill as bd
+from bayes_distill import checks, laws, plots
+from bayes_distill.fit import ScalingFit
+
+
+def _rc_snapshot() -> dict[str, str]:
+    return {k: repr(v) for k, v in matplotlib.rcParams.items()}
+
+
+@pytest.fixture(autouse=True)
+def rcparams_unchanged():
+    before = _rc_snapshot()
+    backend = matplotlib.get_backend()
+    yield
+    plt.close("all")
+    after = _rc_snapshot()
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert not changed, f"plots changed rcParams: {sorted(changed)}"
+    assert matplotlib.get_backend() == backend
+
+
+@pytest.fixture(scope="module")
+def chinchilla_fit() -> ScalingFit:
+    return bd.datasets.fitted("chinchilla")
+
+
+@pytest.fixture(scope="module")
+def distillation_fit() -> ScalingFit:
+    rng = np.random.default_rng(0)
+    draws = {k: v * np.exp(rng.normal(0.0, 0.03, 200)) for k, v in laws.PAPER.items()}
+    return ScalingFit.from_params("distillation", draws, sigma=0.01, tau=0.01)
+
+
+def _band_contains(collection: PolyCollection, line) -> bool:
+    """Whether the filled band contains the line at every x of the line."""
+    verts = collection.get_paths()[0].vertices
+    x, y = line.get_data()
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = []
+    for xi, yi in zip(x, y, strict=True):
+        at = verts[np.isclose(verts[:, 0], xi, rtol=1e-12, atol=0)][:, 1]
+        if at.size:
+            ok.append(at.min() - 1e-12 <= yi <= at.max() + 1e-12)
+    return bool(ok) and all(ok)
+
+
+def _labelled(ax) -> bool:
+    return bool(ax.get_xlabel()) and bool(ax.get_ylabel())
+
+
+def test_importing_plots_leaves_matplotlib_alone():
+    code = (
+        "import matplotlib as mpl\n"
+        # dict.items: reading rcParams["backend"] would resolve (and import) pyplot itself
+        "before = {k: repr(v) for k, v in dict.items(mpl.rcParams)}\n"
+        "import bayes_distill.plots, bayes_distill.checks\n"
+        "after = {k: repr(v) for k, v in dict.items(mpl.rcParams)}\n"
+        "assert before == after, [k for k in before if before[k] != after[k]]\n"
+        "import sys\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported at import time'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------------------------
+# ppc
+
+
+def test_ppc_of_a_fit(chinchilla_fit):
+    fig = plots.ppc(chinchilla_fit, num_samples=12, random_seed=0)
+    assert isinstance(fig, Figure) and fig in map(plt.figure, plt.get_fignums())
+    ax_d, ax_r = fig.axes
+    assert all(_labelled(ax) for ax in fig.axes)
+    # 12 replicated data sets and the observed one
+    assert len(ax_d.get_lines()) == 13
+    assert ax_d.get_lines()[-1].get_label() == "observed"
+    # one error bar per run, split into inside / outside their interval
+    points = sum(len(c.lines[0].get_xdata()) for c in ax_r.containers)
+    assert points == len(chinchilla_fit.runs)
+    assert "posterior" in fig.get_suptitle().lower()
+    for container in ax_r.containers:
+        median = container.lines[0].get_ydata()
+        segs = container.lines[2][0].get_segments()
+        lows = np.array([s[:, 1].min() for s in segs])
+        highs = np.array([s[:, 1].max() for s in segs])
+        assert np.all(lows <= median) and np.all(median <= highs)
+
+
+def test_ppc_of_a_prior_predictive_tree():
+    runs = bd.datasets.load("chinchilla")
+    tree = checks.prior_predictive(runs, n_draws=40, random_seed=1)
+    fig = plots.ppc(tree, num_samples=5)
+    assert "prior" in fig.get_suptitle().lower()
+    assert len(fig.axes[0].get_lines()) == 6
+    assert fig.axes[1].get_yscale() == "log"  # prior intervals span orders of magnitude
+
+
+def test_ppc_errors(chinchilla_fit):
+    with pytest.raises(ValueError, match="num_samples must be a positive integer"):
+        plots.ppc(chinchilla_fit, num_samples=0)
+    with pytest.raises(ValueError, match="ci_prob must be a number in"):
+        plots.ppc(chinchilla_fit, ci_prob=0)
+    with pytest.raises(TypeError, match="Expected a ScalingFit or an xarray"):
+        plots.ppc(chinchilla_fit.runs)
+
+
+# --------------------------------------------------------------------------------------------
+# loss vs compute
+
+
+def test_loss_vs_compute_frontier_and_isoflops(chinchilla_fit):
+    budgets = [1e19, 1e20, 1e21]
+    fig = plots.loss_vs_compute(chinchilla_fit, budgets=budgets, n_points=25)
+    ax_f, ax_i = fig.axes[0], fig.axes[1]
+    assert _labelled(ax_f) and _labelled(ax_i)
+    assert ax_f.get_xscale() == "log" and ax_i.get_xscale() == "log"
+    # frontier: one band containing its median; the runs overlaid
+    bands = [c for c in ax_f.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 1
+    assert _band_contains(bands[0], ax_f.get_lines()[0])
+    scatter = [c for c in ax_f.collections if c not in bands]
+    assert len(scatter[0].get_offsets()) == len(chinchilla_fit.runs)
+    # the frontier decreases with compute
+    y = ax_f.get_lines()[0].get_ydata()
+    assert np.all(np.diff(y) < 0)
+    # isoFLOP panel: one curve and one band per budget, each band containing its curve
+    curves = [ln for ln in ax_i.get_lines() if ln.get_label().startswith("C = ")]
+    i_bands = [c for c in ax_i.collections if isinstance(c, PolyCollection)]
+    assert len(curves) == len(budgets) and len(i_bands) == len(budgets)
+    for band, curve in zip(i_bands, curves, strict=True):
+        assert _band_contains(band, curve)
+        y = curve.get_ydata()
+        assert 0 < int(np.argmin(y)) < len(y) - 1  # an interior optimum: a U-shape
+    # a larger budget reaches a lower loss
+    minima = [np.min(c.get_ydata()) for c in curves]
+    assert minima == sorted(minima, reverse=True)
+    assert len(ax_i.get_legend().get_texts()) == len(budgets)
+
+
+def test_loss_vs_compute_synthetic_fit_needs_a_range():
+    p = {k: laws.PAPER[k] for k in laws.PARAM_NAMES["supervised"]}
+    fit = ScalingFit.from_params("supervised", p)
+    with pytest.raises(ValueError, match="give compute_range"):
+        plots.loss_vs_compute(fit)
+    fig = plots.loss_vs_compute(fit, budgets=[1e20], compute_range=(1e18, 1e22), n_points=10)
+    assert len(fig.axes) == 2
+
+
+def test_loss_vs_compute_errors(chinchilla_fit, distillation_fit):
+    with pytest.raises(ValueError, match="'chinchilla' or 'supervised' law"):
+        plots.loss_vs_compute(distillation_fit)
+    with pytest.raises(TypeError, match=r"needs a bayes_distill\.ScalingFit"):
+        plots.loss_vs_compute("chinchilla")
+    with pytest.raises(ValueError, match="budgets must be positive finite numbers"):
+        plots.loss_vs_compute(chinchilla_fit, budgets=[-1.0])
+    with pytest.raises(ValueError, match="compute_range must be increasing"):
+        plots.loss_vs_compute(chinchilla_fit, compute_range=(1e22, 1e20))
+    with pytest.raises(ValueError, match="n_points must be an integer"):
+        plots.loss_vs_compute(chinchilla_fit, n_points=2)
+
+
+# --------------------------------------------------------------------------------------------
+# capacity gap
+
+
+def test_capacity_gap_u_shape(distillation_fit):
+    sizes = [2e8, 1e9]
+    fig = plots.capacity_gap(distillation_fit, student_params=sizes)
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "teacher loss L_T (nats/token)"
+    assert ax.get_ylabel() == "student loss L_S (nats/token)"
+    medians = [ln for ln in ax.get_lines() if ln.get_label().startswith("N_S = ")]
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(medians) == len(sizes) and len(bands) == len(sizes)
+    for band, line in zip(bands, medians, strict=True):
+        assert _band_contains(band, line)
+        x, y = line.get_data()
+        j = int(np.argmin(y))
+        assert 0 < j < len(y) - 1, "the best teacher is inside the range: a U-shape"
+        assert np.all(np.asarray(y) >= np.asarray(x) - 1e-9), "the student never beats L_T"
+    # the bigger student is never worse, and better where the teacher is strong
+    small, big = medians[0].get_ydata(), medians[1].get_ydata()
+    assert np.all(big <= small + 1e-12) and big[0] < small[0]
+    assert any(ln.get_label() == "L_S = L_T" for ln in ax.get_lines())
+
+
+def test_capacity_gap_predictive_band_is_wider(distillation_fit):
+    widths = {}
+    for kind in ("mean", "predictive"):
+        fig = plots.capacity_gap(distillation_fit, student_params=5e8, kind=kind)
+        verts = fig.axes[0].collections[0].get_paths()[0].vertices
+        widths[kind] = np.ptp(verts[:, 1])
+    assert widths["predictive"] > widths["mean"]
+
+
+def test_capacity_gap_errors(distillation_fit, chinchilla_fit):
+    with pytest.raises(ValueError, match="'distillation' law"):
+        plots.capacity_gap(chinchilla_fit, student_params=1e9)
+    with pytest.raises(ValueError, match="student_params must be positive"):
+        plots.capacity_gap(distillation_fit, student_params=[])
+    with pytest.raises(ValueError, match="2 values for 3 students"):
+        plots.capacity_gap(distillation_fit, student_params=[1e8, 1e9, 2e9], student_tokens=[1, 2])
+    with pytest.raises(ValueError, match="kind must be"):
+        plots.capacity_gap(distillation_fit, student_params=1e9, kind="both")
+
+
+# --------------------------------------------------------------------------------------------
+# distill map
+
+
+def test_distill_map_probabilities(distillation_fit):
+    sizes, budgets = [1e8, 1e9, 1e10], [1e19, 1e21, 1e23]
+    fig = plots.distill_map(
+        distillation_fit, "best_case", student_params=sizes, compute=budgets, max_draws=None
+    )
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "compute C (FLOPs)" and ax.get_ylabel() == "student parameters N_S"
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    prob = np.ma.masked_invalid(mesh.get_array()).reshape(len(sizes), len(budgets))
+    assert prob.count() == prob.size
+    assert np.all((prob >= 0) & (prob <= 1))
+    assert fig.axes[1].get_ylabel() == "P(distillation beats supervised)"  # the colour bar
+    # each cell is bd.recommend's probability for that student and budget
+    rec = bd.recommend(
+        distillation_fit,
+        compute=1e21,
+        student_params=1e9,
+        scenario="best_case",
+        risk_tolerance=0.5,
+        random_seed=0,
+    )
+    assert prob[1, 1] == pytest.approx(rec.p_distillation_better)
+
+
+def test_distill_map_marks_infeasible_cells(distillation_fit):
+    # 1e10 parameters cannot be trained on 1e15 FLOPs: that cell is masked, not an error
+    fig = plots.distill_map(
+        distillation_fit,
+        "teacher_pretraining",
+        student_params=[1e8, 1e10],
+        compute=[1e15, 1e21],
+        max_draws=50,
+    )
+    mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
+    prob = np.ma.masked_invalid(mesh.get_array()).reshape(2, 2)
+    assert prob.mask[1, 0]
+    assert not prob.mask[0, 1]
+
+
+def test_distill_map_errors(distillation_fit):
+    with pytest.raises(ValueError, match="Unknown scenario"):
+        plots.distill_map(distillation_fit, "free_lunch", student_params=[1e9], compute=[1e21])
+    with pytest.raises(ValueError, match="max_draws must be a positive integer"):
+        plots.distill_map(distillation_fit, max_draws=0)
+    with pytest.raises(ValueError, match="compute must be positive"):
+        plots.distill_map(distillation_fit, compute=[0.0])
+
+
+# --------------------------------------------------------------------------------------------
+# recommendation
+
+
+@pytest.fixture(scope="module")
+def rec(distillation_fit):
+    return bd.recommend(
+        distillation_fit,
+        compute=1e21,
+        student_params=1e9,
+        scenario="teacher_pretraining",
+        risk_tolerance=0.1,
+    )
+
+
+def test_recommendation_marks_the_guaranteed_quantile(rec):
+    fig = plots.recommendation(rec)
+    ax_l, ax_d = fig.axes
+    assert _labelled(ax_l) and _labelled(ax_d)
+    x_lines = {round(float(ln.get_xdata()[0]), 12): ln for ln in ax_l.get_lines()}
+    g = rec.student_loss["guaranteed"]
+    assert round(g, 12) in x_lines
+    assert "guaranteed (90% quantile)" in x_lines[round(g, 12)].get_label()
+    # like for like: the student and the baseline with the same kind of uncertainty
+    labels = [t.get_text() for t in ax_l.get_legend().get_texts()]
+    kinds = [t.split("(")[1].rstrip(")") for t in labels if t.startswith("supervised baseline")]
+    assert len(kinds) == 1
+    assert f"distilled student ({kinds[0]})" in labels
+    assert any(t.startswith("baseline 90% quantile") for t in labels)
+    bars = [p for p in ax_l.patches if p.get_height() > 0]
+    assert bars, "histograms drawn"
+    # the right panel's title is the probability from the recommendation
+    assert f"{rec.p_distillation_better:.2f}" in ax_d.get_title()
+    assert any(ln.get_xdata()[0] == 0.0 for ln in ax_d.get_lines())
+
+
+def test_recommendation_errors(rec):
+    with pytest.raises(TypeError, match=r"needs a bayes_distill\.Recommendation"):
+        plots.recommendation(rec.to_frame())
+    with pytest.raises(ValueError, match="bins must be an integer"):
+        plots.recommendation(rec, bins=1)
+
+
+# --------------------------------------------------------------------------------------------
+# ArviZ plots
+
+
+@pytest.mark.parametrize(
+    ("function", "natural", "names"),
+    [
+        (plots.trace, True, ["alpha", "beta"]),
+        (plots.rank, False, ["a", "b"]),
+        (plots.pair, True, ["E", "alpha", "beta"]),
+    ],
+)
+def test_arviz_plots_return_figures(chinchilla_fit, function, natural, names):
+    fig = function(chinchilla_fit, var_names=names, natural=natural)
+    assert isinstance(fig, Figure)
+    assert fig.axes
+    text = " ".join(
+        [ax.get_title() for ax in fig.axes]
+        + [ax.get_xlabel() for ax in fig.axes]
+        + [ax.get_ylabel() for ax in fig.axes]
+    )
+    for name in names:
+        assert name in text
+
+
+def test_arviz_plots_work_on_the_fit_tree(chinchilla_fit):
+    """The documented route: ArviZ directly on fit.dt and on the natural-parameter tree."""
+    import arviz as az
+
+    pc = az.plot_trace_dist(chinchilla_fit.dt, var_names=["log_E", "alpha"])
+    assert isinstance(pc.viz["figure"].item(), Figure)
+    pc = az.plot_rank(checks.natural_tree(chinchilla_fit), var_names=["E"])
+    assert isinstance(pc.viz["figure"].item(), Figure)
+    assert isinstance(pd.DataFrame(chinchilla_fit.summary()), pd.DataFrame)
