@@ -4,12 +4,13 @@ Every check returns data (xarray DataTrees, pandas tables, small result objects)
 in :mod:`bayes_distill.plots` and in ArviZ.
 
 Predictive checks
-    :func:`prior_predictive` draws parameters from the priors and evaluates the law (with the
-    model's noise and discrepancy offsets) at the runs' inputs; :func:`posterior_predictive` does
-    the same with the posterior. Both return an ArviZ-style :class:`xarray.DataTree`, so ArviZ's
-    plots apply directly (``az.plot_ppc_dist(tree, group="prior_predictive")``), and
-    :func:`predictive_summary` turns either into a per-run table of intervals, coverage and PIT
-    values. :func:`bayes_distill.plots.ppc` draws both kinds.
+    :func:`prior_predictive` runs the fit's own PyMC model forwards: parameters from the
+    priors, losses at the runs' inputs with the model's noise and discrepancy;
+    :func:`posterior_predictive` does the same with the posterior. Both return an ArviZ-style
+    :class:`xarray.DataTree`, so ArviZ's plots apply directly
+    (``az.plot_ppc_dist(tree, group="prior_predictive")``), and :func:`predictive_summary`
+    turns either into a per-run table of intervals, coverage and PIT values.
+    :func:`bayes_distill.plots.ppc` draws both kinds.
 :func:`compare`
     PSIS-LOO comparison (ArviZ) of laws fitted to the same runs, with the Pareto-k diagnostics
     in the table and as a :class:`ParetoKWarning`.
@@ -18,9 +19,10 @@ Predictive checks
     errors, the median absolute percentage error and the coverage of 50% and 90% predictive
     intervals.
 :func:`sbc`
-    Simulation-based calibration: simulate runs from known parameters (:func:`simulate_runs`,
-    drawn from the prior or fixed at published values), fit them, and count how often the
-    credible intervals cover the truth. ``benchmarks/sbc.py`` runs the larger study.
+    Simulation-based calibration: simulate runs from the model with known parameters (drawn
+    from the prior, or fixed at published values as in :func:`simulate_runs`), fit them, and
+    count how often the credible intervals cover the truth. ``benchmarks/sbc.py`` runs the
+    larger study.
 
 All predictive quantities are on the log-loss scale inside the trees (variable ``obs``, as in
 the model) and in nats/token in the tables.

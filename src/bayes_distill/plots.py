@@ -198,7 +198,7 @@ def ppc(
     ax_d.set_xlabel(_LOSS_LABEL)
     ax_d.set_ylabel("density of log loss")
     ax_d.set_title(f"observed vs {len(pick)} replicated data sets")
-    ax_d.legend(loc="upper right", frameon=False)
+    ax_d.legend(loc="best", frameon=False)
 
     inside = table["inside"].to_numpy()
     yerr = np.vstack([table["median"] - table["lower"], table["upper"] - table["median"]])
