@@ -152,6 +152,7 @@ def pytensor_namespace() -> SimpleNamespace:
         name="pytensor",
         log=pt.log,
         exp=pt.exp,
+        sqrt=pt.sqrt,
         logaddexp=pt.logaddexp,
         softplus=pt.softplus,
     )

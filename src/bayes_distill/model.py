@@ -15,16 +15,18 @@ above answers one of them:
 
 * Runs of one model size share a systematic deviation from the law. Treated as independent,
   240 runs look like 240 independent pieces of evidence and the exponents come out too
-  certain. ``delta`` gives every model size a shared offset (``discrepancy="groups"``, centred
-  parameterisation); a new model size draws a new offset from ``N(0, tau)``. The distillation
-  law has no such factor by default: its runs' inputs take few discrete levels (5 student sizes
-  and 13 token counts on the Figure-1 runs), and offsets per level were confounded with the
-  law's own dependence on them (R-hat 1.12, in-sample error 0.7% instead of 0.04%).
+  certain. ``delta`` gives every model size a shared offset (``discrepancy="groups"``,
+  non-centred: ``delta = tau z``); a new model size draws a new offset from ``N(0, tau)``.
+  The distillation law has no such factor by default: its runs' inputs take few discrete
+  levels (5 student sizes, 13 token counts, 63 teachers on the Figure-1 runs), and offsets per
+  level were confounded with the law's own dependence on them (R-hat 1.1-1.3, in-sample error
+  0.7% instead of 0.1%).
 * The law fits best where most runs are: on the bundled Chinchilla runs the residuals of the
   outermost quarter of runs (by distance from the centre) are 2-3 times those of the inner
   three quarters. ``d_i`` is the run's Euclidean distance from the centre of the runs in log
-  inputs, each standardised by its spread over the runs (:class:`Frame`); ``lambda`` is learned
-  from how the residuals grow towards the edge of the data. A prediction beyond the data has a
+  inputs and in the law's log loss, each standardised by its spread over the runs
+  (:class:`Frame`); ``lambda`` is learned from how the residuals grow towards the edge of the
+  data. A prediction beyond the data — bigger, or predicted to beat every fitted run — has a
   larger ``d`` and so a wider predictive interval, growing linearly with distance.
 
 Both are checked by backtests (fit the weaker runs, predict the stronger ones) in the tests, in
@@ -108,35 +110,51 @@ class ModelInputs:
 
     @property
     def distance(self) -> np.ndarray:
-        """Each run's standardised distance from the centre of the runs."""
+        """Each run's standardised distance from the centre of the runs, in its inputs only."""
         return self.frame.distance(self.x)
 
 
 @dataclass(frozen=True)
 class Frame:
-    """Centre and spread of the runs' log inputs, for the distance of any run from the centre.
+    """Centre and spread of the runs, for the distance of any run from the centre.
 
-    The distance is Euclidean in log inputs, each standardised by its spread over the runs
-    (a spread below 0.1 in log counts as 0.1, so an input that barely varies, e.g. one model
-    size, does not make every other value infinitely far).
+    The distance is Euclidean in the log inputs and the log loss, each standardised by its
+    spread over the runs (a spread below 0.1 in log inputs or 0.01 in log loss counts as that
+    floor, so a quantity that barely varies does not make every other value infinitely far).
+    The loss coordinate is the law's prediction: a run predicted to beat every fitted run is
+    far from the data even when each of its inputs is within the fitted range.
     """
 
     keys: tuple[str, ...]
     centre: np.ndarray
     scale: np.ndarray
+    loss_centre: float
+    loss_scale: float
 
     @classmethod
-    def from_inputs(cls, x: Mapping[str, np.ndarray]) -> Frame:
+    def from_inputs(cls, x: Mapping[str, np.ndarray], log_loss: np.ndarray) -> Frame:
         keys = tuple(x)
         data = np.stack([np.asarray(x[k], float) for k in keys])
-        return cls(keys, data.mean(axis=1), np.maximum(data.std(axis=1), 0.1))
+        y = np.asarray(log_loss, float)
+        return cls(
+            keys,
+            data.mean(axis=1),
+            np.maximum(data.std(axis=1), 0.1),
+            float(y.mean()),
+            float(max(y.std(), 0.01)),
+        )
 
     def distance(self, x: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Distance in the inputs only (the squared loss term is :meth:`loss_term`)."""
         arrays = np.broadcast_arrays(*(np.asarray(x[k], float) for k in self.keys))
         sq = sum(
             ((a - c) / s) ** 2 for a, c, s in zip(arrays, self.centre, self.scale, strict=True)
         )
         return np.sqrt(sq)
+
+    def loss_term(self, log_loss):
+        """Squared standardised distance of a (predicted) log loss from the runs' centre."""
+        return ((log_loss - self.loss_centre) / self.loss_scale) ** 2
 
 
 #: Discrepancy factors of each law: ``(name, log-input key, grouping tolerance in log)``.
@@ -185,14 +203,14 @@ def prepare_inputs(
             }
             sy = np.log(supervised_runs["loss"].to_numpy(float))
             sg = group_runs(sx["log_N"])
-        return ModelInputs(law, x, y, groups, Frame.from_inputs(x), sx, sy, sg)
+        return ModelInputs(law, x, y, groups, Frame.from_inputs(x, y), sx, sy, sg)
     x = {
         "log_N": np.log(runs["N"].to_numpy(float)),
         "log_D": np.log(runs["D"].to_numpy(float)),
     }
     y = np.log(runs["loss"].to_numpy(float))
     groups = {n: group_runs(x[k], tol) for n, k, tol in FACTORS[law]}
-    return ModelInputs(law, x, y, groups, Frame.from_inputs(x))
+    return ModelInputs(law, x, y, groups, Frame.from_inputs(x, y))
 
 
 def _likelihood(name, mu, sigma, observed, likelihood):
@@ -253,20 +271,25 @@ def build_model(
         else:
             x = {k: pm.Data(k, v) for k, v in inputs.x.items()}
             mu = laws.log_supervised(xp, x["log_N"], x["log_D"], **sup)
+        mu_law = mu
         for g, grp in inputs.groups.items():
             if discrepancy == "groups":
-                # centred: every group holds many runs with small noise, so the data pin each
-                # offset far more tightly than tau does (a non-centred version mixed badly:
-                # R-hat 1.04, ESS 87 on the Figure-1 runs)
+                # non-centred: on the Chinchilla runs a size holds ~5 runs whose mean is known
+                # about as well as tau, where the centred version left divergences
                 tau = priors["tau"].to_pymc(f"tau_{g}")
-                delta = pm.Normal(f"delta_{g}", 0.0, tau, dims=f"{g}_group")
-                mu = mu + delta[pm.Data(f"{g}_index", grp.index)]
+                z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
+                mu = mu + tau * z[pm.Data(f"{g}_index", grp.index)]
 
         y = pm.Data("log_loss", inputs.y)
         scale = sigma
         if noise == "distance":
             lam = priors["lambda"].to_pymc("lambda")
-            scale = sigma * (1.0 + lam * pm.Data("distance", inputs.distance))
+            d_inputs = pm.Data("distance", inputs.distance)
+            # centre and spread of the loss as data, so a cached compiled model serves new runs
+            loss_centre = pm.Data("loss_centre", inputs.frame.loss_centre)
+            loss_scale = pm.Data("loss_scale", inputs.frame.loss_scale)
+            d = xp.sqrt(d_inputs**2 + ((mu_law - loss_centre) / loss_scale) ** 2)
+            scale = sigma * (1.0 + lam * d)
         _likelihood("obs", mu, scale, y, likelihood)
         if inputs.supervised_x is not None:
             sx = {k: pm.Data(f"supervised_{k}", v) for k, v in inputs.supervised_x.items()}

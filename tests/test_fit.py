@@ -1,0 +1,232 @@
+"""Acceptance tests of the Bayesian fits (issue 3): real NUTS fits, once per session.
+
+The fits on the bundled data are the expensive part of the suite (tens of seconds each); they are
+built once in session-scoped fixtures and shared by every test here.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayes_distill as bd
+from bayes_distill import laws
+
+pytestmark = pytest.mark.slow
+
+# Backtests (fit the weaker runs, predict the stronger): the default model's 90% predictive
+# intervals covered 0.74-0.78 of the bigger Chinchilla runs and 0.76 of the strongest
+# distillation runs (README, "Honest extrapolation"); an i.i.d.-noise model covered 0.48-0.52
+# and 0.44. Still short of 0.9 (said in the README); these bounds guard the gain.
+CHINCHILLA_BACKTEST_MIN_COVERAGE = 0.65
+DISTILLATION_BACKTEST_MIN_COVERAGE = 0.65
+
+# Epoch AI's bootstrap 95% intervals (DESIGN.md section 2).
+EPOCH_95 = {
+    "A": (285.0, 744.0),
+    "B": (1042.0, 5810.0),
+    "E": (1.769, 1.871),
+    "alpha": (0.317, 0.373),
+    "beta": (0.331, 0.415),
+}
+
+
+@pytest.fixture(scope="session")
+def chinchilla_fit():
+    return bd.fit(bd.datasets.load("chinchilla"), law="chinchilla", random_seed=20240417)
+
+
+@pytest.fixture(scope="session")
+def distillation_fit():
+    return bd.fit(bd.datasets.load("distillation"), law="distillation", random_seed=20250211)
+
+
+# --- Chinchilla law on the Chinchilla runs --------------------------------------------------
+
+
+def test_chinchilla_converges(chinchilla_fit):
+    diag = chinchilla_fit.diagnose()
+    assert diag.ok, str(diag)
+    assert diag.max_rhat <= 1.01
+    assert diag.min_ess_bulk >= 400
+    assert diag.divergences == 0
+
+
+@pytest.mark.parametrize("name", list(EPOCH_95))
+def test_chinchilla_medians_inside_epoch_intervals(chinchilla_fit, name):
+    median = float(chinchilla_fit.params[name].median())
+    lo, hi = EPOCH_95[name]
+    assert lo <= median <= hi, f"{name}: median {median:.4g} outside Epoch's [{lo}, {hi}]"
+
+
+def test_chinchilla_beta_interval_excludes_hoffmann(chinchilla_fit):
+    beta = chinchilla_fit.params["beta"].values.ravel()
+    lo, hi = np.quantile(beta, [0.025, 0.975])
+    assert not lo <= 0.28 <= hi, f"95% interval of beta [{lo:.3f}, {hi:.3f}] contains 0.28"
+
+
+def test_chinchilla_data_exponent_ratio(chinchilla_fit):
+    p = chinchilla_fit.params
+    ratio = (p["beta"] / (p["alpha"] + p["beta"])).values.ravel()
+    assert abs(np.median(ratio) - 0.513) <= 0.03
+
+
+def test_chinchilla_summary_and_repr(chinchilla_fit):
+    table = chinchilla_fit.summary()
+    assert list(table.index[:5]) == ["E", "A", "B", "alpha", "beta"]
+    assert {"mean", "sd", "ess_bulk", "r_hat"} <= set(table.columns)
+    text = repr(chinchilla_fit)
+    assert "law='chinchilla'" in text and "diagnostics: ok" in text
+
+
+def test_chinchilla_params_are_natural(chinchilla_fit):
+    post = chinchilla_fit.posterior
+    A = np.exp(post["a"] + post["alpha"] * np.log(laws.N0))
+    np.testing.assert_allclose(chinchilla_fit.params["A"].values, A.values, rtol=1e-12)
+    assert set(chinchilla_fit.params.dims) == {"chain", "draw"}
+
+
+def test_predict_mean_and_predictive(chinchilla_fit):
+    new = pd.DataFrame({"N": [1e9, 7e10], "D": [2e10, 1.4e12], "note": ["a", "b"]})
+    before = new.copy()
+    mean = chinchilla_fit.predict(new, kind="mean", ci_prob=0.9)
+    pred = chinchilla_fit.predict(new, kind="predictive", ci_prob=0.9, random_seed=1)
+    pd.testing.assert_frame_equal(new, before)
+    assert list(mean.columns) == ["N", "D", "note", "median", "lower", "upper"]
+    assert (mean["lower"] < mean["median"]).all() and (mean["median"] < mean["upper"]).all()
+    # the predictive interval adds noise and discrepancy, so it is wider than the mean's
+    assert ((pred["upper"] - pred["lower"]) > (mean["upper"] - mean["lower"])).all()
+    # further from the data, the predictive interval widens (relative width)
+    rel = (pred["upper"] - pred["lower"]) / pred["median"]
+    assert rel.iloc[1] > rel.iloc[0]
+
+
+def test_predict_rejects_bad_input(chinchilla_fit):
+    with pytest.raises(bd.DataValidationError, match=r"lacks the column\(s\) \['D'\]"):
+        chinchilla_fit.predict(pd.DataFrame({"N": [1e9]}))
+    with pytest.raises(bd.DataValidationError, match=r"column 'N' must hold finite positive"):
+        chinchilla_fit.predict(pd.DataFrame({"N": [-1.0], "D": [1e10]}))
+    with pytest.raises(ValueError, match=r"kind must be 'mean' or 'predictive'"):
+        chinchilla_fit.predict(pd.DataFrame({"N": [1e9], "D": [1e10]}), kind="median")
+    with pytest.raises(ValueError, match=r"ci_prob must be a number in \(0, 1\)"):
+        chinchilla_fit.predict(pd.DataFrame({"N": [1e9], "D": [1e10]}), ci_prob=90)
+
+
+# --- distillation law on the Figure-1 runs --------------------------------------------------
+
+
+def test_distillation_converges(distillation_fit):
+    diag = distillation_fit.diagnose()
+    assert diag.ok, str(diag)
+
+
+def test_distillation_in_sample_error(distillation_fit):
+    runs = distillation_fit.runs
+    pred = distillation_fit.predict(runs, kind="mean")
+    mdape = np.median(np.abs(pred["median"] / runs["L_S"] - 1))
+    assert mdape <= 0.005, f"in-sample MdAPE {mdape:.4%}"
+
+
+def test_distillation_predictive_coverage(distillation_fit):
+    runs = distillation_fit.runs
+    pred = distillation_fit.predict(runs, kind="predictive", ci_prob=0.9, random_seed=3)
+    inside = ((runs["L_S"] >= pred["lower"]) & (runs["L_S"] <= pred["upper"])).mean()
+    assert 0.85 <= inside <= 0.95, f"90% predictive intervals cover {inside:.1%} of the runs"
+
+
+def test_distillation_repr_says_where_supervised_parameters_come_from(distillation_fit):
+    assert "supervised parameters: prior only" in repr(distillation_fit)
+
+
+def test_distillation_predict_from_teacher_size(distillation_fit):
+    new = pd.DataFrame({"N_S": [5e8], "D_S": [2e10], "N_T": [7e9], "D_T": [1.4e11]})
+    out = distillation_fit.predict(new, kind="mean")
+    # the student is never better than its teacher
+    L_T = np.exp(distillation_fit.log_supervised_mean(7e9, 1.4e11))
+    assert out["median"].iloc[0] > np.median(L_T)
+
+
+# --- parameter recovery on simulated data ---------------------------------------------------
+
+SUPERVISED_TRUTH = {"E": 1.8, "A": 450.0, "B": 2200.0, "alpha": 0.34, "beta": 0.37}
+
+
+def _simulated_supervised(rng):
+    N = np.geomspace(5e7, 1e10, 12)
+    ratio = np.geomspace(2, 200, 10)
+    NN, RR = np.meshgrid(N, ratio)
+    N, D = NN.ravel(), (NN * RR).ravel()
+    loss = laws.supervised_loss(N, D, **SUPERVISED_TRUTH) * np.exp(rng.normal(0, 0.005, N.size))
+    return pd.DataFrame({"N": N, "D": D, "loss": loss})
+
+
+def test_chinchilla_parameter_recovery():
+    """Simulated (not real) runs from known parameters: 90% intervals contain the truth."""
+    runs = _simulated_supervised(np.random.default_rng(7))
+    fit = bd.fit(runs, law="chinchilla", draws=500, tune=500, chains=4, random_seed=11)
+    assert fit.diagnose().ok, str(fit.diagnose())
+    for name, truth in SUPERVISED_TRUTH.items():
+        lo, hi = np.quantile(fit.params[name].values, [0.05, 0.95])
+        assert lo <= truth <= hi, f"{name}: truth {truth} outside 90% interval [{lo:.4g}, {hi:.4g}]"
+
+
+def test_distillation_parameter_recovery():
+    """Simulated (not real) distillation runs: 90% intervals contain the identified params."""
+    rng = np.random.default_rng(5)
+    truth = dict(laws.PAPER, B_prime=2e6)  # B' that reproduces Figure 1 (DESIGN.md section 2)
+    N_S = np.repeat(np.geomspace(1.4e8, 1.8e9, 5), 30)
+    D_S = np.exp(rng.uniform(np.log(4e9), np.log(1e11), N_S.size))
+    L_T = rng.uniform(1.9, 2.8, N_S.size)
+    L_S = laws.distillation_loss(N_S, D_S, L_T, **truth) * np.exp(rng.normal(0, 0.002, N_S.size))
+    runs = pd.DataFrame({"N_S": N_S, "D_S": D_S, "L_T": L_T, "L_S": L_S})
+    fit = bd.fit(runs, law="distillation", draws=500, tune=700, chains=4, random_seed=3)
+    sampled = laws.to_sampled("distillation", truth)
+    post = fit.posterior
+    # the parameters the runs identify (c1 and d1 are not identified: DESIGN.md section 2)
+    for name in ("alpha_prime_eff", "beta_prime_eff", "c0", "n_prime"):
+        lo, hi = np.quantile(post[name].values, [0.05, 0.95])
+        assert lo <= sampled[name] <= hi, (
+            f"{name}: truth {sampled[name]:.4g} outside 90% interval [{lo:.4g}, {hi:.4g}]"
+        )
+
+
+# --- honest extrapolation: fit the weaker runs, predict the stronger ones -------------------
+
+
+def _coverage(fit, test, target, ci_prob):
+    pred = fit.predict(test, kind="predictive", ci_prob=ci_prob, random_seed=0)
+    return float(((test[target] >= pred["lower"]) & (test[target] <= pred["upper"])).mean())
+
+
+def _backtest_fit(runs, law):
+    """A shorter fit on part of the runs. Its diagnostics are checked loosely (R-hat < 1.05):
+    the point of these tests is the coverage, and a 500-draw fit on 70% of the runs may miss
+    the strict thresholds by a little; that warning is expected and silenced here only."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bd.ConvergenceWarning)
+        fit = bd.fit(runs, law=law, draws=500, tune=700, random_seed=1)
+    assert fit.diagnose().max_rhat < 1.05, str(fit.diagnose())
+    return fit
+
+
+def test_chinchilla_extrapolation_intervals_are_honest():
+    """Fit the runs below 1e21 FLOPs, predict the 23 bigger ones (the paper's Fig. 5 idea).
+
+    An i.i.d.-noise fit covers about half of them with its 90% intervals (measured: 0.48-0.52);
+    the default model's per-size offsets and distance-dependent noise must do much better.
+    """
+    runs = bd.datasets.load("chinchilla")
+    big = 6 * runs["N"] * runs["D"] >= 1e21
+    fit = _backtest_fit(runs[~big], "chinchilla")
+    assert _coverage(fit, runs[big], "loss", 0.9) >= CHINCHILLA_BACKTEST_MIN_COVERAGE
+
+
+def test_distillation_extrapolation_intervals_are_honest():
+    """Fit the 70% weakest distillation runs, predict the 30% strongest (lowest L_S)."""
+    runs = bd.datasets.load("distillation")
+    strong = runs["L_S"] <= runs["L_S"].quantile(0.3)
+    fit = _backtest_fit(runs[~strong], "distillation")
+    assert _coverage(fit, runs[strong], "L_S", 0.9) >= DISTILLATION_BACKTEST_MIN_COVERAGE
