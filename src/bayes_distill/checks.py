@@ -147,15 +147,57 @@ def _model_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _pymc_model(law: str, inputs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
-    """The PyMC model that :func:`bayes_distill.fit` would build for runs with these inputs."""
-    frame = inputs[list(_INPUTS[law])].copy()
-    if _TARGET[law] not in inputs:  # a design: the loss is not used to simulate
-        frame[_TARGET[law]] = 2.0
-    else:
-        frame[_TARGET[law]] = inputs[_TARGET[law]]
+def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
+    """The PyMC model that :func:`bayes_distill.fit` would build for these runs.
+
+    ``runs`` needs the loss column: the model may standardise by the runs' losses (the
+    distance-dependent noise does). For a bare design only the priors are usable (placeholder
+    losses); simulations build the model on the noise-free losses of their truth instead
+    (:func:`_simulate`).
+    """
+    frame = runs[list(_INPUTS[law])].copy()
+    frame[_TARGET[law]] = runs[_TARGET[law]] if _TARGET[law] in runs else 2.0
     model_inputs = _model.prepare_inputs(law, frame)
     return _model.build_model(model_inputs, priors, **options)
+
+
+def _law_loss(law: str, natural: Mapping[str, float], design: pd.DataFrame) -> np.ndarray:
+    """The law itself (no noise) at the design's inputs."""
+    with np.errstate(all="ignore"):
+        if law == "distillation":
+            out = laws.distillation_loss(design["N_S"], design["D_S"], design["L_T"], **natural)
+        else:
+            p = {k: natural[k] for k in laws.PARAM_NAMES[law]}
+            out = laws.supervised_loss(design["N"], design["D"], **p)
+    return np.asarray(out, float)
+
+
+def _simulate(
+    law: str,
+    design: pd.DataFrame,
+    priors: Mapping[str, Any],
+    options: Mapping[str, Any],
+    fixed: Mapping[str, float],
+    seed: Any,
+) -> np.ndarray:
+    """Log losses simulated by the fit's model with its scalar parameters fixed (``pm.do``).
+
+    The model is built on the noise-free losses of the truth, so that anything it derives from
+    the runs' losses (the centre and spread that standardise the distance of the noise model)
+    is what a fit of the simulated runs will see, up to the noise.
+    """
+    import pymc as pm
+
+    sampled = {k: fixed[k] for k in laws.SAMPLED_NAMES[law]}
+    natural = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
+    runs = design[list(_INPUTS[law])].copy()
+    runs[_TARGET[law]] = _law_loss(law, natural, design)
+    model = _pymc_model(law, runs, priors, options)
+    fixed = dict(fixed)
+    # scipy's Student-t sampler needs a positive scale; sigma = 0 means "no run noise"
+    fixed["sigma"] = max(fixed["sigma"], 1e-300)
+    drawn = _forward(pm.do(model, fixed), 1, seed)
+    return np.asarray(drawn["prior_predictive"]["obs"].values, float).reshape(-1)
 
 
 @contextlib.contextmanager
@@ -847,9 +889,19 @@ def _check_design(law: str, design: Any) -> pd.DataFrame:
 
 
 def _fixed_values(
-    model, law: str, params: Mapping[str, float], sigma: float, tau: float | Mapping[str, float]
+    model,
+    law: str,
+    params: Mapping[str, float],
+    sigma: float,
+    tau: float | Mapping[str, float],
+    priors: Mapping[str, Any],
 ) -> dict[str, float]:
-    """Values of every scalar parameter of ``model`` for a simulation from known parameters."""
+    """Values of every scalar parameter of ``model`` for a simulation from known parameters.
+
+    The law's parameters come from ``params``, ``sigma`` and the ``tau_*`` from the arguments,
+    and any other noise parameter of the model (e.g. ``lambda``, ``nu``) from ``params`` or, if
+    absent there, the median of its prior (a typical value).
+    """
     missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
     if missing:
         raise ValueError(f"params for the {law} law miss {missing}.")
@@ -881,8 +933,14 @@ def _fixed_values(
     fixed["sigma"] = float(sigma)
     for g in taus:
         fixed[f"tau_{g}"] = float(tau.get(g, 0.0) if isinstance(tau, Mapping) else tau)
-    # other noise parameters (e.g. the growth of the noise with distance): 0 unless given
-    fixed.update({k: float(params.get(k, 0.0)) for k in extras})
+    for k in extras:
+        if k in params:
+            fixed[k] = float(params[k])
+        elif k in priors:
+            draws = priors[k].sample(np.random.default_rng(0), 20001)
+            fixed[k] = float(np.median(draws))
+        else:  # pragma: no cover - a model parameter without a prior of that name
+            raise ValueError(f"Give a value for the model's parameter {k!r} in params.")
     return fixed
 
 
@@ -900,9 +958,10 @@ def simulate_runs(
 
     The model that :func:`bayes_distill.fit` samples (:mod:`bayes_distill.model`) is run forwards
     with its parameters fixed (:func:`pymc.do`): the law (the same code as the fit), the
-    discrepancy offsets shared by the runs of a group (model size; for distillation, student,
-    teacher and token count) drawn with spread ``tau``, and Student-t (or Normal) run noise
-    with scale ``sigma``. The simulation therefore always matches the fitted model.
+    discrepancy offsets shared by the runs of a group (those the model has, e.g. one per model
+    size) drawn with spread ``tau``, and Student-t (or Normal) run noise with scale ``sigma``
+    and the model's other noise parameters. The simulation therefore follows the fitted model;
+    where the model standardises by the runs' losses, it is built on the noise-free losses.
 
     Parameters
     ----------
@@ -911,7 +970,8 @@ def simulate_runs(
         Natural parameters of the law (scalars), e.g. ``bd.laws.PAPER`` (parameters of other
         laws, such as ``gamma`` for the Chinchilla law, are ignored). Other scalar noise
         parameters of the model (e.g. ``lambda``, the growth of the noise with distance from the
-        runs) may be given too and are 0 otherwise.
+        runs, or ``nu``, the Student-t degrees of freedom) may be given too; otherwise they are
+        fixed at the median of their default prior.
     design : DataFrame, optional
         The inputs (``N, D`` or ``N_S, D_S, L_T``); default :func:`default_design`.
     sigma : float, default 0.01
@@ -936,17 +996,20 @@ def simulate_runs(
     >>> bool(abs(runs["loss"] - bd.laws.supervised_loss(runs["N"], runs["D"], **p)).max() < 1e-9)
     True
     """
-    import pymc as pm
-
     from .priors import resolve_priors
 
     laws._check_law(law)
     design = _check_design(law, design)
     options = _model_options(model_options)
-    model = _pymc_model(law, design, resolve_priors(law, None), options)
-    fixed = _fixed_values(model, law, params, sigma, tau)
-    drawn = _forward(pm.do(model, fixed), 1, random_seed)
-    y = np.asarray(drawn["prior_predictive"]["obs"].values, float).reshape(-1)
+    priors = resolve_priors(law, None)
+    missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
+    if missing:
+        raise ValueError(f"params for the {law} law miss {missing}.")
+    runs = design[list(_INPUTS[law])].copy()
+    runs[_TARGET[law]] = _law_loss(law, params, design)
+    model = _pymc_model(law, runs, priors, options)
+    fixed = _fixed_values(model, law, params, sigma, tau, priors)
+    y = _simulate(law, design, priors, options, fixed, random_seed)
     out = design.copy()
     out[_TARGET[law]] = np.exp(y)
     return out
@@ -1066,7 +1129,7 @@ def sbc(
         ``"prior"``: a fresh draw from the prior for every dataset. ``"paper"``: fixed at the
         published values (Epoch AI's replication for Chinchilla, Busbridge et al. Table 6
         otherwise), or a mapping of natural parameters; ``sigma`` and ``tau`` then set the noise
-        (other noise parameters are 0 unless in the mapping).
+        (other noise parameters: from the mapping, else their prior median).
     design : DataFrame, optional
         Run inputs; default :func:`default_design`.
     priors : None, "paper" or mapping, optional
@@ -1095,8 +1158,6 @@ def sbc(
     >>> print(res)                                                 # doctest: +SKIP
     """
     import inspect
-
-    import pymc as pm
 
     from .data import LOSS_RANGE, DataValidationWarning
     from .fit import ConvergenceWarning
@@ -1130,40 +1191,56 @@ def sbc(
         raise TypeError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
 
     rng = np.random.default_rng(random_seed)
-    model = _pymc_model(law, design, resolved, options)
+    model = _pymc_model(law, design, resolved, options)  # for the priors only
     scalars = _scalar_free_names(model)
-    if fixed_params is not None:
-        fixed = _fixed_values(model, law, fixed_params, sigma, tau)
-        model = pm.do(model, fixed)
-    # spare draws: implausible simulations are redrawn
-    drawn = _forward(model, 4 * n_datasets + 10, rng)
-    prior = drawn["prior"] if fixed_params is None else None
-    ys = np.asarray(drawn["prior_predictive"]["obs"].values, float)
-    ys = ys.reshape(-1, ys.shape[-1])
-    with np.errstate(over="ignore"):
-        plausible = np.all(np.isfinite(ys), axis=1) & np.all(
-            (np.exp(ys) > LOSS_RANGE[0]) & (np.exp(ys) < LOSS_RANGE[1]), axis=1
+    n_candidates = 4 * n_datasets + 10  # implausible simulations are redrawn
+    if fixed_params is None:
+        prior = _forward(model, n_candidates, rng)["prior"]
+        candidates = [
+            {k: float(prior[k].values.reshape(-1)[j]) for k in scalars} for j in range(n_candidates)
+        ]
+    else:
+        runs = design[list(_INPUTS[law])].copy()
+        runs[_TARGET[law]] = _law_loss(law, fixed_params, design)
+        fixed = _fixed_values(
+            _pymc_model(law, runs, resolved, options), law, fixed_params, sigma, tau, resolved
         )
-    usable = np.flatnonzero(plausible)
-    if usable.size < n_datasets:
+        candidates = [fixed] * n_candidates
+    truths_used, ys, n_rejected = [], [], 0
+    for values in candidates:
+        if len(ys) == n_datasets:
+            break
+        sampled = {k: values[k] for k in laws.SAMPLED_NAMES[law]}
+        natural = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
+        mean_law = _law_loss(law, natural, design)
+        plausible = np.all(np.isfinite(mean_law)) and np.all(
+            (mean_law > LOSS_RANGE[0]) & (mean_law < LOSS_RANGE[1])
+        )
+        if plausible:
+            y = _simulate(law, design, resolved, options, values, rng)
+            with np.errstate(over="ignore"):
+                plausible = np.all(np.isfinite(y)) and np.all(
+                    (np.exp(y) > LOSS_RANGE[0]) & (np.exp(y) < LOSS_RANGE[1])
+                )
+        if not plausible:
+            n_rejected += 1
+            continue
+        truths_used.append(values)
+        ys.append(y)
+    if len(ys) < n_datasets:
         raise RuntimeError(
-            f"Only {usable.size} of {len(ys)} simulated datasets have plausible losses; the "
+            f"Only {len(ys)} of {n_candidates} simulated datasets have plausible losses; the "
             "prior is too wide for this design."
         )
-    n_rejected = int(np.sum(~plausible[: usable[n_datasets - 1] + 1]))
 
     rows: list[dict[str, Any]] = []
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    for i, j in enumerate(usable[:n_datasets]):
-        if prior is not None:
-            true_scalars = {k: float(prior[k].values.reshape(-1)[j]) for k in scalars}
-        else:
-            true_scalars = {k: fixed[k] for k in scalars}
+    for i, (true_scalars, y) in enumerate(zip(truths_used, ys, strict=True)):
         sampled = {k: true_scalars[k] for k in laws.SAMPLED_NAMES[law]}
         truths = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
         truths.update({k: v for k, v in true_scalars.items() if k not in laws.SAMPLED_NAMES[law]})
         sim = design.copy()
-        sim[_TARGET[law]] = np.exp(ys[j])
+        sim[_TARGET[law]] = np.exp(y)
         seed = int(rng.integers(2**31))
         start = time.perf_counter()
         with warnings.catch_warnings():
