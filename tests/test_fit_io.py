@@ -179,6 +179,7 @@ def test_provenance_is_recorded(sampled):
     assert created.tzinfo is not None
     config = sampled.config
     assert config["sampler_settings"] == {
+        "target_accept": fit_mod.TARGET_ACCEPT,
         "sampler": "nutpie",
         "draws": 50,
         "tune": 50,
