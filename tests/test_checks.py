@@ -450,6 +450,6 @@ def test_sbc_covers_the_truth(law, n_datasets, fits):  # fits: compiled models a
 
 @pytest.mark.slow
 def test_sbc_distillation_runs_end_to_end():
-    res = checks.sbc("distillation", n_datasets=1, random_seed=4, draws=300, tune=400, chains=2)
+    res = checks.sbc("distillation", n_datasets=1, random_seed=4, draws=200, tune=300, chains=2)
     assert set(laws.PARAM_NAMES["distillation"]) <= set(res.table["parameter"])
     assert res.table["covered"].mean() >= 0.5

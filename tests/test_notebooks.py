@@ -21,7 +21,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 EXPECTED = {
     "01_chinchilla_replication.ipynb": (("chinchilla",), 6),
     "02_distillation_law.ipynb": (("distillation",), 6),
-    "03_recommendations.ipynb": (("distillation",), 4),
+    "03_recommendations.ipynb": (("distillation",), 3),
 }
 
 

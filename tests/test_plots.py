@@ -357,3 +357,11 @@ def test_arviz_plots_work_on_the_fit_tree(chinchilla_fit):
     pc = az.plot_rank(checks.natural_tree(chinchilla_fit), var_names=["E"])
     assert isinstance(pc.viz["figure"].item(), Figure)
     assert isinstance(pd.DataFrame(chinchilla_fit.summary()), pd.DataFrame)
+
+
+def test_distill_map_thinning_keeps_the_diagnostics_out(chinchilla_fit):
+    """Thinned posteriors are for speed: their (worse) diagnostics must not trigger warnings."""
+    small = plots._thinned(chinchilla_fit, 100)
+    assert small.n_samples <= 100
+    assert "sample_stats" not in small.dt.children
+    assert plots._thinned(chinchilla_fit, None) is chinchilla_fit

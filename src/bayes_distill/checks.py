@@ -620,7 +620,27 @@ def run_compute(
     """Training FLOPs of each run: ``3 F(N) D`` (supervised), ``3 F(N_S) D_S`` (the student).
 
     The distillation teacher's cost is not included: it is the student's own scale that
-    makes a run strong or weak.
+    makes a run strong or weak (the ``compute_below`` rule of :func:`backtest`).
+
+    Parameters
+    ----------
+    runs : DataFrame
+        Canonical run table (``N, D`` or ``N_S, D_S`` columns).
+    law : {"chinchilla", "supervised", "distillation"}
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token, see :func:`bayes_distill.compute.forward_flops`; ``"2N"`` gives ``6ND``.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import bayes_distill as bd
+    >>> runs = pd.DataFrame({"N": [1e9], "D": [2e10]})
+    >>> float(bd.checks.run_compute(runs, "chinchilla", approx="2N")[0])
+    1.2e+20
     """
     from .compute import total_flops
 

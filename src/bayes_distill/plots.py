@@ -536,9 +536,10 @@ def _thinned(fit: ScalingFit, max_draws: int | None) -> ScalingFit:
     step = int(np.ceil(fit.n_samples / max_draws))
     tree = fit.dt.copy()
     keep = slice(None, None, step)
-    for g in ("posterior", "sample_stats"):
-        if g in tree.children:
-            tree[g] = tree[g].to_dataset().isel(draw=keep)
+    tree["posterior"] = tree["posterior"].to_dataset().isel(draw=keep)
+    if "sample_stats" in tree.children:
+        # the diagnostics belong to the full posterior (checked by the caller), not to a thinning
+        del tree["sample_stats"]
     return ScalingFit(tree, fit.law, runs=fit.runs, supervised_runs=fit.supervised_runs)
 
 
@@ -613,18 +614,20 @@ def distill_map(
     ):
         raise ValueError(f"max_draws must be a positive integer or None, got {max_draws!r}.")
     sizes, budgets = np.sort(sizes), np.sort(budgets)
+    if "sample_stats" in fit.dt.children:
+        fit.diagnose(warn=True)  # once, on the full posterior
     small = _thinned(fit, max_draws)
     kwargs = {"scenario": scenario, "risk_tolerance": risk_tolerance, "random_seed": random_seed}
-    # validate the arguments once, on a cell that need not be feasible
-    try:
-        recommend(small, compute=float(budgets[-1]), student_params=float(sizes[0]), **kwargs)
-    except ValueError as exc:
-        if "scenario" in str(exc) or "risk_tolerance" in str(exc):
-            raise
     prob = np.full((sizes.size, budgets.size), np.nan)
     with warnings.catch_warnings():
-        # a failed-diagnostics warning has been shown by the call above: once is enough
+        # the diagnostics were checked above; a fit given without thinning would warn per call
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # validate the arguments once, on a cell that need not be feasible
+        try:
+            recommend(small, compute=float(budgets[-1]), student_params=float(sizes[0]), **kwargs)
+        except ValueError as exc:
+            if "scenario" in str(exc) or "risk_tolerance" in str(exc):
+                raise
         for i, n in enumerate(sizes):
             try:
                 sweep = recommend(small, compute=budgets, student_params=float(n), **kwargs)
