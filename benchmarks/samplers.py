@@ -14,7 +14,11 @@ and ``pymc.sample`` for numpyro and PyMC. For numpyro and PyMC, compilation happ
 devices (``XLA_FLAGS=--xla_force_host_platform_device_count=4``, set by this script), as nutpie runs
 4 chains on threads. PyMC's NUTS runs as ``bd.fit`` calls it (PyMC's default ``cores`` is
 ``min(4, cpu_count // 2)``, i.e. 1 here: chains run one after another) and, for Chinchilla, also
-with ``cores=min(chains, nproc)`` injected.
+with ``cores=min(chains, nproc)`` injected (on distillation only the latter).
+
+On the distillation model every configuration other than nutpie's default (low_rank) runs with
+250 tuning + 250 draws and its wall time is projected to 1000 + 1000 (they need hundreds of
+leapfrog steps per draw; see ``DISTILLATION_ALT_ITERS``).
 
 Usage::
 
@@ -34,9 +38,16 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as c
+
+#: On the distillation model the configurations other than nutpie low_rank need hundreds of
+#: leapfrog steps per draw (nutpie diag: 924 per draw, 1588 s for 1000 + 1000 in a first run),
+#: so they run 250 tuning + 250 draws and their wall time is projected to 1000 + 1000.
+DISTILLATION_ALT_ITERS = 250
 
 
 def _fit(runs, law, *, sampler, draws, tune, chains, seed, instrument=None):
@@ -58,7 +69,8 @@ def _fit(runs, law, *, sampler, draws, tune, chains, seed, instrument=None):
     return fit, t.seconds, instrument, len(caught)
 
 
-def row(law, label, fit, wall, ins, n_warn, *, setup=None, chains=4):
+def row(law, label, fit, wall, ins, n_warn, *, setup=None, chains=4, iters=None, full=None):
+    """One table row. ``iters=(tune, draws)`` run; ``full=(tune, draws)`` to project to."""
     diag = fit.diagnose()
     ess = c.ess_bulk_min(fit)
     stats = c.nuts_stats(fit)
@@ -79,6 +91,14 @@ def row(law, label, fit, wall, ins, n_warn, *, setup=None, chains=4):
         "steps_per_draw": stats.get("steps_per_draw", float("nan")),
         "load1": os.getloadavg()[0],
     }
+    if iters is not None:
+        out["tune+draws"] = f"{iters[0]}+{iters[1]}"
+        if full is not None and tuple(full) != tuple(iters):
+            fixed = out["compile_s"] if np.isfinite(out["compile_s"]) else 0.0
+            scale = sum(full) / sum(iters)
+            out["projected_wall_s"] = fixed + max(wall - fixed, 0.0) * scale
+        else:
+            out["projected_wall_s"] = wall
     if ins.steps:
         tune_steps = ins.steps.get("tune_total_steps", 0.0)
         draw_steps = ins.steps.get("draws_total_steps", 0.0)
@@ -94,7 +114,14 @@ def row(law, label, fit, wall, ins, n_warn, *, setup=None, chains=4):
     return out
 
 
-def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setup=True):
+def bench_law(
+    runs, law, *, draws, tune, chains, seed, samplers, rows, with_setup=True, alt_iters=None
+):
+    """``alt_iters``: run the non-default configurations (nutpie diag and JAX, numpyro, PyMC)
+    with ``tune = draws = alt_iters`` and project their wall time to ``tune + draws``."""
+    full = (tune, draws)
+    alt = (alt_iters, alt_iters) if alt_iters else full
+
     def emit(r):
         rows.append(r)
         print(c.table([r]), flush=True)
@@ -104,11 +131,11 @@ def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setu
         fit, wall, ins, nw = _fit(
             runs, law, sampler="nutpie", draws=draws, tune=tune, chains=chains, seed=seed
         )
-        emit(row(law, "nutpie numba low_rank, cold", fit, wall, ins, nw, chains=chains))
+        emit(row(law, "nutpie numba low_rank, cold", fit, wall, ins, nw, chains=chains, iters=full))
         fit, wall, ins, nw = _fit(
             runs, law, sampler="nutpie", draws=draws, tune=tune, chains=chains, seed=seed + 1
         )
-        emit(row(law, "nutpie numba low_rank, warm", fit, wall, ins, nw, chains=chains))
+        emit(row(law, "nutpie numba low_rank, warm", fit, wall, ins, nw, chains=chains, iters=full))
     if "nutpie-tune" in samplers:
         for short in (250, 500):
             fit, wall, ins, nw = _fit(
@@ -123,6 +150,7 @@ def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setu
                     ins,
                     nw,
                     chains=chains,
+                    iters=(short, draws),
                 )
             )
     if "nutpie-diag" in samplers:
@@ -130,27 +158,51 @@ def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setu
             runs,
             law,
             sampler="nutpie",
-            draws=draws,
-            tune=tune,
+            draws=alt[1],
+            tune=alt[0],
             chains=chains,
             seed=seed + 1,
             instrument=c.Instrument(adaptation="diag"),
         )
-        emit(row(law, "nutpie numba diag, warm", fit, wall, ins, nw, chains=chains))
+        emit(
+            row(
+                law,
+                "nutpie numba diag, warm",
+                fit,
+                wall,
+                ins,
+                nw,
+                chains=chains,
+                iters=alt,
+                full=full,
+            )
+        )
     if "nutpie-jax" in samplers:
         c.clear_compiled_cache()
         fit, wall, ins, nw = _fit(
             runs,
             law,
             sampler="nutpie",
-            draws=draws,
-            tune=tune,
+            draws=alt[1],
+            tune=alt[0],
             chains=chains,
             seed=seed,
             instrument=c.Instrument(nutpie_backend="jax"),
         )
         c.clear_compiled_cache()  # the cache key does not know the backend
-        emit(row(law, "nutpie jax low_rank, cold", fit, wall, ins, nw, chains=chains))
+        emit(
+            row(
+                law,
+                "nutpie jax low_rank, cold",
+                fit,
+                wall,
+                ins,
+                nw,
+                chains=chains,
+                iters=alt,
+                full=full,
+            )
+        )
     for sampler in ("numpyro", "pymc", "pymc-cores"):
         if sampler not in samplers:
             continue
@@ -171,13 +223,13 @@ def bench_law(runs, law, *, draws, tune, chains, seed, samplers, rows, with_setu
             runs,
             law,
             sampler=name,
-            draws=draws,
-            tune=tune,
+            draws=alt[1],
+            tune=alt[0],
             chains=chains,
             seed=seed,
             instrument=ins,
         )
-        emit(row(law, label, fit, wall, ins, nw, setup=setup, chains=chains))
+        emit(row(law, label, fit, wall, ins, nw, setup=setup, chains=chains, iters=alt, full=full))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         draws, tune, chains = 1000, 1000, 4
         dist_samplers = ("nutpie", "nutpie-tune", "nutpie-diag", "nutpie-jax", "numpyro")
         if not args.no_pymc_distillation:
-            dist_samplers += ("pymc",)
+            dist_samplers += ("pymc-cores",)
         plan = [
             (
                 "chinchilla",
@@ -232,12 +284,15 @@ def main(argv: list[str] | None = None) -> int:
             samplers=samplers,
             rows=rows,
             with_setup=not args.quick,
+            alt_iters=None if args.quick or law != "distillation" else DISTILLATION_ALT_ITERS,
         )
 
     cols = [
         "law",
         "sampler",
+        "tune+draws",
         "wall_s",
+        "projected_wall_s",
         "compile_s",
         "sample_s",
         "tune_s_est",
@@ -258,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         "compile_s: nutpie's compile call, or for numpyro/PyMC the 'setup' estimate (wall of a "
         "1-chain 10+10 fit; not measured with --quick). sample_s: the nutpie.sample / "
         "pymc.sample call. tune_s_est and draws_s_est split sample_s by leapfrog steps. "
-        "steps_per_draw: sampling phase. "
+        "steps_per_draw: sampling phase. projected_wall_s: rows run with fewer iterations, "
+        "projected to 1000+1000 (compile/setup + sampling x iterations ratio). "
         "us_per_grad: sample_s x min(chains, cores) / all leapfrog steps."
     )
     print(c.table(rows, cols))
@@ -270,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     {
                         "sampler": r["sampler"],
-                        "wall / nutpie warm wall": r["wall_s"] / base["wall_s"],
+                        "(projected) wall / nutpie warm wall": r.get(
+                            "projected_wall_s", r["wall_s"]
+                        )
+                        / base["wall_s"],
                         "ESS/s(wall) / nutpie warm": r["ess_per_s_wall"] / base["ess_per_s_wall"],
                     }
                     for r in rows
