@@ -50,7 +50,9 @@ def test_notebook_is_committed_without_outputs(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notebook_executes_and_shows_figures(name):
+def test_notebook_executes_and_shows_figures(name, monkeypatch):
+    # the kernel inherits the environment: MPLBACKEND=Agg would hide every figure
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     models, min_images = EXPECTED[name]
     missing = [m for m in models if not (MODELS / f"{m}.nc").exists()]
     assert not missing, f"models/{missing[0]}.nc is missing: build it with ./dev models"
