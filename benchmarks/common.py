@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,33 @@ def machine_lines() -> list[str]:
     ]
 
 
+def source_line() -> str:
+    """The git commit of the tree and whether src/ has uncommitted changes (the package's model
+    may be under development while benchmarks run)."""
+    import hashlib
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    changed = [line[3:] for line in git("status", "--short", "--", "src").splitlines()]
+    if not changed:
+        return f"source: git {head}, src/ clean"
+    digest = hashlib.sha256(git("diff", "HEAD", "--", "src").encode()).hexdigest()[:10]
+    return (
+        f"source: git {head} + uncommitted src/ changes in {', '.join(changed)} "
+        f"(diff sha256 {digest})"
+    )
+
+
 def header(title: str, argv: Sequence[str] | None = None) -> float:
     """Print the run's header (title, command, machine, load at start); return the start time."""
     print(f"# {title}")
@@ -110,6 +138,7 @@ def header(title: str, argv: Sequence[str] | None = None) -> float:
     print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     for line in machine_lines():
         print(line)
+    print(source_line())
     print(f"load average at start: {loadavg()}")
     print(
         "NOTE: wall times on a shared machine; compare them only with the load averages "
