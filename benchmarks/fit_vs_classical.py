@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = (
         {"chinchilla": (100, 100, 2), "distillation": (20, 20, 1)}
         if q
-        else {"chinchilla": (1000, 1000, 4), "distillation": (1000, 1000, 4)}
+        else {"chinchilla": (1000, 500, 4), "distillation": (1000, 500, 4)}  # bd.fit defaults
     )
     warm_repeats = 1 if q else 2
     n_boot_chin = 1 if q else 3

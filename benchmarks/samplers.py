@@ -1,23 +1,23 @@
 """NUTS samplers on the same models: nutpie (numba; default low-rank and diagonal mass matrix;
 JAX backend), numpyro (JAX) and PyMC's own NUTS, all through ``bd.fit``.
 
-Also nutpie with shorter tuning (250 and 500 instead of 1000), to see whether the default tuning
-is more than convergence needs.
+Also nutpie with other tuning lengths (250 and 1000 around the default 500), to see whether the
+default tuning is more, or less, than convergence needs.
 
 Every row is a ``bd.fit`` call with the package's default model (priors, likelihood, discrepancy
-and noise), ``draws=1000, tune=1000, chains=4``. The sampler calls ``bd.fit`` makes are timed by
-``common.Instrument`` (no change to the package): nutpie's compile and sample calls separately,
-and ``pymc.sample`` for numpyro and PyMC. For numpyro and PyMC, compilation happens inside
-``pymc.sample``; it is estimated by the wall time of the same fit with 1 chain and 10 + 10 draws
-("setup"). Tuning vs drawing time is split in proportion to the leapfrog steps of each phase
+and noise) and its default ``draws=1000, tune=500, chains=4``. The sampler calls ``bd.fit`` makes
+are timed by ``common.Instrument`` (no change to the package): nutpie's compile and sample calls
+separately, and ``pymc.sample`` for numpyro and PyMC. For numpyro and PyMC, compilation happens
+inside ``pymc.sample``; it is estimated by the wall time of the same fit with 1 chain and 10 + 10
+draws ("setup"). Tuning vs drawing time is split in proportion to the leapfrog steps of each phase
 (nutpie, which records the warmup). numpyro runs its 4 chains in parallel on 4 virtual XLA host
-devices (``XLA_FLAGS=--xla_force_host_platform_device_count=4``, set by this script), as nutpie runs
-4 chains on threads. PyMC's NUTS runs as ``bd.fit`` calls it (PyMC's default ``cores`` is
+devices (``XLA_FLAGS=--xla_force_host_platform_device_count=4``, set by this script), as nutpie
+runs 4 chains on threads. PyMC's NUTS runs as ``bd.fit`` calls it (PyMC's default ``cores`` is
 ``min(4, cpu_count // 2)``, i.e. 1 here: chains run one after another) and, for Chinchilla, also
 with ``cores=min(chains, nproc)`` injected (on distillation only the latter).
 
 On the distillation model every configuration other than nutpie's default (low_rank) runs with
-250 tuning + 250 draws and its wall time is projected to 1000 + 1000 (they need hundreds of
+250 tuning + 250 draws and its wall time is projected to 500 + 1000 (they need hundreds of
 leapfrog steps per draw; see ``DISTILLATION_ALT_ITERS``).
 
 Usage::
@@ -25,6 +25,7 @@ Usage::
     python benchmarks/samplers.py            # full run: Chinchilla and distillation
     python benchmarks/samplers.py --quick    # smoke run: Chinchilla only, 1 chain x (50 + 50)
     python benchmarks/samplers.py --no-pymc-distillation   # skip PyMC's NUTS on distillation
+    python benchmarks/samplers.py --model-costs   # compile split, cost per gradient by model
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -46,7 +48,7 @@ import common as c
 
 #: On the distillation model the configurations other than nutpie low_rank need hundreds of
 #: leapfrog steps per draw (nutpie diag: 924 per draw, 1588 s for 1000 + 1000 in a first run),
-#: so they run 250 tuning + 250 draws and their wall time is projected to 1000 + 1000.
+#: so they run 250 tuning + 250 draws and their wall time is projected to the default 500 + 1000.
 DISTILLATION_ALT_ITERS = 250
 
 
@@ -137,7 +139,7 @@ def bench_law(
         )
         emit(row(law, "nutpie numba low_rank, warm", fit, wall, ins, nw, chains=chains, iters=full))
     if "nutpie-tune" in samplers:
-        for short in (250, 500):
+        for short in (250, 1000):
             fit, wall, ins, nw = _fit(
                 runs, law, sampler="nutpie", draws=draws, tune=short, chains=chains, seed=seed + 1
             )
@@ -232,6 +234,93 @@ def bench_law(
         emit(row(law, label, fit, wall, ins, nw, setup=setup, chains=chains, iters=alt, full=full))
 
 
+MODEL_VARIANTS = (
+    ("default (student_t, groups, distance)", {}),
+    ("likelihood=normal", {"likelihood": "normal"}),
+    ("noise=constant", {"noise": "constant"}),
+    ("discrepancy=none", {"discrepancy": "none"}),
+    (
+        "normal, none, constant",
+        {"likelihood": "normal", "discrepancy": "none", "noise": "constant"},
+    ),
+)
+
+
+def model_costs(laws_: tuple[str, ...], n_evals: int) -> list[dict]:
+    """Compile time (PyTensor graph functions vs numba's two C callbacks: logp+gradient and
+    'expand') and the cost of one logp+gradient evaluation (the PyTensor numba function that
+    nutpie's callback wraps, called from Python) of the model ``bd.fit`` builds, for variants of
+    the observation model."""
+    import numba
+    import numpy as np
+    import nutpie
+
+    import bayes_distill as bd
+    from bayes_distill import model as bd_model
+    from bayes_distill import priors as bd_priors
+
+    cfunc_times: list[float] = []
+    orig_cfunc = numba.cfunc
+
+    def timed_cfunc(*args, **kwargs):
+        decorator = orig_cfunc(*args, **kwargs)
+
+        def apply(fn):
+            with c.Timer() as t:
+                out = decorator(fn)
+            cfunc_times.append(t.seconds)
+            return out
+
+        return apply
+
+    rows = []
+    numba.cfunc = timed_cfunc
+    try:
+        first = True
+        for law in laws_:
+            kind = "distillation" if law == "distillation" else "supervised"
+            table = bd.load_runs(bd.datasets.load(law), kind=kind)
+            inputs = bd_model.prepare_inputs(law, table)
+            priors = bd_priors.resolve_priors(law, None)
+            for label, kwargs in MODEL_VARIANTS:
+                cfunc_times.clear()
+                with c.Timer() as t_build:
+                    pm_model = bd_model.build_model(inputs, priors, **kwargs)
+                with c.Timer() as t_compile:
+                    compiled = nutpie.compile_pymc_model(pm_model)
+                # nutpie 0.16 has no benchmark_logp on PyMC models: time the PyTensor numba
+                # function the C callback wraps (includes ~µs of Python call overhead)
+                point = np.zeros(compiled.n_dim)
+                compiled.logp_func(point)
+                per_eval = np.empty(n_evals)
+                for i in range(n_evals):
+                    t0 = time.perf_counter()
+                    compiled.logp_func(point)
+                    per_eval[i] = time.perf_counter() - t0
+                logp_s = cfunc_times[0] if cfunc_times else float("nan")
+                expand_s = cfunc_times[1] if len(cfunc_times) > 1 else float("nan")
+                rows.append(
+                    {
+                        "law": law,
+                        "model": label + (" [first compile in process]" if first else ""),
+                        "n_dim": compiled.n_dim,
+                        "build_s": t_build.seconds,
+                        "compile_s": t_compile.seconds,
+                        "numba_logp_s": logp_s,
+                        "numba_expand_s": expand_s,
+                        "pytensor_s": t_compile.seconds - sum(cfunc_times),
+                        "us_per_grad_median": 1e6 * float(np.median(per_eval)),
+                        "us_per_grad_min": 1e6 * float(np.min(per_eval)),
+                        "load1": os.getloadavg()[0],
+                    }
+                )
+                first = False
+                print(c.table(rows[-1:]), flush=True)
+    finally:
+        numba.cfunc = orig_cfunc
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run (Chinchilla only)")
@@ -241,7 +330,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip PyMC's own NUTS on the distillation model (slow)",
     )
+    parser.add_argument(
+        "--model-costs",
+        action="store_true",
+        help="instead: compile time split and cost per gradient of model variants",
+    )
     args = parser.parse_args(argv)
+    if args.model_costs:
+        start = c.header("samplers --model-costs: where compile and gradient time go", argv)
+        laws_ = ("chinchilla",) if args.quick else ("chinchilla", "distillation")
+        rows = model_costs(laws_, 200 if args.quick else 5000)
+        print("\n## Summary")
+        print(
+            "compile_s = pytensor_s (graph rewriting and PyTensor functions) + numba_logp_s + "
+            "numba_expand_s (numba compiling nutpie's two C callbacks). us_per_grad: one "
+            "logp+gradient evaluation at the zero point, called from Python (the PyTensor "
+            "numba function)."
+        )
+        print(c.table(rows))
+        c.footer(start)
+        return 0
     start = c.header("samplers: nutpie vs numpyro vs PyMC NUTS through bd.fit", argv)
 
     import bayes_distill as bd
@@ -250,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         draws, tune, chains = 50, 50, 1
         plan = [("chinchilla", ("nutpie", "nutpie-diag", "numpyro", "pymc"))]
     else:
-        draws, tune, chains = 1000, 1000, 4
+        draws, tune, chains = 1000, 500, 4  # bd.fit's defaults
         dist_samplers = ("nutpie", "nutpie-tune", "nutpie-diag", "nutpie-jax", "numpyro")
         if not args.no_pymc_distillation:
             dist_samplers += ("pymc-cores",)
@@ -314,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         "1-chain 10+10 fit; not measured with --quick). sample_s: the nutpie.sample / "
         "pymc.sample call. tune_s_est and draws_s_est split sample_s by leapfrog steps. "
         "steps_per_draw: sampling phase. projected_wall_s: rows run with fewer iterations, "
-        "projected to 1000+1000 (compile/setup + sampling x iterations ratio). "
+        "projected to the full tune+draws (compile/setup + sampling x iterations ratio). "
         "us_per_grad: sample_s x min(chains, cores) / all leapfrog steps."
     )
     print(c.table(rows, cols))

@@ -8,10 +8,10 @@ token counts and teachers from fixed sets of values, so the number of discrepanc
 of parameters, stays the same as runs are added: only the data grow.
 
 For each size: a cold fit (compiled-model cache cleared: compile + sample) and a warm fit (the
-compiled model reused), ``draws=1000, tune=1000, chains=4`` and the package's default model. The
-growth exponent k in ``time ~ n**k`` is the log-log slope between consecutive sizes, for the
-warm wall time, the sampling time per leapfrog step (cost of one gradient) and the steps per
-draw.
+compiled model reused), with ``bd.fit``'s defaults (``draws=1000, tune=500, chains=4``, the
+default model). The growth exponent k in ``time ~ n**k`` is the log-log slope between
+consecutive sizes, for the warm wall time, the sampling time per leapfrog step (cost of one
+gradient) and the steps per draw.
 
 Usage::
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         draws, tune, chains = 100, 100, 2
         plan = [("chinchilla", (100, 300))]
     else:
-        draws, tune, chains = 1000, 1000, 4
+        draws, tune, chains = 1000, 500, 4  # bd.fit's defaults
         plan = [("chinchilla", (100, 1_000, 10_000)), ("distillation", (300, 3_000))]
     print(f"\nsettings: draws={draws} tune={tune} chains={chains}; runs are SIMULATED")
 

@@ -5,9 +5,9 @@ Usage (from the repository root)::
     ./dev models                 # or: .venv/bin/python scripts/build_models.py [names...]
 
 Fits the Chinchilla law to the Epoch AI Chinchilla runs and the distillation law to the
-Figure-1 distillation runs with the package defaults (4 chains x 1000 draws, seed below) and
-saves them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit that did not
-converge.
+Figure-1 distillation runs with the package defaults (4 chains x (500 tuning + 1000 draws),
+seeds below) and saves them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a
+fit that did not converge.
 """
 
 from __future__ import annotations

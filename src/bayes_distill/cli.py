@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--draws", type=_positive_int, default=1000, help="draws per chain (default 1000)"
     )
     ft.add_argument(
-        "--tune", type=_non_negative_int, default=1000, help="tuning steps per chain (default 1000)"
+        "--tune", type=_non_negative_int, default=500, help="tuning steps per chain (default 500)"
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(

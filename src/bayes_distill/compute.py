@@ -44,9 +44,7 @@ def _positive_array(name: str, value: Any) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise TypeError(
-            f"{name} must be a number or an array of numbers, got {value!r}."
-        ) from None
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}.") from None
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(
             f"{name} must be finite and positive, got {value!r}. Give counts as plain numbers "
