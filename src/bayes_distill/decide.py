@@ -405,25 +405,38 @@ class _StudentNoise:
 
     def __init__(self, fit: ScalingFit, seed: np.random.SeedSequence):
         self.fit, self.seed = fit, seed
+        self._params = inspect.signature(fit.noise_draws).parameters
         S = fit.n_samples
         try:
             self.fixed = np.asarray(fit.noise_draws((), random_seed=self._rng()), float)
             self.fixed = self.fixed.reshape(S)
             self.located = False
         except ValueError:
-            if "at" not in inspect.signature(fit.noise_draws).parameters:
+            if "at" not in self._params:
                 raise
             self.fixed, self.located = None, True
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)  # the same stream at every call
 
-    def at(self, N_S: float, D_S: np.ndarray, L_T: np.ndarray) -> np.ndarray:
-        """Noise ``(S, M)`` at candidates with student tokens ``D_S`` and teacher loss ``L_T``."""
+    def at(
+        self, N_S: float, D_S: np.ndarray, L_T: np.ndarray, law_mean: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Noise ``(S, M)`` at candidates with student tokens ``D_S`` and teacher loss ``L_T``.
+
+        ``law_mean``: the law's log student loss per draw at the candidates ``(S, M)``, when the
+        caller has it (it places the candidate on the loss axis of the distance; without it the
+        law is evaluated again at the median teacher loss ``L_T``).
+        """
         if not self.located:
             return self.fixed[:, None]
         at = {"N_S": N_S, "D_S": np.asarray(D_S, float), "L_T": np.asarray(L_T, float)}
-        out = self.fit.noise_draws((len(at["D_S"]),), random_seed=self._rng(), at=at, common=True)
+        kwargs = {}
+        if law_mean is not None and "law_mean" in self._params:
+            kwargs["law_mean"] = law_mean
+        out = self.fit.noise_draws(
+            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, **kwargs
+        )
         return np.asarray(out, float)
 
 
@@ -682,6 +695,11 @@ class _Problem:
     def log_loss(self, u: np.ndarray) -> np.ndarray:
         """Mean-law log student loss for candidates ``u (R, M, d)`` (``R`` is 1 or ``S``):
         ``(S, M)``, ``+inf`` where infeasible or not finite."""
+        return self.evaluate(u)[0]
+
+    def evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`log_loss` at ``u``, with the student tokens ``(R, M)`` and the log teacher
+        loss (broadcastable to ``(S, M)``) it used, for callers that need them too."""
         D_S = self.student_tokens(u)
         ok = self.feasible(D_S)
         with np.errstate(all="ignore"):
@@ -696,7 +714,7 @@ class _Problem:
             m = laws.log_distillation(
                 laws.NUMPY, self.log_NS, log_DS, log_LT, log_LtS=log_LtS, **self.dist
             )
-        return np.where(ok & np.isfinite(m), m, np.inf)
+        return np.where(ok & np.isfinite(m), m, np.inf), D_S, log_LT
 
     def teacher_log_loss(self, u: np.ndarray) -> np.ndarray:
         """Mean-law log teacher loss per draw at candidates ``u (R, M, d)``: ``(S, M)``."""
@@ -1367,15 +1385,28 @@ def _solve(
     q = 1.0 - risk
     rows = np.arange(S)
 
-    def eps_at(cand: np.ndarray) -> np.ndarray:
-        """Predictive noise ``(S, M)`` at common candidates ``cand (1, M, d)``."""
+    def eps_at(cand: np.ndarray, ev: tuple | None = None) -> np.ndarray:
+        """Predictive noise ``(S, M)`` at common candidates ``cand (1, M, d)``; ``ev`` is
+        ``p.evaluate(cand)`` when already computed (saves evaluating the laws again)."""
         if not noise.located:
             return noise.at(p.N_S, np.zeros(0), np.zeros(0))
-        D_S = p.student_tokens(cand)[0]
+        m, D_S, log_LT = p.evaluate(cand) if ev is None else ev
+        D_S = np.asarray(D_S)[0]
         D_S = np.where(np.isfinite(D_S), D_S, p.bounds.d_lo)  # infeasible: loss is inf anyway
         with np.errstate(all="ignore"):
-            L_T = np.exp(np.nanmedian(p.teacher_log_loss(cand), axis=0))  # location only
-        return noise.at(p.N_S, D_S, L_T)
+            # location only: the median teacher loss over draws
+            L_T = np.exp(np.nanmedian(np.broadcast_to(log_LT, m.shape), axis=0))
+        # +inf marks an infeasible candidate or a non-finite draw: its loss stays inf whatever
+        # the noise, which only needs to be finite there
+        m = np.where(np.isfinite(m), m, 0.0)
+        return noise.at(p.N_S, D_S, L_T, law_mean=m)
+
+    def objective(reduce):
+        def f(c: np.ndarray) -> np.ndarray:
+            ev = p.evaluate(c)
+            return reduce(ev[0], eps_at(c, ev))[None]
+
+        return f
 
     def reduce_quantile(m: np.ndarray, e: np.ndarray) -> np.ndarray:
         """``1 - r`` quantile over draws of the predictive loss, per candidate: ``(M,)``."""
@@ -1404,13 +1435,14 @@ def _solve(
                 f"in scenario {scenario!r} with the student's tokens within the bounds; widen "
                 "the bounds."
             )
-        m = p.log_loss(grid[None])  # (S, K), shared by the three searches
-        e = eps_at(grid[None])
+        ev = p.evaluate(grid[None])
+        m = ev[0]  # (S, K), shared by the three searches
+        e = eps_at(grid[None], ev)
         step = p.grid_spacing() / 2
         fq, fm = reduce_quantile(m, e), reduce_mean(m, e)
         iq, im = int(np.argmin(fq)), int(np.argmin(fm))
         x_q, _ = _compass(
-            lambda c: reduce_quantile(p.log_loss(c), eps_at(c))[None],
+            objective(reduce_quantile),
             grid[iq][None],
             fq[iq : iq + 1],
             step,
@@ -1424,7 +1456,7 @@ def _solve(
         f_xq = reduce_mean(m_star[:, None], eps_at(x_q[None, None]))[0]
         start, f_start = (x_q, f_xq) if f_xq <= fm[im] else (grid[im], fm[im])
         x_mean, _ = _compass(
-            lambda c: reduce_mean(p.log_loss(c), eps_at(c))[None],
+            objective(reduce_mean),
             start[None],
             np.array([f_start]),
             step / 2,
