@@ -18,11 +18,11 @@ from bayes_distill import laws
 pytestmark = pytest.mark.slow
 
 # Backtests (fit the weaker runs, predict the stronger): the default model's 90% predictive
-# intervals covered 0.74-0.78 of the bigger Chinchilla runs and 0.76 of the strongest
-# distillation runs (README, "Honest extrapolation"); an i.i.d.-noise model covered 0.48-0.52
-# and 0.44. Still short of 0.9 (said in the README); these bounds guard the gain.
-CHINCHILLA_BACKTEST_MIN_COVERAGE = 0.65
-DISTILLATION_BACKTEST_MIN_COVERAGE = 0.65
+# intervals covered 0.83-0.87 of the bigger Chinchilla runs and 0.96 of the strongest
+# distillation runs (README, "Honest extrapolation"); without the loss-direction noise term
+# 0.74 and 0.76, and an i.i.d.-noise model 0.48-0.52 and 0.44. These bounds guard the gain.
+CHINCHILLA_BACKTEST_MIN_COVERAGE = 0.78
+DISTILLATION_BACKTEST_MIN_COVERAGE = 0.85
 
 # Epoch AI's bootstrap 95% intervals (DESIGN.md section 2).
 EPOCH_95 = {
@@ -41,7 +41,11 @@ def chinchilla_fit():
 
 @pytest.fixture(scope="session")
 def distillation_fit():
-    return bd.fit(bd.datasets.load("distillation"), law="distillation", random_seed=20250211)
+    # as scripts/build_models.py builds the shipped posterior: 1000 tuning steps (at the default
+    # 500 this seed ends at R-hat 1.012 for kappa, other seeds pass; see the README)
+    return bd.fit(
+        bd.datasets.load("distillation"), law="distillation", tune=1000, random_seed=20250211
+    )
 
 
 # --- Chinchilla law on the Chinchilla runs --------------------------------------------------
@@ -131,14 +135,12 @@ def test_distillation_in_sample_error(distillation_fit):
 
 
 def test_distillation_predictive_coverage(distillation_fit):
-    """Issue 3 asks for 85-95%. Measured: 0.83-0.85 across seeds with the default model (the
-    residuals have a very narrow core and heavy shoulders; a learned Student-t nu went to 1.9
-    and did not help, see the issue note). The bound below is what the model achieves, not the
-    target; the shortfall is stated in the README."""
+    """Issue 3 asks for 85-95%. Measured 0.87 with the loss-direction noise term (``eta``);
+    0.83 without it (the misses were concentrated on the largest student)."""
     runs = distillation_fit.runs
     pred = distillation_fit.predict(runs, kind="predictive", ci_prob=0.9, random_seed=3)
     inside = ((runs["L_S"] >= pred["lower"]) & (runs["L_S"] <= pred["upper"])).mean()
-    assert 0.8 <= inside <= 0.95, f"90% predictive intervals cover {inside:.1%} of the runs"
+    assert 0.85 <= inside <= 0.95, f"90% predictive intervals cover {inside:.1%} of the runs"
 
 
 def test_distillation_repr_says_where_supervised_parameters_come_from(distillation_fit):

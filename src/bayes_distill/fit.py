@@ -282,7 +282,7 @@ class ScalingFit:
         names = [
             n
             for n in post.data_vars
-            if n in ("sigma", "lambda", "sigma_supervised") or n.startswith("tau_")
+            if n in ("sigma", "lambda", "eta", "sigma_supervised") or n.startswith("tau_")
         ]
         return post[names]
 
@@ -377,7 +377,8 @@ class ScalingFit:
         logs: Mapping[str, np.ndarray] | None,
         law_mean: np.ndarray | None = None,
     ):
-        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d)``, shape (S, *shape).
+        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d) exp(-eta clip(u))``,
+        shape (S, *shape).
 
         ``d`` combines the inputs' distance and the law's predicted log loss (``law_mean``,
         computed from ``logs`` when not given).
@@ -399,7 +400,12 @@ class ScalingFit:
         d = np.sqrt(
             frame.distance({k: logs[k] for k in frame.keys}) ** 2 + frame.loss_term(law_mean)
         )
-        return sigma * (1.0 + lam * d)
+        scale = sigma * (1.0 + lam * d)
+        if "eta" in self.posterior:  # fits saved before the term existed have no eta
+            eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
+            u = (law_mean - frame.loss_centre) / frame.loss_scale
+            scale = scale * np.exp(-eta * _model.soft_clip(np, u))
+        return scale
 
     def _law_at_logs(self, logs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Log of the law per draw at log inputs (keys as in the model's inputs)."""

@@ -153,6 +153,7 @@ def pytensor_namespace() -> SimpleNamespace:
         log=pt.log,
         exp=pt.exp,
         sqrt=pt.sqrt,
+        tanh=pt.tanh,
         logaddexp=pt.logaddexp,
         softplus=pt.softplus,
     )

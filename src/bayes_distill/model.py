@@ -4,7 +4,7 @@ Observation model (all laws), on the log of the loss::
 
     log L_i = log L_law(x_i) + delta_i + eps_i
     eps_i   ~ StudentT(nu=4, 0, sigma_i)    (Normal with ``likelihood="normal"``)
-    sigma_i = sigma (1 + lambda d_i)         (``noise="distance"``, the default)
+    sigma_i = sigma (1 + lambda d_i) exp(-eta clip(u_i))   (``noise="distance"``, the default)
     delta_i = delta[size of run i],  delta ~ Normal(0, tau)   (``discrepancy="groups"``)
 
 ``eps`` is run-to-run noise; the Student-t plays the role of the papers' Huber loss.
@@ -28,6 +28,17 @@ above answers one of them:
   (:class:`Frame`); ``lambda`` is learned from how the residuals grow towards the edge of the
   data. A prediction beyond the data — bigger, or predicted to beat every fitted run — has a
   larger ``d`` and so a wider predictive interval, growing linearly with distance.
+* The law's misfit is not symmetric about the centre: on the bundled runs it is largest for the
+  strongest runs (on the Figure-1 runs, 62% of the largest student's runs lay outside the 90%
+  noise quantile of a symmetric model, none of the smallest two students'). ``u_i`` is the
+  law's predicted log loss standardised like the loss coordinate of ``d`` (negative for runs
+  predicted to be stronger than the centre), and ``eta`` (learned, prior centred on 0) lets
+  the noise scale grow exponentially towards lower (``eta > 0``) or higher loss, up to
+  ``U_CLIP`` spreads from the centre (:func:`soft_clip`). Predicting
+  stronger runs than any fitted is the use the package exists for, so this is the direction
+  in which the intervals must not be too narrow. Measured (README, "Honest extrapolation"):
+  distillation in-sample 90% coverage 0.83 -> 0.87; backtests 0.74 -> 0.83 (Chinchilla) and
+  0.76 -> 0.96 (distillation).
 
 Both are checked by backtests (fit the weaker runs, predict the stronger ones) in the tests, in
 :func:`bayes_distill.checks.backtest`, and in the README's table.
@@ -59,6 +70,17 @@ __all__ = ["GROUP_TOLERANCE", "Frame", "Groups", "ModelInputs", "build_model", "
 GROUP_TOLERANCE = 0.02
 
 STUDENT_T_NU = 4.0
+
+#: The loss-direction term of the noise, ``exp(-eta u)``, acts on ``u`` soft-clipped to
+#: ``[-U_CLIP, U_CLIP]`` spreads of the runs' log loss: it shapes the noise across and just
+#: beyond the data, and further out the linear growth with distance carries on alone (an
+#: unclipped exponential made the prior predictive overflow for laws far from the data).
+U_CLIP = 3.0
+
+
+def soft_clip(xp, u):
+    """``U_CLIP tanh(u / U_CLIP)``: ``u`` near the data, bounded far from it."""
+    return U_CLIP * xp.tanh(u / U_CLIP)
 
 
 @dataclass(frozen=True)
@@ -288,8 +310,10 @@ def build_model(
             # centre and spread of the loss as data, so a cached compiled model serves new runs
             loss_centre = pm.Data("loss_centre", inputs.frame.loss_centre)
             loss_scale = pm.Data("loss_scale", inputs.frame.loss_scale)
-            d = xp.sqrt(d_inputs**2 + ((mu_law - loss_centre) / loss_scale) ** 2)
-            scale = sigma * (1.0 + lam * d)
+            eta = priors["eta"].to_pymc("eta")
+            u = (mu_law - loss_centre) / loss_scale  # the law's standardised log loss
+            d = xp.sqrt(d_inputs**2 + u**2)
+            scale = sigma * (1.0 + lam * d) * xp.exp(-eta * soft_clip(xp, u))
         _likelihood("obs", mu, scale, y, likelihood)
         if inputs.supervised_x is not None:
             sx = {k: pm.Data(f"supervised_{k}", v) for k, v in inputs.supervised_x.items()}

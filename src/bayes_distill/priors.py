@@ -44,6 +44,10 @@ Noise and discrepancy (all laws; log-loss scale):
 model size; for distillation, one student size, one teacher and one token count);
 ``lambda`` HalfNormal(1): growth of the noise scale with the run's standardised distance from
 the centre of the runs (``sigma (1 + lambda d)``); see :mod:`bayes_distill.model`.
+``eta`` Normal(0, 0.3): how the noise scale changes towards lower predicted loss
+(``exp(-eta u)``, ``u`` the law's standardised log loss, soft-clipped at 3); ``eta = 0.3``
+makes it ~2 times larger for a run predicted 1.2 standard deviations of the runs' log loss
+below their centre than for one 1.2 above, and at most ~6 times larger at the clip.
 
 Paper-informed priors (``priors="paper"``)
 ------------------------------------------
@@ -106,7 +110,7 @@ _NATURAL_TO_SAMPLED = {
     "d1": "log_d1 (the log of d1)",
 }
 
-NOISE_NAMES = ("sigma", "tau", "lambda")
+NOISE_NAMES = ("sigma", "tau", "lambda", "eta")
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,7 @@ _NOISE = {
     "sigma": Prior("HalfNormal", sigma=0.02),
     "tau": Prior("HalfNormal", sigma=0.02),
     "lambda": Prior("HalfNormal", sigma=1.0),
+    "eta": Prior("Normal", mu=0.0, sigma=0.3),
 }
 
 _SUPERVISED_DEFAULT = {
