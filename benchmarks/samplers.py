@@ -155,7 +155,16 @@ def bench_law(
                     iters=(short, draws),
                 )
             )
-    if "nutpie-diag" in samplers:
+    # non-default nutpie configurations: (key, label, Instrument options, seed, cold)
+    variants = (
+        ("nutpie-diag", "nutpie numba diag, warm", {"adaptation": "diag"}, seed + 1, False),
+        ("nutpie-jax", "nutpie jax low_rank, cold", {"nutpie_backend": "jax"}, seed, True),
+    )
+    for key, label, options, vseed, cold in variants:
+        if key not in samplers:
+            continue
+        if cold:
+            c.clear_compiled_cache()
         fit, wall, ins, nw = _fit(
             runs,
             law,
@@ -163,48 +172,12 @@ def bench_law(
             draws=alt[1],
             tune=alt[0],
             chains=chains,
-            seed=seed + 1,
-            instrument=c.Instrument(adaptation="diag"),
+            seed=vseed,
+            instrument=c.Instrument(**options),
         )
-        emit(
-            row(
-                law,
-                "nutpie numba diag, warm",
-                fit,
-                wall,
-                ins,
-                nw,
-                chains=chains,
-                iters=alt,
-                full=full,
-            )
-        )
-    if "nutpie-jax" in samplers:
-        c.clear_compiled_cache()
-        fit, wall, ins, nw = _fit(
-            runs,
-            law,
-            sampler="nutpie",
-            draws=alt[1],
-            tune=alt[0],
-            chains=chains,
-            seed=seed,
-            instrument=c.Instrument(nutpie_backend="jax"),
-        )
-        c.clear_compiled_cache()  # the cache key does not know the backend
-        emit(
-            row(
-                law,
-                "nutpie jax low_rank, cold",
-                fit,
-                wall,
-                ins,
-                nw,
-                chains=chains,
-                iters=alt,
-                full=full,
-            )
-        )
+        if cold:
+            c.clear_compiled_cache()  # the cache key does not know the backend
+        emit(row(law, label, fit, wall, ins, nw, chains=chains, iters=alt, full=full))
     for sampler in ("numpyro", "pymc", "pymc-cores"):
         if sampler not in samplers:
             continue

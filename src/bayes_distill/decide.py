@@ -1385,12 +1385,12 @@ def _solve(
     q = 1.0 - risk
     rows = np.arange(S)
 
-    def eps_at(cand: np.ndarray, ev: tuple | None = None) -> np.ndarray:
-        """Predictive noise ``(S, M)`` at common candidates ``cand (1, M, d)``; ``ev`` is
-        ``p.evaluate(cand)`` when already computed (saves evaluating the laws again)."""
+    def eps_at(ev: tuple) -> np.ndarray:
+        """Predictive noise ``(S, M)`` at common candidates ``cand (1, M, d)``, from
+        ``ev = p.evaluate(cand)`` (the law's values there place the candidates)."""
         if not noise.located:
             return noise.at(p.N_S, np.zeros(0), np.zeros(0))
-        m, D_S, log_LT = p.evaluate(cand) if ev is None else ev
+        m, D_S, log_LT = ev
         D_S = np.asarray(D_S)[0]
         D_S = np.where(np.isfinite(D_S), D_S, p.bounds.d_lo)  # infeasible: loss is inf anyway
         with np.errstate(all="ignore"):
@@ -1404,7 +1404,7 @@ def _solve(
     def objective(reduce):
         def f(c: np.ndarray) -> np.ndarray:
             ev = p.evaluate(c)
-            return reduce(ev[0], eps_at(c, ev))[None]
+            return reduce(ev[0], eps_at(ev))[None]
 
         return f
 
@@ -1420,13 +1420,16 @@ def _solve(
             v = np.mean(np.exp(m + e), axis=0)
         return np.where(np.isnan(v), np.inf, v)
 
-    def at(x: np.ndarray) -> np.ndarray:
-        return p.log_loss(x[None, None])[:, 0]
+    def at(x: np.ndarray) -> tuple[tuple, np.ndarray]:
+        """``p.evaluate`` at one allocation ``x (d,)``, and its log loss per draw ``(S,)``."""
+        ev = p.evaluate(x[None, None])
+        return ev, ev[0][:, 0]
 
     if p.dim == 0:
         x_q = x_mean = np.zeros(0)
         x_draw = np.zeros((S, 0))
-        m_star = m_mean = m_draw = at(x_q)
+        ev_q, m_star = at(x_q)
+        ev_mean, m_mean, m_draw = ev_q, m_star, m_star
     else:
         grid = p.coarse_grid()
         if len(grid) == 0:
@@ -1437,7 +1440,7 @@ def _solve(
             )
         ev = p.evaluate(grid[None])
         m = ev[0]  # (S, K), shared by the three searches
-        e = eps_at(grid[None], ev)
+        e = eps_at(ev)
         step = p.grid_spacing() / 2
         fq, fm = reduce_quantile(m, e), reduce_mean(m, e)
         iq, im = int(np.argmin(fq)), int(np.argmin(fm))
@@ -1450,10 +1453,10 @@ def _solve(
             p.hi_u,
         )
         x_q = x_q[0]
-        m_star = at(x_q)
+        ev_q, m_star = at(x_q)
         # The mean optimum is usually close to the quantile one: start from the better of the
         # two, with a finer step and fewer rounds.
-        f_xq = reduce_mean(m_star[:, None], eps_at(x_q[None, None]))[0]
+        f_xq = reduce_mean(m_star[:, None], eps_at(ev_q))[0]
         start, f_start = (x_q, f_xq) if f_xq <= fm[im] else (grid[im], fm[im])
         x_mean, _ = _compass(
             objective(reduce_mean),
@@ -1465,7 +1468,7 @@ def _solve(
             _N_ROUNDS_MEAN,
         )
         x_mean = x_mean[0]
-        m_mean = at(x_mean)
+        ev_mean, m_mean = at(x_mean)
         # Each draw starts from the best of its coarse grid point and the two common optima.
         jd = np.argmin(m, axis=1)
         starts = np.stack(
@@ -1525,8 +1528,8 @@ def _solve(
         )
 
     v = valid
-    eps = eps_at(x_q[None, None])[:, 0]
-    eps_mean = eps_at(x_mean[None, None])[:, 0]
+    eps = eps_at(ev_q)[:, 0]
+    eps_mean = eps_at(ev_mean)[:, 0]
     L_star, L_pred = np.exp(m_star[v]), np.exp(m_star[v] + eps[v])
     L_sup, L_sup_pred = np.exp(m_sup[v]), np.exp(m_sup[v] + eps_sup[v])
     student_loss = _interval(L_pred, ci_prob)

@@ -397,13 +397,11 @@ class ScalingFit:
             )
         if law_mean is None:
             law_mean = self._law_at_logs(logs)
-        d = np.sqrt(
-            frame.distance({k: logs[k] for k in frame.keys}) ** 2 + frame.loss_term(law_mean)
-        )
+        u = frame.loss_coordinate(law_mean)
+        d = np.sqrt(frame.distance({k: logs[k] for k in frame.keys}) ** 2 + u**2)
         scale = sigma * (1.0 + lam * d)
         if "eta" in self.posterior:  # fits saved before the term existed have no eta
             eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
-            u = (law_mean - frame.loss_centre) / frame.loss_scale
             scale = scale * np.exp(-eta * _model.soft_clip(np, u))
         return scale
 

@@ -167,16 +167,16 @@ class Frame:
         )
 
     def distance(self, x: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Distance in the inputs only (the squared loss term is :meth:`loss_term`)."""
+        """Distance in the inputs only (the loss coordinate is :meth:`loss_coordinate`)."""
         arrays = np.broadcast_arrays(*(np.asarray(x[k], float) for k in self.keys))
         sq = sum(
             ((a - c) / s) ** 2 for a, c, s in zip(arrays, self.centre, self.scale, strict=True)
         )
         return np.sqrt(sq)
 
-    def loss_term(self, log_loss):
-        """Squared standardised distance of a (predicted) log loss from the runs' centre."""
-        return ((log_loss - self.loss_centre) / self.loss_scale) ** 2
+    def loss_coordinate(self, log_loss):
+        """A (predicted) log loss standardised by the runs' centre and spread (``u``)."""
+        return (log_loss - self.loss_centre) / self.loss_scale
 
 
 #: Discrepancy factors of each law: ``(name, log-input key, grouping tolerance in log)``.
