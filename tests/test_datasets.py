@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -169,3 +170,29 @@ def test_importing_datasets_does_not_import_pymc():
         "assert 'pymc' not in sys.modules and 'pytensor' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_data_and_the_posteriors(tmp_path):
+    # a non-editable install has no source tree: build the wheel, unpack it and load from it
+    pytest.importorskip("setuptools")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
+         "--quiet", "-w", str(tmp_path / "wheel")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "wheel").glob("bayes_distill-*.whl")
+    shutil.unpack_archive(wheel, tmp_path / "site", format="zip")
+    for name, spec in datasets.DATASETS.items():
+        assert (tmp_path / "site" / "bayes_distill" / "_data" / spec["file"]).is_file(), name
+        assert (tmp_path / "site" / "bayes_distill" / "_models" / f"{name}.nc").is_file(), name
+    code = (
+        "import bayes_distill as bd, pathlib, sys; "
+        f"assert pathlib.Path(bd.__file__).is_relative_to({str(tmp_path / 'site')!r}); "
+        "assert '_data' in str(bd.datasets.data_file('chinchilla')); "
+        "assert len(bd.datasets.load('distillation')) == 328; "
+        "assert bd.datasets.fitted('chinchilla').law == 'chinchilla'"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
