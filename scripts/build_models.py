@@ -5,8 +5,8 @@ Usage (from the repository root)::
     ./dev models                 # or: .venv/bin/python scripts/build_models.py [names...]
 
 Fits the Chinchilla law to the Epoch AI Chinchilla runs and the distillation law to the Figure-1
-distillation runs with the package defaults (4 chains x (500 tuning + 1000 draws); 1000 tuning
-steps for distillation; seeds below) and saves them as ``models/<name>.nc`` (NetCDF with
+distillation runs with the package defaults (4 chains x (500 tuning + 1000 draws); seeds below)
+and saves them as ``models/<name>.nc`` (NetCDF with
 provenance). Refuses to save a fit that did not converge.
 """
 
@@ -21,9 +21,7 @@ import bayes_distill as bd
 MODELS = Path(__file__).resolve().parents[1] / "models"
 SPECS = {
     "chinchilla": {"law": "chinchilla", "random_seed": 20240417},
-    # tune=1000: at the default 500 the kappa chains of this seed end at R-hat 1.012 (seeds 1
-    # and 2 pass with 1.005 and 1.007); the shipped posterior must pass the strict check
-    "distillation": {"law": "distillation", "random_seed": 20250211, "tune": 1000},
+    "distillation": {"law": "distillation", "random_seed": 20250211},
 }
 
 

@@ -18,10 +18,11 @@ from bayes_distill import laws
 pytestmark = pytest.mark.slow
 
 # Backtests (fit the weaker runs, predict the stronger): the default model's 90% predictive
-# intervals covered 0.83-0.87 of the bigger Chinchilla runs and 0.96 of the strongest
-# distillation runs (README, "Honest extrapolation"); without the loss-direction noise term
-# 0.74 and 0.76, and an i.i.d.-noise model 0.48-0.52 and 0.44. These bounds guard the gain.
-CHINCHILLA_BACKTEST_MIN_COVERAGE = 0.78
+# intervals covered 0.87 (20 of 23) of the bigger Chinchilla runs and 1.0 of the strongest
+# distillation runs (README, "Honest extrapolation"); with noise growing linearly in distance
+# 0.83-0.87 and 0.96, without the loss-direction noise term 0.74 and 0.76, and an i.i.d.-noise
+# model 0.48-0.52 and 0.44. These bounds guard the gain (0.86: at most 3 of 23 outside).
+CHINCHILLA_BACKTEST_MIN_COVERAGE = 0.86
 DISTILLATION_BACKTEST_MIN_COVERAGE = 0.85
 
 # Epoch AI's bootstrap 95% intervals (DESIGN.md section 2).
@@ -41,11 +42,8 @@ def chinchilla_fit():
 
 @pytest.fixture(scope="session")
 def distillation_fit():
-    # as scripts/build_models.py builds the shipped posterior: 1000 tuning steps (at the default
-    # 500 this seed ends at R-hat 1.012 for kappa, other seeds pass; see the README)
-    return bd.fit(
-        bd.datasets.load("distillation"), law="distillation", tune=1000, random_seed=20250211
-    )
+    # as scripts/build_models.py builds the shipped posterior: the defaults, this seed
+    return bd.fit(bd.datasets.load("distillation"), law="distillation", random_seed=20250211)
 
 
 # --- Chinchilla law on the Chinchilla runs --------------------------------------------------

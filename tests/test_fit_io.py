@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -193,6 +194,34 @@ def test_provenance_is_recorded(sampled):
     versions = json.loads(attrs["versions"])
     for pkg in ("pymc", "pytensor", "arviz", "nutpie", "numpy", "xarray", "python"):
         assert versions[pkg] and versions[pkg] != "not installed", pkg
+
+
+def test_noise_scale_grows_as_saved(sampled, tmp_path):
+    """The predictive noise is ``sigma (1 + lambda (d_in^2 + clip6(u)^2)) exp(-eta clip3(u))``;
+    a fit saved with schema 1 (no ``noise_growth`` attribute) keeps the linear growth it was
+    fitted with, ``1 + lambda sqrt(d_in^2 + u^2)``."""
+    assert sampled.dt.attrs["noise_growth"] == "quadratic"
+    runs = chinchilla_runs()
+    logs = {"log_N": np.log(runs["N"].to_numpy()[:5]), "log_D": np.log(runs["D"].to_numpy()[:5])}
+    law = sampled._law_at_logs(logs)
+    frame = sampled._inputs.frame
+    u = frame.loss_coordinate(law)
+    d_in = frame.distance(logs)
+    post = sampled.dt.posterior
+    sigma, lam, eta = (post[v].values.reshape(-1, 1) for v in ("sigma", "lambda", "eta"))
+    clip = np.exp(-eta * 3.0 * np.tanh(u / 3.0))
+    scale = sampled._noise_scale((5,), logs, law)
+    growth = 1 + lam * (d_in**2 + (6.0 * np.tanh(u / 6.0)) ** 2)
+    np.testing.assert_allclose(scale, sigma * growth * clip, rtol=1e-12)
+    path = tmp_path / "old.nc"
+    sampled.save(path)
+    with h5py.File(path, "r+") as f:  # what a schema-1 file looks like
+        del f.attrs["noise_growth"]
+        f.attrs["schema_version"] = 1
+    old = fit_mod.load_fit(path)
+    scale = old._noise_scale((5,), logs, law)
+    growth = 1 + lam * np.sqrt(d_in**2 + u**2)
+    np.testing.assert_allclose(scale, sigma * growth * clip, rtol=1e-12)
 
 
 def test_data_hash_identifies_the_data(sampled, tmp_path):

@@ -436,3 +436,32 @@ def test_supervised_loss_does_not_mutate_inputs():
     laws.supervised_loss(N, D, **PAPER_SUPERVISED)
     np.testing.assert_array_equal(N, [1e8, 1e9])
     np.testing.assert_array_equal(D, [2e9, 2e10])
+
+
+def test_distillation_student_term_computed_once_per_pair_is_the_same_law():
+    """The model computes the student term and the student's supervised loss once per distinct
+    (N_S, D_S) pair and gathers them per run; the result is the per-run law."""
+    from bayes_distill import model
+
+    runs = bd.datasets.load("distillation")
+    inputs = model.prepare_inputs("distillation", runs)
+    pair_NS, pair_DS, index = inputs.student_pairs
+    assert len(pair_NS) == len(runs[["N_S", "D_S"]].drop_duplicates()) < len(runs)
+    np.testing.assert_array_equal(pair_NS[index], inputs.x["log_NS"])
+    np.testing.assert_array_equal(pair_DS[index], inputs.x["log_DS"])
+    s = laws.to_sampled("distillation", laws.PAPER)
+    sup = {k: s[k] for k in laws.SAMPLED_NAMES["supervised"]}
+    dist = {k: s[k] for k in laws.SAMPLED_NAMES["distillation"] if k not in sup}
+    x = inputs.x
+    per_run = laws.log_distillation(
+        laws.NUMPY, x["log_NS"], x["log_DS"], x["log_LT"],
+        log_LtS=laws.log_supervised(laws.NUMPY, x["log_NS"], x["log_DS"], **sup), **dist,
+    )  # fmt: skip
+    term = laws.log_student_term(
+        laws.NUMPY, pair_NS, pair_DS, **{k: dist[k] for k in laws.STUDENT_TERM_NAMES}
+    )
+    gathered = laws.log_distillation(
+        laws.NUMPY, None, None, x["log_LT"], student_term=term[index],
+        log_LtS=laws.log_supervised(laws.NUMPY, pair_NS, pair_DS, **sup)[index], **dist,
+    )  # fmt: skip
+    np.testing.assert_allclose(gathered, per_run, rtol=1e-14)

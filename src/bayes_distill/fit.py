@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: Version of the layout of saved fits; files with a newer schema are refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: noise grows with d^2 (attribute noise_growth); 1: with d
 
 SAMPLERS = ("nutpie", "numpyro", "pymc")
 LIKELIHOODS = ("student_t", "normal")
@@ -377,8 +377,8 @@ class ScalingFit:
         logs: Mapping[str, np.ndarray] | None,
         law_mean: np.ndarray | None = None,
     ):
-        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d) exp(-eta clip(u))``,
-        shape (S, *shape).
+        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d^2) exp(-eta clip(u))``,
+        shape (S, *shape) (``1 + lambda d`` for fits saved with schema 1).
 
         ``d`` combines the inputs' distance and the law's predicted log loss (``law_mean``,
         computed from ``logs`` when not given).
@@ -398,8 +398,9 @@ class ScalingFit:
         if law_mean is None:
             law_mean = self._law_at_logs(logs)
         u = frame.loss_coordinate(law_mean)
-        d = np.sqrt(frame.distance({k: logs[k] for k in frame.keys}) ** 2 + u**2)
-        scale = sigma * (1.0 + lam * d)
+        d_inputs = frame.distance({k: logs[k] for k in frame.keys})
+        growth = self.dt.attrs.get("noise_growth", "linear")  # schema-1 files: linear
+        scale = sigma * _model.distance_growth(np, lam, d_inputs, u, growth)
         if "eta" in self.posterior:  # fits saved before the term existed have no eta
             eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
             scale = scale * np.exp(-eta * _model.soft_clip(np, u))
@@ -1001,6 +1002,7 @@ def _provenance(
         "likelihood": likelihood,
         "discrepancy": discrepancy,
         "noise": noise,
+        "noise_growth": _model.NOISE_GROWTH,
         "priors": json.dumps({k: v.to_dict() for k, v in (priors or {}).items()}),
         "sampler_settings": json.dumps(settings),
         "random_seed": -1 if seed is None else int(seed),
@@ -1113,13 +1115,14 @@ def fit(
         Noise model on log loss: Student-t with 4 degrees of freedom (robust, the role of the
         papers' Huber loss) or Normal.
     discrepancy : {"groups", "none"}
-        ``"groups"`` (default): runs of one model size (for distillation: one student size,
-        one teacher, one token count) share an offset from the law, and a new size draws a new
-        offset; see :mod:`bayes_distill.model`. ``"none"``: independent noise only.
+        ``"groups"`` (default): runs of one model size share an offset from the law, and a new
+        size draws a new offset (supervised laws; the distillation law has no such factor, see
+        :mod:`bayes_distill.model`). ``"none"``: independent noise only.
     noise : {"distance", "constant"}
-        ``"distance"`` (default): the noise scale grows linearly with a run's standardised
-        distance from the centre of the runs, at a rate learned from the data, so predictive
-        intervals widen when extrapolating. ``"constant"``: one noise scale everywhere.
+        ``"distance"`` (default): the noise scale grows with the square of a run's standardised
+        distance from the centre of the runs (inputs and predicted loss), at a rate learned from
+        the data, and towards low predicted loss, so predictive intervals widen when
+        extrapolating. ``"constant"``: one noise scale everywhere.
     supervised_runs : DataFrame or path, optional
         Distillation law only: supervised runs fitted jointly to inform the student's
         supervised loss. Without them the supervised parameters come from their prior.
@@ -1262,7 +1265,13 @@ def _model_key(inputs: _model.ModelInputs, priors, likelihood, discrepancy, nois
 
 
 def _data_updates(inputs: _model.ModelInputs, discrepancy: str, noise: str) -> dict:
-    upd = dict(inputs.x)
+    """New values of the model's ``pm.Data``, by name (as :func:`model.build_model` names them)."""
+    if inputs.law == "distillation":
+        pair_NS, pair_DS, pair_index = inputs.student_pairs
+        upd = {"pair_log_NS": pair_NS, "pair_log_DS": pair_DS, "pair_index": pair_index}
+        upd["log_LT"] = inputs.x["log_LT"]
+    else:
+        upd = dict(inputs.x)
     upd["log_loss"] = inputs.y
     if discrepancy != "none":
         upd.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})

@@ -111,6 +111,9 @@ SAMPLED_NAMES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: The sampled parameters of the distillation law's student term (:func:`log_student_term`).
+STUDENT_TERM_NAMES = ("n_prime", "d_prime", "alpha_prime_eff", "beta_prime_eff", "gamma_prime")
+
 #: Published fits, Busbridge et al. (2025) Table 6: the supervised law (73 runs) and the
 #: distillation law (697 runs). Use them as prior centres, not as truth: ``c1`` is not identified
 #: (only ``c1 * f1`` and ``1 / f1`` are) and ``B_prime`` with ``beta_prime`` does not reproduce
@@ -170,6 +173,16 @@ def log_supervised(xp: Any, log_N: Any, log_D: Any, *, log_E, a, b, alpha, beta,
     return xp.logaddexp(log_E, gamma * xp.logaddexp(n_term, d_term))
 
 
+def log_student_term(
+    xp: Any, log_NS: Any, log_DS: Any, *, n_prime, d_prime, alpha_prime_eff, beta_prime_eff,
+    gamma_prime,
+):  # fmt: skip
+    """Log of the distillation law's student term ``(A' N_S^-alpha' + B' D_S^-beta')^gamma'``."""
+    n_term = n_prime - alpha_prime_eff * (log_NS - np.log(N0))
+    d_term = d_prime - beta_prime_eff * (log_DS - np.log(D0))
+    return gamma_prime * xp.logaddexp(n_term / gamma_prime, d_term / gamma_prime)
+
+
 def log_distillation(
     xp: Any,
     log_NS: Any,
@@ -186,18 +199,26 @@ def log_distillation(
     kappa,
     inv_f1,
     log_d1,
+    student_term=None,
 ):
     """Log of the distillation law (paper Eq. 8) in the sampled parameterisation.
 
     ``log_LtS`` is the log of the supervised loss of the same student on the same tokens.
+    ``student_term``, when given, is :func:`log_student_term` at ``(log_NS, log_DS)`` already
+    computed (the model computes it once per distinct student and token count).
     """
-    n_term = n_prime - alpha_prime_eff * (log_NS - np.log(N0))
-    d_term = d_prime - beta_prime_eff * (log_DS - np.log(D0))
-    gap = (
-        -c0 * log_LT
-        - kappa * xp.softplus(inv_f1 * (log_LT - log_LtS - log_d1))
-        + gamma_prime * xp.logaddexp(n_term / gamma_prime, d_term / gamma_prime)
-    )
+    if student_term is None:
+        student_term = log_student_term(
+            xp,
+            log_NS,
+            log_DS,
+            n_prime=n_prime,
+            d_prime=d_prime,
+            alpha_prime_eff=alpha_prime_eff,
+            beta_prime_eff=beta_prime_eff,
+            gamma_prime=gamma_prime,
+        )
+    gap = -c0 * log_LT - kappa * xp.softplus(inv_f1 * (log_LT - log_LtS - log_d1)) + student_term
     return xp.logaddexp(log_LT, gap)
 
 
