@@ -6,8 +6,8 @@ Usage (from the repository root)::
 
 Fits the Chinchilla law to the Epoch AI Chinchilla runs and the distillation law to the Figure-1
 distillation runs with the package defaults (4 chains x (500 tuning + 1000 draws); seeds below)
-and saves them as ``models/<name>.nc`` (NetCDF with
-provenance). Refuses to save a fit that did not converge.
+and saves them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit that did
+not converge.
 """
 
 from __future__ import annotations

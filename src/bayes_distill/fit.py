@@ -400,11 +400,10 @@ class ScalingFit:
         u = frame.loss_coordinate(law_mean)
         d_inputs = frame.distance({k: logs[k] for k in frame.keys})
         growth = self.dt.attrs.get("noise_growth", "linear")  # schema-1 files: linear
-        scale = sigma * _model.distance_growth(np, lam, d_inputs, u, growth)
-        if "eta" in self.posterior:  # fits saved before the term existed have no eta
+        eta = 0.0  # fits saved before the loss-direction term existed have no eta
+        if "eta" in self.posterior:
             eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
-            scale = scale * np.exp(-eta * _model.soft_clip(np, u))
-        return scale
+        return _model.noise_scale(np, sigma, lam, eta, d_inputs, u, growth)
 
     def _law_at_logs(self, logs: Mapping[str, np.ndarray]) -> np.ndarray:
         """Log of the law per draw at log inputs (keys as in the model's inputs)."""

@@ -32,10 +32,9 @@ above answers one of them:
   over the inner two thirds of ``d`` and rises to 0.37% and then 0.79% in the outer two sixths.
   A linear growth (``1 + lambda d``, used before) had to compromise between the flat core and
   the steep edge; the quadratic one fits the runs better (PSIS-LOO elpd +3.2 on Chinchilla,
-  +3.3 on distillation)
-  and widens the intervals of extrapolations more, which the backtests showed they need (the
-  in-sample residuals of edge runs understate their out-of-sample error, as the fit bends to
-  them).
+  +3.3 on distillation) and widens the intervals of extrapolations more, which the backtests
+  showed they need (the in-sample residuals of edge runs understate their out-of-sample error,
+  as the fit bends to them).
 * The law's misfit is not symmetric about the centre: on the bundled runs it is largest for the
   strongest runs (on the Figure-1 runs, 62% of the largest student's runs lay outside the 90%
   noise quantile of a symmetric model, none of the smallest two students'). ``u_i`` is the
@@ -113,6 +112,12 @@ def distance_growth(xp, lam, d_inputs, u, kind: str = NOISE_GROWTH):
     if kind == "linear":
         return 1.0 + lam * xp.sqrt(d_inputs**2 + u**2)
     raise ValueError(f"noise_growth must be 'quadratic' or 'linear', got {kind!r}.")
+
+
+def noise_scale(xp, sigma, lam, eta, d_inputs, u, growth: str = NOISE_GROWTH):
+    """The noise scale of ``noise="distance"``, ``sigma * growth * exp(-eta soft_clip(u))``,
+    written once for the model (PyTensor) and for predictions (NumPy, over draws)."""
+    return sigma * distance_growth(xp, lam, d_inputs, u, growth) * xp.exp(-eta * soft_clip(xp, u))
 
 
 def soft_clip(xp, u, bound: float = U_CLIP):
@@ -366,8 +371,7 @@ def build_model(
             loss_scale = pm.Data("loss_scale", inputs.frame.loss_scale)
             eta = priors["eta"].to_pymc("eta")
             u = (mu_law - loss_centre) / loss_scale  # the law's standardised log loss
-            growth = distance_growth(xp, lam, d_inputs, u)
-            scale = sigma * growth * xp.exp(-eta * soft_clip(xp, u))
+            scale = noise_scale(xp, sigma, lam, eta, d_inputs, u)
         _likelihood("obs", mu, scale, y, likelihood)
         if inputs.supervised_x is not None:
             sx = {k: pm.Data(f"supervised_{k}", v) for k, v in inputs.supervised_x.items()}
