@@ -229,14 +229,16 @@ def nuts_stats(fit) -> dict[str, float]:
 class Instrument:
     """Time the sampler calls that ``bd.fit`` makes, without changing ``bd.fit``'s code.
 
-    Inside ``with Instrument() as ins:``, ``nutpie.compile_pymc_model``, ``nutpie.sample`` and
-    ``pymc.sample`` are wrapped: their wall times are appended to ``ins.calls`` as
+    Inside ``with Instrument() as ins:``, the compile step of ``bd.fit``
+    (``bayes_distill._nutpie.compile_model``), ``nutpie.sample`` and ``pymc.sample`` are
+    wrapped: their wall times are appended to ``ins.calls`` as
     ``(name, seconds)``. ``nutpie.sample`` is called with ``save_warmup=True`` (``bd.fit`` keeps
     only the posterior and sample_stats groups, so its result is unchanged) and the mean leapfrog
     steps per draw of the tuning and sampling phases are recorded. ``nutpie_backend`` and
     ``adaptation`` override nutpie's compile backend ("numba" or "jax") and mass-matrix adaptation
-    ("low_rank" or "diag") for A/B measurements; ``pm_kwargs`` are added to ``pymc.sample``'s
-    keyword arguments (e.g. ``cores``).
+    ("low_rank" or "diag") for A/B measurements (a backend compiles with
+    ``nutpie.compile_pymc_model``, whose callbacks are not cached on disk); ``pm_kwargs`` are
+    added to ``pymc.sample``'s keyword arguments (e.g. ``cores``).
     """
 
     def __init__(
@@ -259,16 +261,20 @@ class Instrument:
         import nutpie
         import pymc
 
-        self._orig = (nutpie.compile_pymc_model, nutpie.sample, pymc.sample)
+        from bayes_distill import _nutpie
+
+        self._orig = (_nutpie.compile_model, nutpie.sample, pymc.sample)
         orig_compile, orig_sample, orig_pm_sample = self._orig
 
-        def compile_pymc_model(model, **kwargs):
-            if self.nutpie_backend is not None:
-                kwargs["backend"] = self.nutpie_backend
-                if self.nutpie_backend == "jax":
-                    kwargs.setdefault("gradient_backend", "jax")
+        def compile_model(model):
             with Timer() as t:
-                out = orig_compile(model, **kwargs)
+                if self.nutpie_backend is not None:
+                    kwargs = {"backend": self.nutpie_backend}
+                    if self.nutpie_backend == "jax":
+                        kwargs["gradient_backend"] = "jax"
+                    out = nutpie.compile_pymc_model(model, **kwargs)
+                else:
+                    out = orig_compile(model)
             self.calls.append(("compile", t.seconds))
             return out
 
@@ -293,7 +299,7 @@ class Instrument:
             self.calls.append(("pm.sample", t.seconds))
             return out
 
-        nutpie.compile_pymc_model = compile_pymc_model
+        _nutpie.compile_model = compile_model
         nutpie.sample = sample
         pymc.sample = pm_sample
         return self
@@ -302,7 +308,9 @@ class Instrument:
         import nutpie
         import pymc
 
-        nutpie.compile_pymc_model, nutpie.sample, pymc.sample = self._orig
+        from bayes_distill import _nutpie
+
+        _nutpie.compile_model, nutpie.sample, pymc.sample = self._orig
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,14 +106,19 @@ def test_instrument_restores_the_samplers(common):
     import nutpie
     import pymc
 
-    before = (nutpie.compile_pymc_model, nutpie.sample, pymc.sample)
+    from bayes_distill import _nutpie
+
+    before = (_nutpie.compile_model, nutpie.sample, pymc.sample)
     with common.Instrument(adaptation="diag"):
         assert nutpie.sample is not before[1]
-    assert (nutpie.compile_pymc_model, nutpie.sample, pymc.sample) == before
+        assert _nutpie.compile_model is not before[0]
+    assert (_nutpie.compile_model, nutpie.sample, pymc.sample) == before
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["fit_vs_classical.py", "samplers.py", "scaling.py"])
+@pytest.mark.parametrize(
+    "script", ["fit_vs_classical.py", "samplers.py", "scaling.py", "first_fit.py"]
+)
 def test_script_runs_quick(script):
     proc = subprocess.run(
         [sys.executable, str(BENCH / script), "--quick"],
@@ -128,5 +133,7 @@ def test_script_runs_quick(script):
     assert "## Summary" in out
     if script == "fit_vs_classical.py":
         assert "ratio (a)/(b)" in out and "Epoch plain Huber" in out
+    elif script == "first_fit.py":
+        assert "ratio to baseline" in out and "cold" in out and "warm" in out
     elif script == "scaling.py":
         assert "Growth exponents" in out and "SIMULATED" in out

@@ -1293,13 +1293,16 @@ def _sample(
     if sampler == "nutpie":
         import nutpie
 
+        from ._nutpie import compile_model
+
         key = _model_key(inputs, priors, likelihood, discrepancy, noise)
         compiled = _COMPILED_CACHE.get(key)
         if compiled is None:
             pm_model = _model.build_model(
                 inputs, priors, likelihood=likelihood, discrepancy=discrepancy, noise=noise
             )
-            compiled = nutpie.compile_pymc_model(pm_model)
+            # nutpie.compile_pymc_model, with C callbacks that numba caches on disk
+            compiled = compile_model(pm_model)
             _COMPILED_CACHE[key] = compiled
         else:
             compiled = compiled.with_data(**_data_updates(inputs, discrepancy, noise))

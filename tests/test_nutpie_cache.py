@@ -1,0 +1,102 @@
+"""The nutpie model with disk-cached C callbacks (``bayes_distill._nutpie``) computes exactly what
+``nutpie.compile_pymc_model`` computes, and a second compile loads its callbacks from disk."""
+
+import ctypes
+
+import numpy as np
+import pytest
+
+import bayes_distill as bd
+from bayes_distill import _nutpie, model, priors
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _pymc_model(runs):
+    inputs = model.prepare_inputs("chinchilla", runs)
+    return model.build_model(inputs, priors.resolve_priors("chinchilla"))
+
+
+def _logp_and_grad(compiled, x):
+    """Call the compiled model's C logp callback as nuts-rs does."""
+    x = np.ascontiguousarray(x, dtype=float)
+    grad = np.empty_like(x)
+    logp = np.empty(())
+    dbl = ctypes.POINTER(ctypes.c_double)
+    code = compiled.compiled_logp_func.ctypes(
+        x.size,
+        x.ctypes.data_as(dbl),
+        grad.ctypes.data_as(dbl),
+        logp.ctypes.data_as(dbl),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    return code, float(logp), grad
+
+
+def _expand(compiled, x):
+    x = np.ascontiguousarray(x, dtype=float)
+    out = np.empty(compiled.n_expanded)
+    dbl = ctypes.POINTER(ctypes.c_double)
+    code = compiled.compiled_expand_func.ctypes(
+        x.size,
+        out.size,
+        x.ctypes.data_as(dbl),
+        out.ctypes.data_as(dbl),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    return code, out
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return bd.datasets.load("chinchilla")
+
+
+@pytest.fixture(scope="module")
+def both(runs):
+    import nutpie
+
+    return nutpie.compile_pymc_model(_pymc_model(runs)), _nutpie.compile_model(_pymc_model(runs))
+
+
+def test_fast_path_is_used_with_the_installed_nutpie():
+    assert _nutpie.fast_path_available()
+
+
+def test_logp_gradient_and_draws_equal_nutpies(both, runs):
+    ref, ours = both
+    assert type(ours) is type(ref)
+    assert ours.n_dim == ref.n_dim and ours.n_expanded == ref.n_expanded
+    assert ours.shape_info[0] == ref.shape_info[0]
+    rng = np.random.default_rng(0)
+    for x in [ref.initial_point_func(1), *rng.normal(0, 0.5, (3, ref.n_dim))]:
+        code_r, lp_r, g_r = _logp_and_grad(ref, x)
+        code_o, lp_o, g_o = _logp_and_grad(ours, x)
+        assert code_o == code_r == 0
+        assert lp_o == lp_r
+        np.testing.assert_array_equal(g_o, g_r)
+        np.testing.assert_array_equal(_expand(ours, x)[1], _expand(ref, x)[1])
+    # a wrong dimension is refused, as nutpie's callback does
+    assert _logp_and_grad(ours, np.zeros(ours.n_dim + 1))[0] == -1
+
+    # new data through with_data: both callbacks read it
+    upd = {"log_loss": np.log(runs["loss"].to_numpy()) + 0.01}
+    x = ref.initial_point_func(2)
+    lp_r = _logp_and_grad(ref.with_data(**upd), x)[1]
+    lp_o = _logp_and_grad(ours.with_data(**upd), x)[1]
+    assert lp_o == lp_r != _logp_and_grad(ours, x)[1]
+
+    import nutpie
+
+    kw = {"draws": 30, "tune": 30, "chains": 1, "seed": 3, "progress_bar": False}
+    a = nutpie.sample(ref, **kw).posterior["beta"].values
+    b = nutpie.sample(ours, **kw).posterior["beta"].values
+    np.testing.assert_array_equal(a, b)
+
+
+def test_second_compile_loads_the_callbacks_from_disk(both, runs):
+    again = _nutpie.compile_model(_pymc_model(runs))
+    assert again.compiled_logp_func.cache_hits == 1
+    assert again.compiled_expand_func.cache_hits == 1
+    x = again.initial_point_func(1)
+    assert _logp_and_grad(again, x)[1:2] == _logp_and_grad(both[1], x)[1:2]
