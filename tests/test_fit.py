@@ -42,8 +42,10 @@ def chinchilla_fit():
 
 @pytest.fixture(scope="session")
 def distillation_fit():
-    # as scripts/build_models.py builds the shipped posterior: the defaults, this seed
-    return bd.fit(bd.datasets.load("distillation"), law="distillation", random_seed=20250211)
+    # as scripts/build_models.py builds the shipped posterior: the defaults, this seed, 1500 draws
+    return bd.fit(
+        bd.datasets.load("distillation"), law="distillation", random_seed=20250211, draws=1500
+    )
 
 
 # --- Chinchilla law on the Chinchilla runs --------------------------------------------------

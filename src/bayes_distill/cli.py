@@ -241,7 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--draws", type=_positive_int, default=1000, help="draws per chain (default 1000)"
     )
     ft.add_argument(
-        "--tune", type=_non_negative_int, default=500, help="tuning steps per chain (default 500)"
+        "--tune",
+        type=_non_negative_int,
+        default=None,
+        help="tuning steps per chain (default: 500 for the supervised laws, 1000 for distillation)",
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(

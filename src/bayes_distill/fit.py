@@ -22,6 +22,7 @@ from . import model as _model
 from .priors import NOISE_NAMES, Prior, resolve_priors
 
 __all__ = [
+    "DEFAULT_TUNE",
     "SCHEMA_VERSION",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -36,6 +37,9 @@ __all__ = [
 SCHEMA_VERSION = 2  # 2: noise grows with d^2 (attribute noise_growth); 1: with d
 
 SAMPLERS = ("nutpie", "numpyro", "pymc")
+
+#: Tuning steps per chain when ``fit(..., tune=None)``, by law (see :func:`fit`).
+DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 1000}
 LIKELIHOODS = ("student_t", "normal")
 DISCREPANCIES = ("groups", "none")
 NOISES = ("distance", "constant")
@@ -1076,7 +1080,7 @@ def fit(
     *,
     priors: str | Mapping[str, Any] | None = None,
     draws: int = 1000,
-    tune: int = 500,
+    tune: int | None = None,
     chains: int = 4,
     random_seed: int | None = None,
     sampler: Literal["nutpie", "numpyro", "pymc"] = "nutpie",
@@ -1099,10 +1103,12 @@ def fit(
         Default weakly informative priors, priors centred on the published fits, or overrides
         by sampled parameter name (see :mod:`bayes_distill.priors`).
     draws, tune, chains : int
-        Posterior draws and tuning steps per chain; number of chains. The default of 500
-        tuning steps (nutpie's low-rank adaptation settles within a few hundred) converged as
-        often as 1000 on the bundled data at about two thirds of the cost
-        (``benchmarks/samplers.py``); raise it when :meth:`ScalingFit.diagnose` reports a
+        Posterior draws and tuning steps per chain; number of chains. ``tune=None`` takes the
+        law's default, :data:`DEFAULT_TUNE`: 500 for the supervised laws (nutpie's low-rank
+        adaptation settles within a few hundred steps, and they converged as often as with
+        1000 at two thirds of the cost, ``benchmarks/samplers.py``), 1000 for the distillation
+        law (with 500, three of six seeds ended at R-hat 1.011-1.047 on the bundled runs; with
+        1000, eight of eight passed). Raise it when :meth:`ScalingFit.diagnose` reports a
         problem.
     random_seed : int, optional
         Seed; the same seed gives bit-identical draws. When None, a seed is drawn and recorded
@@ -1147,7 +1153,7 @@ def fit(
     laws._check_law(law)
     kind = "distillation" if law == "distillation" else "supervised"
     draws = _validate_int("draws", draws, 1)
-    tune = _validate_int("tune", tune, 0)
+    tune = DEFAULT_TUNE[law] if tune is None else _validate_int("tune", tune, 0)
     chains = _validate_int("chains", chains, 1)
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers are {', '.join(SAMPLERS)}.")
