@@ -199,34 +199,30 @@ def compile_model(model: Any):
     sizes = {"n_dim": n_dim, "n_expanded": n_expanded}
     f64p = numba.types.CPointer(numba.types.double)
     u64, i64, void = numba.types.uint64, numba.types.int64, numba.types.voidptr
-    logp_c = _callback(
-        "logp",
-        _LOGP_TEMPLATE,
-        i64(u64, f64p, f64p, f64p, void),
-        logp_pt.vm.jit_fn,
-        [shared_var_keys[v] for v in logp_pt.get_shared()],
-        shared_data,
-        user_data.dtype,
-        sizes,
-    )
-    expand_c = _callback(
-        "expand",
-        _EXPAND_TEMPLATE,
-        i64(u64, u64, f64p, f64p, void),
-        expand_pt.vm.jit_fn,
-        [shared_var_keys[v] for v in expand_pt.get_shared()],
-        shared_data,
-        user_data.dtype,
-        sizes,
-    )
+    callbacks = {
+        kind: _callback(
+            kind,
+            template,
+            signature,
+            fn.vm.jit_fn,
+            [shared_var_keys[v] for v in fn.get_shared()],
+            shared_data,
+            user_data.dtype,
+            sizes,
+        )
+        for kind, template, signature, fn in (
+            ("logp", _LOGP_TEMPLATE, i64(u64, f64p, f64p, f64p, void), logp_pt),
+            ("expand", _EXPAND_TEMPLATE, i64(u64, u64, f64p, f64p, void), expand_pt),
+        )
+    }
     dims, coords = cp._prepare_dims_and_coords(model, shape_info, reparameterized)
     return cp.CompiledPyMCModel(
         _n_dim=n_dim,
         dims=dims,
         _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=logp_c,
-        compiled_expand_func=expand_c,
+        compiled_logp_func=callbacks["logp"],
+        compiled_expand_func=callbacks["expand"],
         initial_point_func=init_fn,
         shared_data=shared_data,
         shared_var_keys=shared_var_keys,
