@@ -105,12 +105,17 @@ def _unpack_lines(keys: list[str], shared: dict[str, np.ndarray]) -> str:
     return "\n".join(lines)
 
 
-def _callback(kind: str, template: str, signature, inner, keys, shared, record_dtype, sizes):
-    """Compile one C callback; cached on disk when PyTensor cached the function it calls."""
+def _callback(
+    internals, kind: str, template: str, signature, inner, keys, shared, record_dtype, sizes
+):
+    """Compile one C callback; cached on disk when PyTensor cached the function it calls.
+
+    ``internals`` is what :func:`_internals` returned to :func:`compile_model`.
+    """
     import numba
     import nutpie
 
-    cp, cached_src_functions, compile_src = _internals()
+    cp, cached_src_functions, compile_src = internals
     src = template.format(
         unpack=_unpack_lines(keys, shared),
         args="".join(f", a{i}" for i in range(len(keys))),
@@ -201,6 +206,7 @@ def compile_model(model: Any):
     u64, i64, void = numba.types.uint64, numba.types.int64, numba.types.voidptr
     callbacks = {
         kind: _callback(
+            internals,
             kind,
             template,
             signature,
