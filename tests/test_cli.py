@@ -262,6 +262,10 @@ def test_parser_defaults():
     assert args.scenario == "teacher_pretraining"
     assert args.risk_tolerance == 0.1 and args.ci_prob == 0.9
     assert args.fit is None and args.json is False
+    fit_argv = ["fit", "runs.csv", "--law", "chinchilla", "--out", "f.nc"]
+    fit_args = build_parser().parse_args(fit_argv)
+    assert fit_args.tune is None  # bd.fit then takes the law's DEFAULT_TUNE
+    assert fit_args.draws == 1000 and fit_args.chains == 4
 
 
 def test_console_script_help():

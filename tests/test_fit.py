@@ -119,6 +119,12 @@ def test_predict_rejects_bad_input(chinchilla_fit):
         chinchilla_fit.predict(pd.DataFrame({"N": [1e9], "D": [1e10]}), ci_prob=90)
 
 
+def test_tune_none_takes_the_law_default(chinchilla_fit, distillation_fit):
+    """Both fixtures leave ``tune`` at None: 500 steps for Chinchilla, 1000 for distillation."""
+    assert chinchilla_fit.config["sampler_settings"]["tune"] == 500
+    assert distillation_fit.config["sampler_settings"]["tune"] == 1000
+
+
 # --- distillation law on the Figure-1 runs --------------------------------------------------
 
 
