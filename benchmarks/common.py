@@ -238,7 +238,8 @@ class Instrument:
     ``adaptation`` override nutpie's compile backend ("numba" or "jax") and mass-matrix adaptation
     ("low_rank" or "diag") for A/B measurements (a backend compiles with
     ``nutpie.compile_pymc_model``, whose callbacks are not cached on disk); ``pm_kwargs`` are
-    added to ``pymc.sample``'s keyword arguments (e.g. ``cores``).
+    added to ``pymc.sample``'s keyword arguments (e.g. ``cores``) and ``sample_kwargs`` to
+    ``nutpie.sample``'s (e.g. ``mass_matrix_eigval_cutoff``).
     """
 
     def __init__(
@@ -247,10 +248,12 @@ class Instrument:
         nutpie_backend: str | None = None,
         adaptation: str | None = None,
         pm_kwargs: dict | None = None,
+        sample_kwargs: dict | None = None,
     ):
         self.nutpie_backend = nutpie_backend
         self.adaptation = adaptation
         self.pm_kwargs = dict(pm_kwargs or {})
+        self.sample_kwargs = dict(sample_kwargs or {})
         self.calls: list[tuple[str, float]] = []
         self.steps: dict[str, float] = {}
 
@@ -280,6 +283,7 @@ class Instrument:
 
         def sample(compiled, **kwargs):
             kwargs["save_warmup"] = True
+            kwargs.update(self.sample_kwargs)
             if self.adaptation is not None:
                 kwargs["adaptation"] = self.adaptation
             with Timer() as t:
