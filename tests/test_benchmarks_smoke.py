@@ -117,7 +117,15 @@ def test_instrument_restores_the_samplers(common):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "script", ["fit_vs_classical.py", "samplers.py", "scaling.py", "first_fit.py"]
+    "script",
+    [
+        "fit_vs_classical.py",
+        "samplers.py",
+        "scaling.py",
+        "first_fit.py",
+        "convergence.py",
+        "geometry.py",
+    ],
 )
 def test_script_runs_quick(script):
     proc = subprocess.run(
@@ -135,5 +143,23 @@ def test_script_runs_quick(script):
         assert "ratio (a)/(b)" in out and "Epoch plain Huber" in out
     elif script == "first_fit.py":
         assert "ratio to baseline" in out and "cold" in out and "warm" in out
+    elif script == "geometry.py":
+        assert "largest_eig_median" in out and "chinchilla (reference)" in out
+    elif script == "convergence.py":
+        assert "pass_rate" in out and "| default | 1    |" in out
     elif script == "scaling.py":
         assert "Growth exponents" in out and "SIMULATED" in out
+
+
+def test_convergence_configurations():
+    spec = importlib.util.spec_from_file_location("bench_convergence", BENCH / "convergence.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.parse_config("default") == {}
+    assert module.parse_config("tune=500, draws=1500") == {"tune": "500", "draws": "1500"}
+    kwargs = module.fit_kwargs("distillation", module.parse_config("tune=500,fix=gamma_prime"))
+    assert kwargs["tune"] == 500 and "draws" not in kwargs  # bd.fit's DEFAULT_DRAWS
+    prior = kwargs["priors"]["gamma_prime"]
+    assert prior.dist == "LogNormal" and prior.params["sigma"] == 0.01
+    with pytest.raises(SystemExit, match=r"tunes=5.*key one of tune, draws"):
+        module.parse_config("tunes=5")
