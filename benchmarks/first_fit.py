@@ -40,7 +40,7 @@ import common as c
 TARGETS = {"chinchilla": 10.0, "distillation": 60.0}  # seconds, issue 3
 
 
-def child(law: str, compiler: str, draws: int, tune: int | None, seed: int) -> None:
+def child(law: str, compiler: str, draws: int | None, tune: int | None, seed: int) -> None:
     """Runs in a fresh process: import, fit twice, print one JSON line."""
     t0 = time.perf_counter()
     import warnings
@@ -96,14 +96,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         law, compiler, draws, tune, seed = args.child
-        child(law, compiler, int(draws), None if tune == "None" else int(tune), int(seed))
+        draws_, tune_ = (None if v == "None" else int(v) for v in (draws, tune))
+        child(law, compiler, draws_, tune_, int(seed))
         return 0
 
     start = c.header("first_fit: first bd.fit in a new process, by state of the disk caches")
     if args.quick:
         args.laws, args.repeats = ["chinchilla"], 1
-    draws, tune = (100, 100) if args.quick else (1000, None)  # None: bd.fit's law default
-    print(f"draws={draws}, tune={tune or 'default'}, 4 chains; targets (issue 3): {TARGETS}\n")
+    # None: bd.fit's law defaults (DEFAULT_DRAWS, DEFAULT_TUNE)
+    draws, tune = (100, 100) if args.quick else (None, None)
+    print(
+        f"draws={draws or 'default'}, tune={tune or 'default'}, 4 chains; "
+        f"targets (issue 3): {TARGETS}\n"
+    )
     rows = []
     for law in args.laws:
         with tempfile.TemporaryDirectory(prefix="bd_first_fit_") as compiledir:

@@ -129,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     q = args.quick
     # --quick: short chains (the distillation model needs long tuning: with short tuning its
     # trees grow to hundreds of steps, so quick mode keeps it at 1 chain x (20 + 20))
-    default_tune = c.fit_module().DEFAULT_TUNE  # bd.fit's defaults: 1000 draws, 4 chains
+    fit_module = c.fit_module()  # bd.fit's defaults: DEFAULT_DRAWS, DEFAULT_TUNE, 4 chains
     settings = (
         {"chinchilla": (100, 100, 2), "distillation": (20, 20, 1)}
         if q
-        else {law: (1000, default_tune[law], 4) for law in ("chinchilla", "distillation")}
+        else {
+            law: (fit_module.DEFAULT_DRAWS[law], fit_module.DEFAULT_TUNE[law], 4)
+            for law in ("chinchilla", "distillation")
+        }
     )
     warm_repeats = 1 if q else 2
     n_boot_chin = 1 if q else 3

@@ -5,11 +5,10 @@ Usage (from the repository root)::
     ./dev models                 # or: .venv/bin/python scripts/build_models.py [names...]
 
 Fits the Chinchilla law to the Epoch AI Chinchilla runs and the distillation law to the Figure-1
-distillation runs with the package defaults (4 chains; 500 tuning steps for the Chinchilla law,
-1000 for the distillation law; seeds below), with 1500 draws per chain for the distillation law
-(its slowest parameter, gamma', reached a bulk ESS of 379 and R-hat 1.0100 with 1000 draws at
-this seed, just failing the checks; 828 and 1.005 with 1500) and saves them as
-``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit that did not converge.
+distillation runs with the package defaults (4 chains, 500 tuning steps; 1000 draws per chain
+for the Chinchilla law and 1500 for the distillation law, ``bd.fit``'s ``DEFAULT_DRAWS``; seeds
+below) and saves them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit
+that did not converge.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import bayes_distill as bd
 MODELS = Path(__file__).resolve().parents[1] / "models"
 SPECS = {
     "chinchilla": {"law": "chinchilla", "random_seed": 20240417},
-    "distillation": {"law": "distillation", "random_seed": 20250211, "draws": 1500},
+    "distillation": {"law": "distillation", "random_seed": 20250211},
 }
 
 

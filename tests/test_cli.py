@@ -264,8 +264,9 @@ def test_parser_defaults():
     assert args.fit is None and args.json is False
     fit_argv = ["fit", "runs.csv", "--law", "chinchilla", "--out", "f.nc"]
     fit_args = build_parser().parse_args(fit_argv)
-    assert fit_args.tune is None  # bd.fit then takes the law's DEFAULT_TUNE
-    assert fit_args.draws == 1000 and fit_args.chains == 4
+    # bd.fit then takes the law's DEFAULT_TUNE and DEFAULT_DRAWS
+    assert fit_args.tune is None and fit_args.draws is None
+    assert fit_args.chains == 4
 
 
 def test_console_script_help():

@@ -42,10 +42,8 @@ def chinchilla_fit():
 
 @pytest.fixture(scope="session")
 def distillation_fit():
-    # as scripts/build_models.py builds the shipped posterior: the defaults, this seed, 1500 draws
-    return bd.fit(
-        bd.datasets.load("distillation"), law="distillation", random_seed=20250211, draws=1500
-    )
+    # as scripts/build_models.py builds the shipped posterior: the defaults and this seed
+    return bd.fit(bd.datasets.load("distillation"), law="distillation", random_seed=20250211)
 
 
 # --- Chinchilla law on the Chinchilla runs --------------------------------------------------
@@ -119,10 +117,13 @@ def test_predict_rejects_bad_input(chinchilla_fit):
         chinchilla_fit.predict(pd.DataFrame({"N": [1e9], "D": [1e10]}), ci_prob=90)
 
 
-def test_tune_none_takes_the_law_default(chinchilla_fit, distillation_fit):
-    """Both fixtures leave ``tune`` at None: 500 steps for Chinchilla, 1000 for distillation."""
-    assert chinchilla_fit.config["sampler_settings"]["tune"] == 500
-    assert distillation_fit.config["sampler_settings"]["tune"] == 1000
+def test_none_takes_the_law_defaults(chinchilla_fit, distillation_fit):
+    """Both fixtures leave ``tune`` and ``draws`` at None: 500 tuning steps for both laws, 1000
+    draws for Chinchilla and 1500 for distillation (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``)."""
+    for fit, draws in ((chinchilla_fit, 1000), (distillation_fit, 1500)):
+        settings = fit.config["sampler_settings"]
+        assert (settings["tune"], settings["draws"]) == (500, draws)
+        assert fit.posterior.sizes["draw"] == draws
 
 
 # --- distillation law on the Figure-1 runs --------------------------------------------------

@@ -365,3 +365,21 @@ def test_distillation_predict_does_not_mutate_the_table():
     out = fit.predict(new, kind="predictive", random_seed=1)
     pd.testing.assert_frame_equal(new, before, check_exact=True)
     assert list(out.columns) == [*new.columns, "median", "lower", "upper"]
+
+
+@pytest.mark.parametrize(
+    ("max_rhat", "advice", "not_advice"),
+    [(1.013, "mix slowly. Try more draws", "chains disagree"), (1.3, "chains disagree", "mix")],
+)
+def test_rhat_advice_depends_on_how_far_the_chains_are(max_rhat, advice, not_advice):
+    diag = fit_mod.Diagnostics(
+        ok=False,
+        max_rhat=max_rhat,
+        min_ess_bulk=900.0,
+        divergences=0,
+        n_samples=6000,
+        bad_rhat=["d_prime"],
+    )
+    (problem,) = diag.problems()
+    assert f"max {max_rhat:.3f}" in problem and "d_prime" in problem
+    assert advice in problem and not_advice not in problem

@@ -238,13 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
     ft.add_argument(
-        "--draws", type=_positive_int, default=1000, help="draws per chain (default 1000)"
+        "--draws",
+        type=_positive_int,
+        default=None,
+        help="draws per chain (default: 1000 for the supervised laws, 1500 for distillation)",
     )
     ft.add_argument(
-        "--tune",
-        type=_non_negative_int,
-        default=None,
-        help="tuning steps per chain (default: 500 for the supervised laws, 1000 for distillation)",
+        "--tune", type=_non_negative_int, default=None, help="tuning steps per chain (default 500)"
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(
