@@ -45,6 +45,19 @@ DEFAULT_SEEDS = "5,7,9,11,13,15,17,19"
 #: since (500 + 1500), and 1000 + 1500 (the shipped posterior until then)
 DEFAULT_CONFIGS = "tune=1000,draws=1000;tune=500,draws=1500;tune=1000,draws=1500"
 KEYS = ("tune", "draws", "noise", "likelihood", "fix", "cutoff")
+#: the columns of one fit's row (printed as each fit ends, and in the header above them)
+ROW_COLUMNS = (
+    "config",
+    "seed",
+    "wall_s",
+    "compiled",
+    "max_rhat",
+    "min_ess_bulk",
+    "divergences",
+    "steps_per_draw",
+    "passed",
+    "failing",
+)
 
 
 def parse_config(text: str) -> dict[str, str]:
@@ -130,12 +143,13 @@ def summarise(rows: list[dict]) -> list[dict]:
     for text in dict.fromkeys(r["config"] for r in rows):
         sub = [r for r in rows if r["config"] == text]
         warm = [r["wall_s"] for r in sub if not r["compiled"]] or [r["wall_s"] for r in sub]
+        passed = sum(r["passed"] for r in sub)
         out.append(
             {
                 "config": text,
                 "fits": len(sub),
-                "passed": sum(r["passed"] for r in sub),
-                "pass_rate": sum(r["passed"] for r in sub) / len(sub),
+                "passed": passed,
+                "pass_rate": passed / len(sub),
                 "median_warm_wall_s": statistics.median(warm),
                 "median_max_rhat": statistics.median(r["max_rhat"] for r in sub),
                 "worst_max_rhat": max(r["max_rhat"] for r in sub),
@@ -167,30 +181,13 @@ def main(argv=None) -> None:
         parse_config(text)  # fail on a typo before any fit
     runs = bd.datasets.load(args.law)
     print(f"\n{len(runs)} runs (bd.datasets.load({args.law!r})); seeds {seeds}\n")
+    print("\n".join(c.table([dict.fromkeys(ROW_COLUMNS, "")]).splitlines()[:2]))
     rows = []
-    header_printed = False
     for text in configs:
-        if not header_printed:
-            print("\n".join(c.table([dict.fromkeys(ROW_COLUMNS, "")]).splitlines()[:2]))
-            header_printed = True
         rows += run_config(args.law, runs, text, seeds, args.quick)
     print("\n## Summary")
     print(c.table(summarise(rows)))
     c.footer(start)
-
-
-ROW_COLUMNS = (
-    "config",
-    "seed",
-    "wall_s",
-    "compiled",
-    "max_rhat",
-    "min_ess_bulk",
-    "divergences",
-    "steps_per_draw",
-    "passed",
-    "failing",
-)
 
 
 if __name__ == "__main__":

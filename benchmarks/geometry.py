@@ -61,6 +61,18 @@ def unconstrained_draws(compiled, posterior, thin: int) -> tuple[list[str], np.n
     return [n for n, _ in free], np.array(rows)
 
 
+def law_draws(law: str, n_draws: int):
+    """The law's compiled model, the names and flat vectors of every 5th draw of its shipped
+    posterior, and ``n_draws`` of those picked at random (seed 0)."""
+    import bayes_distill as bd
+
+    compiled = compiled_model(law)
+    posterior = bd.datasets.fitted(law).dt["posterior"].to_dataset()
+    names, draws = unconstrained_draws(compiled, posterior, thin=5)
+    picks = np.random.default_rng(0).choice(len(draws), n_draws, replace=False)
+    return compiled, names, draws, picks
+
+
 def gradient(compiled):
     """``x -> d log p / dx`` through the compiled C callback (as nuts-rs calls it)."""
     f64p = ctypes.POINTER(ctypes.c_double)
@@ -152,25 +164,16 @@ def main(argv=None) -> None:
     parser.add_argument("--draws", type=int, default=30, help="posterior draws examined")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 draws")
     args = parser.parse_args(argv)
-    import bayes_distill as bd
-
     start = c.header(
         "geometry: curvature of the Chinchilla and distillation posteriors at their draws"
     )
     n_draws = 3 if args.quick else args.draws
-    rows = []
     # reference: the Chinchilla law, which NUTS samples in ~14 leapfrog steps per draw
-    compiled = compiled_model("chinchilla")
-    posterior = bd.datasets.fitted("chinchilla").dt["posterior"].to_dataset()
-    _, draws = unconstrained_draws(compiled, posterior, thin=5)
-    picks = np.random.default_rng(0).choice(len(draws), n_draws, replace=False)
-    rows.append(eigen_summary("chinchilla (reference)", gradient(compiled), draws, picks)[0])
-    compiled = compiled_model("distillation")
-    posterior = bd.datasets.fitted("distillation").dt["posterior"].to_dataset()
-    names, draws = unconstrained_draws(compiled, posterior, thin=5)
+    compiled, _, draws, picks = law_draws("chinchilla", n_draws)
+    rows = [eigen_summary("chinchilla (reference)", gradient(compiled), draws, picks)[0]]
+    compiled, names, draws, picks = law_draws("distillation", n_draws)
     print(f"\n{len(draws)} distillation posterior draws (every 5th), {compiled.n_dim} parameters")
     print("Hessian of -log p, whitened by the draws' covariance (1 everywhere if Gaussian)\n")
-    picks = np.random.default_rng(0).choice(len(draws), n_draws, replace=False)
     grad = gradient(compiled)
     row, vecs = eigen_summary("distillation as sampled (log kappa)", grad, draws, picks)
     rows.append(row)

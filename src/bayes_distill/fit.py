@@ -111,20 +111,21 @@ class Diagnostics:
     def problems(self) -> list[str]:
         """Human-readable list of the failed checks, with what to try."""
         out = []
-        if self.bad_rhat and self.max_rhat <= RHAT_NEAR:
-            # a slowly mixing posterior, not chains in different places (benchmarks/convergence)
-            out.append(
-                f"R-hat above {RHAT_MAX} (max {self.max_rhat:.3f}) for {_named(self.bad_rhat)}: "
-                "the chains nearly agree but mix slowly. Try more draws (e.g. twice as many); "
-                "if that does not settle it, more tuning, tighter priors (priors='paper'), or "
-                "more runs spanning a wider range of sizes."
-            )
-        elif self.bad_rhat:
-            out.append(
-                f"R-hat above {RHAT_MAX} (max {self.max_rhat:.3f}) for {_named(self.bad_rhat)}: "
-                "the chains disagree. Try more tuning (tune=2000), tighter priors "
-                "(priors='paper'), or more runs spanning a wider range of sizes."
-            )
+        if self.bad_rhat:
+            head = f"R-hat above {RHAT_MAX} (max {self.max_rhat:.3f}) for {_named(self.bad_rhat)}: "
+            if self.max_rhat <= RHAT_NEAR:
+                # a slowly mixing posterior, not chains in different places (convergence.py)
+                advice = (
+                    "the chains nearly agree but mix slowly. Try more draws (e.g. twice as "
+                    "many); if that does not settle it, more tuning, tighter priors "
+                    "(priors='paper'), or more runs spanning a wider range of sizes."
+                )
+            else:
+                advice = (
+                    "the chains disagree. Try more tuning (tune=2000), tighter priors "
+                    "(priors='paper'), or more runs spanning a wider range of sizes."
+                )
+            out.append(head + advice)
         if self.bad_ess:
             out.append(
                 f"bulk ESS below {ESS_MIN} (min {self.min_ess_bulk:.0f}) for "
