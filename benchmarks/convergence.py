@@ -41,8 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
 
 DEFAULT_SEEDS = "5,7,9,11,13,15,17,19"
-#: for the distillation law: ``bd.fit``'s defaults until 2026-11-28 (1000 + 1000), its defaults
-#: since (500 + 1500), and 1000 + 1500 (the shipped posterior until then)
+#: for the distillation law: ``bd.fit``'s first defaults (1000 + 1000), its second (500 + 1500),
+#: and 1000 + 1500 (the shipped posterior until then); the current defaults (500 + 2000) were
+#: chosen with ``--configs "draws=2000;draws=2500"`` (``results/convergence_draws.txt``)
 DEFAULT_CONFIGS = "tune=1000,draws=1000;tune=500,draws=1500;tune=1000,draws=1500"
 KEYS = ("tune", "draws", "noise", "likelihood", "fix", "cutoff")
 #: the columns of one fit's row (printed as each fit ends, and in the header above them)

@@ -119,8 +119,8 @@ def test_predict_rejects_bad_input(chinchilla_fit):
 
 def test_none_takes_the_law_defaults(chinchilla_fit, distillation_fit):
     """Both fixtures leave ``tune`` and ``draws`` at None: 500 tuning steps for both laws, 1000
-    draws for Chinchilla and 1500 for distillation (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``)."""
-    for fit, draws in ((chinchilla_fit, 1000), (distillation_fit, 1500)):
+    draws for Chinchilla and 2000 for distillation (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``)."""
+    for fit, draws in ((chinchilla_fit, 1000), (distillation_fit, 2000)):
         settings = fit.config["sampler_settings"]
         assert (settings["tune"], settings["draws"]) == (500, draws)
         assert fit.posterior.sizes["draw"] == draws

@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--draws",
         type=_positive_int,
         default=None,
-        help="draws per chain (default: 1000 for the supervised laws, 1500 for distillation)",
+        help="draws per chain (default: 1000 for the supervised laws, 2000 for distillation)",
     )
     ft.add_argument(
         "--tune", type=_non_negative_int, default=None, help="tuning steps per chain (default 500)"

@@ -42,7 +42,7 @@ SAMPLERS = ("nutpie", "numpyro", "pymc")
 #: Tuning steps per chain when ``fit(..., tune=None)``, by law (see :func:`fit`).
 DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
 #: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
-DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 1500}
+DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 2000}
 LIKELIHOODS = ("student_t", "normal")
 DISCREPANCIES = ("groups", "none")
 NOISES = ("distance", "constant")
@@ -1122,15 +1122,15 @@ def fit(
         defaults, :data:`DEFAULT_DRAWS` and :data:`DEFAULT_TUNE`: 1000 draws after 500 tuning
         steps for the supervised laws (nutpie's low-rank adaptation settles within a few
         hundred steps, and they converged as often as with 1000 at two thirds of the cost,
-        ``benchmarks/samplers.py``); 1500 draws after 500 tuning steps for the distillation
+        ``benchmarks/samplers.py``); 2000 draws after 500 tuning steps for the distillation
         law, whose posterior is curved (``benchmarks/geometry.py``) and mixes slowly, so that
-        R-hat <= 1.01 is near the noise of 1000 draws. Over the same eight seeds
-        (``benchmarks/convergence.py``), 1000 tuning steps and 1000 draws (the default until
-        2026-11-28) passed 7 in a median 35 s per fit with a median smallest bulk ESS of 637;
-        500 and 1500 passed 7 in 28 s with an ESS of 937; counting every distinct fit measured
-        (seed and state of the compile cache), 14 of 17 passed at 500 + 1500 and 19 of 22 at
-        1000 + 1000. When :meth:`ScalingFit.diagnose` reports R-hat just above 1.01, twice the
-        draws settled it on both seeds tried.
+        R-hat <= 1.01 is near the noise of 1000-1500 draws. Over sixteen seeds
+        (``benchmarks/convergence.py``, ``results/convergence_draws.txt``), 500 + 2000 passed
+        all 16 in a median 35-37 s per fit (worst R-hat 1.009, median smallest bulk ESS
+        ~1200); 500 + 1500 (the previous default) passed 7 of 8 seeds (14 of 17 distinct
+        fits in all) in 28 s, and 1000 + 1000 (the one before) 7 of 8 (19 of 22) in 35 s.
+        When :meth:`ScalingFit.diagnose` reports R-hat just above 1.01, more draws are the
+        first thing to try.
     chains : int
         Number of chains.
     random_seed : int, optional
