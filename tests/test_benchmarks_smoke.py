@@ -125,6 +125,7 @@ def test_instrument_restores_the_samplers(common):
         "first_fit.py",
         "convergence.py",
         "geometry.py",
+        "many_runs.py",
     ],
 )
 def test_script_runs_quick(script):
@@ -149,6 +150,8 @@ def test_script_runs_quick(script):
         assert "pass_rate" in out and "| default | 1    |" in out
     elif script == "scaling.py":
         assert "Growth exponents" in out and "SIMULATED" in out
+    elif script == "many_runs.py":
+        assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
 
 
 def test_convergence_configurations():
