@@ -257,6 +257,20 @@ def test_help_and_version(capsys):
     assert status == 0 and bd.__version__ in out
 
 
+def test_fit_help_names_the_defaults_bd_fit_uses(capsys):
+    """The help of --draws and --tune is built from the tables bd.fit reads, so it cannot
+    drift from them (it once said 1000 tuning steps for distillation after the default
+    became 500)."""
+    from bayes_distill.fit import DEFAULT_DRAWS, DEFAULT_TUNE
+
+    status, out, _ = run(capsys, ["fit", "--help"])
+    text = " ".join(out.split())  # argparse wraps the help lines
+    assert status == 0
+    for law in ("chinchilla", "supervised", "distillation"):
+        assert f"{law} {DEFAULT_DRAWS[law]}" in text.split("draws per chain")[1].split("--tune")[0]
+        assert f"{law} {DEFAULT_TUNE[law]}" in text.split("tuning steps per chain")[1]
+
+
 def test_parser_defaults():
     args = build_parser().parse_args(["recommend", "--compute", "1e22", "--student-params", "1e9"])
     assert args.scenario == "teacher_pretraining"

@@ -87,6 +87,11 @@ def _probability(text: str) -> float:
     return value
 
 
+def _by_law(defaults: dict[str, int]) -> str:
+    """``{"chinchilla": 1000, ...}`` -> ``"chinchilla 1000, ..."`` (for help texts)."""
+    return ", ".join(f"{law} {value}" for law, value in defaults.items())
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -237,14 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
+    # the defaults are bd.fit's (the CLI passes None), named here from the same tables
+    from .fit import DEFAULT_DRAWS, DEFAULT_TUNE
+
     ft.add_argument(
         "--draws",
         type=_positive_int,
         default=None,
-        help="draws per chain (default: 1000 for the supervised laws, 2000 for distillation)",
+        help=f"draws per chain (default by law: {_by_law(DEFAULT_DRAWS)})",
     )
     ft.add_argument(
-        "--tune", type=_non_negative_int, default=None, help="tuning steps per chain (default 500)"
+        "--tune",
+        type=_non_negative_int,
+        default=None,
+        help=f"tuning steps per chain (default by law: {_by_law(DEFAULT_TUNE)})",
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(
