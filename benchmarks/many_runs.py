@@ -13,6 +13,10 @@ draw and the median of ``alpha``. Variants:
   loss, the model's own assumption), to see whether the trouble is the boundary ``tau = 0`` of
   offset-free runs.
 
+Found (``results/many_runs.txt``, ``results/many_runs_tune1000.txt``): too little tuning. With
+300 tuning steps some chains adapt to far smaller steps and one can settle elsewhere; with
+``--tune 1000`` the chains adapt alike and the default model converges.
+
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/many_runs.py            # 10,000 runs, tune=300, draws=200
