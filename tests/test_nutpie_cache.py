@@ -12,6 +12,10 @@ from bayes_distill import _nutpie, model, priors
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
+#: Relative tolerance between two compilations of one graph: a few units in the last place.
+ULPS = 1e-13
+
+
 def _pymc_model(runs):
     inputs = model.prepare_inputs("chinchilla", runs)
     return model.build_model(inputs, priors.resolve_priors("chinchilla"))
@@ -73,9 +77,11 @@ def test_logp_gradient_and_draws_equal_nutpies(both, runs):
         code_r, lp_r, g_r = _logp_and_grad(ref, x)
         code_o, lp_o, g_o = _logp_and_grad(ours, x)
         assert code_o == code_r == 0
-        assert lp_o == lp_r
-        np.testing.assert_array_equal(g_o, g_r)
-        np.testing.assert_array_equal(_expand(ours, x)[1], _expand(ref, x)[1])
+        # Same graph, compiled twice: kernels compiled afresh (an empty cache) may round the
+        # last bit differently from nutpie's, so values agree to a few ulps, not bit for bit.
+        np.testing.assert_allclose(lp_o, lp_r, rtol=ULPS)
+        np.testing.assert_allclose(g_o, g_r, rtol=ULPS, atol=ULPS)
+        np.testing.assert_allclose(_expand(ours, x)[1], _expand(ref, x)[1], rtol=ULPS)
     # a wrong dimension is refused, as nutpie's callback does
     assert _logp_and_grad(ours, np.zeros(ours.n_dim + 1))[0] == -1
 
@@ -84,14 +90,16 @@ def test_logp_gradient_and_draws_equal_nutpies(both, runs):
     x = ref.initial_point_func(2)
     lp_r = _logp_and_grad(ref.with_data(**upd), x)[1]
     lp_o = _logp_and_grad(ours.with_data(**upd), x)[1]
-    assert lp_o == lp_r != _logp_and_grad(ours, x)[1]
+    np.testing.assert_allclose(lp_o, lp_r, rtol=ULPS)
+    assert abs(lp_o - _logp_and_grad(ours, x)[1]) > 1e-6
 
     import nutpie
 
     kw = {"draws": 30, "tune": 30, "chains": 1, "seed": 3, "progress_bar": False}
     a = nutpie.sample(ref, **kw).posterior["beta"].values
     b = nutpie.sample(ours, **kw).posterior["beta"].values
-    np.testing.assert_array_equal(a, b)
+    # a last-bit difference in a gradient moves a 60-step chain by far less than this
+    np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_second_compile_loads_the_callbacks_from_disk(both, runs):

@@ -137,12 +137,19 @@ PAPER: dict[str, float] = {
 }
 
 
+def _scipy_logsumexp(x, axis):
+    from scipy.special import logsumexp
+
+    return logsumexp(x, axis=axis)
+
+
 NUMPY = SimpleNamespace(
     name="numpy",
     log=np.log,
     exp=np.exp,
     logaddexp=np.logaddexp,
     softplus=lambda x: np.logaddexp(0.0, x),
+    logsumexp=lambda x, axis: _scipy_logsumexp(x, axis=axis),
 )
 """Array namespace for NumPy (and anything that follows NumPy's ufuncs, such as xarray)."""
 
@@ -159,6 +166,7 @@ def pytensor_namespace() -> SimpleNamespace:
         tanh=pt.tanh,
         logaddexp=pt.logaddexp,
         softplus=pt.softplus,
+        logsumexp=pt.logsumexp,
     )
 
 

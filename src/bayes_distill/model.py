@@ -125,6 +125,49 @@ def soft_clip(xp, u, bound: float = U_CLIP):
     return bound * xp.tanh(u / bound)
 
 
+#: Student sizes at which the distillation law's infinite-data limit is imposed (the range the
+#: paper checked its coefficients over).
+LIMIT_STUDENTS = (1e8, 1e9, 1e10, 1e11)
+
+#: Tolerance (nats) of the infinite-data limit: with unlimited student tokens and the best
+#: teacher, the distilled student's loss minus the supervised ``L(N_S, D -> inf)`` gets a
+#: ``Normal(0, INFINITE_DATA_TOL)`` prior at each size in :data:`LIMIT_STUDENTS`.
+INFINITE_DATA_TOL = 0.01
+
+#: Teachers searched for the best one in the limit: ``L_T = E + exp(t)`` on this grid of ``t``
+#: (from 0.001 to 5 nats above the floor ``E``), minimised with a soft minimum of this
+#: temperature (log loss), which is smooth for the sampler and within 1e-3 of the minimum.
+_LIMIT_T = np.linspace(np.log(1e-3), np.log(5.0), 64)
+_LIMIT_SOFTMIN = 2e-4
+
+
+def infinite_data_gap(xp, sup: Mapping, dist: Mapping):
+    """Best-teacher distilled loss minus supervised loss, both with unlimited student tokens.
+
+    Evaluated at each student size of :data:`LIMIT_STUDENTS`, in nats: ``min over L_T of
+    L_S(N_S, D_S -> inf, L_T) - L(N_S, D -> inf)`` (the teacher's loss searched on a grid above
+    the supervised floor ``E``). The paper's coefficients give about +0.01; the model puts a
+    ``Normal(0, INFINITE_DATA_TOL)`` prior on it, so that far beyond the runs the law falls
+    back on supervised learning instead of inventing a distillation advantage.
+
+    ``sup`` and ``dist`` are the sampled supervised and distillation-only parameters (scalars
+    for the model; NumPy arrays of shape ``(S, 1, 1)`` broadcast over draws).
+    """
+    log_NS = np.log(np.asarray(LIMIT_STUDENTS))[:, None] - np.log(laws.N0)
+    log_Linf = xp.logaddexp(sup["log_E"], sup["gamma"] * (sup["a"] - sup["alpha"] * log_NS))
+    log_LT = xp.logaddexp(sup["log_E"], _LIMIT_T[None, :])
+    term = dist["n_prime"] - dist["alpha_prime_eff"] * log_NS
+    gap = (
+        -dist["c0"] * log_LT
+        - dist["kappa"] * xp.softplus(dist["inv_f1"] * (log_LT - log_Linf - dist["log_d1"]))
+        + term
+    )
+    log_LS = xp.logaddexp(log_LT, gap)
+    T = _LIMIT_SOFTMIN
+    best = -T * xp.logsumexp(-log_LS / T, axis=-1)
+    return xp.exp(best) - xp.exp(log_Linf[..., 0])
+
+
 @dataclass(frozen=True)
 class Groups:
     """Clusters of a positive quantity in log space: ``keys`` (log centres) and ``index``."""
@@ -326,6 +369,8 @@ def build_model(
     law = inputs.law
     sup_names = laws.SAMPLED_NAMES["chinchilla" if law == "chinchilla" else "supervised"]
     coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups}
+    if law == "distillation":
+        coords["limit_student"] = np.array(LIMIT_STUDENTS)
     if inputs.supervised_groups is not None:
         coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
     with pm.Model(coords=coords) as model:
@@ -349,6 +394,9 @@ def build_model(
             mu = laws.log_distillation(
                 xp, None, None, log_LT, log_LtS=log_LtS, student_term=term, **dist
             )
+            gap = infinite_data_gap(xp, sup, dist)
+            pm.Deterministic("infinite_data_gap", gap, dims="limit_student")
+            pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
         else:
             x = {k: pm.Data(k, v) for k, v in inputs.x.items()}
             mu = laws.log_supervised(xp, x["log_N"], x["log_D"], **sup)
