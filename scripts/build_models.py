@@ -4,8 +4,8 @@ Usage (from the repository root)::
 
     ./dev models                 # or: .venv/bin/python scripts/build_models.py [names...]
 
-Fits the Chinchilla law to the Epoch AI Chinchilla runs and the distillation law to the Figure-1
-distillation runs with the package defaults (4 chains, 500 tuning steps; 1000 draws per chain
+Fits the Chinchilla law to the Epoch AI Chinchilla runs, and the distillation law to the Figure-1
+distillation runs jointly with their teachers as supervised runs (``distillation_teachers``), with the package defaults (4 chains, 500 tuning steps; 1000 draws per chain
 for the Chinchilla law and 2000 for the distillation law, ``bd.fit``'s ``DEFAULT_DRAWS``; seeds
 below) and saves them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit
 that did not converge.
@@ -24,11 +24,15 @@ SPECS = {
     "chinchilla": {"law": "chinchilla", "random_seed": 20240417},
     "distillation": {"law": "distillation", "random_seed": 20250211},
 }
+#: Supervised runs fitted jointly with a data set (the teachers of the distillation runs).
+SUPERVISED_RUNS = {"distillation": "distillation_teachers"}
 
 
 def build(name: str) -> Path:
     spec = SPECS[name]
     runs = bd.datasets.load(name)
+    if name in SUPERVISED_RUNS:
+        spec = {**spec, "supervised_runs": bd.datasets.load(SUPERVISED_RUNS[name])}
     start = time.perf_counter()
     fit = bd.fit(runs, strict=True, progressbar=True, **spec)
     elapsed = time.perf_counter() - start

@@ -76,7 +76,7 @@ def test_recommend_prints_a_table(capsys, fits):
     assert "scenario 'teacher_pretraining'" in out
     assert "student tokens D_S" in out and "teacher parameters N_T" in out
     assert "student, predictive" in out and "student, mean law" in out
-    assert "guaranteed (90%)" in out
+    assert "at risk (90% q.)" in out
     assert "P(distillation beats supervised)" in out
 
 
@@ -90,7 +90,7 @@ def test_recommend_json_matches_the_api(capsys, fits):
     )
     assert data["scenario"] == "teacher_pretraining"
     assert data["student_loss"]["kind"] == "predictive"
-    assert data["student_loss"]["guaranteed"] == pytest.approx(rec.student_loss["guaranteed"])
+    assert data["student_loss"]["at_risk"] == pytest.approx(rec.student_loss["at_risk"])
     assert data["allocation"]["N_T"] == pytest.approx(rec.allocation["N_T"])
     assert set(data["flops"]) == {"student", "teacher_logits", "teacher_pretraining", "total"}
 

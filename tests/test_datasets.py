@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_list_datasets():
-    assert datasets.list_datasets() == ["chinchilla", "distillation"]
+    assert datasets.list_datasets() == ["chinchilla", "distillation", "distillation_teachers"]
     assert bd.datasets is datasets
 
 
-@pytest.mark.parametrize("name", ["chinchilla", "distillation"])
+@pytest.mark.parametrize("name", ["chinchilla", "distillation", "distillation_teachers"])
 def test_data_files_match_their_checksums_and_the_readme(name):
     meta = datasets.DATASETS[name]
     path = datasets.data_file(name)
@@ -186,6 +186,7 @@ def test_wheel_ships_the_data_and_the_posteriors(tmp_path):
     shutil.unpack_archive(wheel, tmp_path / "site", format="zip")
     for name, spec in datasets.DATASETS.items():
         assert (tmp_path / "site" / "bayes_distill" / "_data" / spec["file"]).is_file(), name
+    for name in datasets.FITTED:
         assert (tmp_path / "site" / "bayes_distill" / "_models" / f"{name}.nc").is_file(), name
     code = (
         "import bayes_distill as bd, pathlib, sys; "
@@ -196,3 +197,39 @@ def test_wheel_ships_the_data_and_the_posteriors(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=tmp_path)
+
+
+def test_teachers_are_reproduced_by_their_script():
+    # the shipped table is exactly what scripts/reconstruct_teachers.py writes from the raw runs
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "reconstruct_teachers.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_teachers_follow_the_matching_rule():
+    teachers = datasets.load("distillation_teachers")
+    raw = pd.read_csv(REPO / "data" / "distillation_fig1.csv")
+    # every teacher loss is a digitised L_T of the 143M panel, each used once
+    panel = set(raw.loc[raw["NS"] == 143e6, "LT"])
+    assert set(teachers["loss"]) <= panel and teachers["loss"].is_unique
+    # each (N, D) is used once, at a Table-13 size, at 20 tokens per parameter or at 512B tokens
+    assert not teachers.duplicated(["N", "D"]).any()
+    m20 = np.isclose(teachers["D"], 20 * teachers["N"])
+    assert np.all(m20 | np.isclose(teachers["D"], 512e9))
+    assert (teachers["regime"] == np.where(m20, "M=20", "D=512B")).all()
+    # within the rule's 0.03 nats of the paper's supervised law there
+    p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
+    law = bd.laws.supervised_loss(teachers["N"], teachers["D"], **p)
+    np.testing.assert_allclose(law, teachers["paper_law_loss"], atol=1e-4)
+    assert np.all(np.abs(teachers["loss"] - law) <= 0.03)
+    # the two checks the paper's law and the digitisation give at 512B tokens
+    big = teachers.set_index("N")
+    assert big.loc[12.6e9, "loss"] == pytest.approx(1.8953)
+    assert big.loc[7.75e9, "loss"] == pytest.approx(1.9318)
+
+
+def test_fitted_refuses_a_data_set_without_a_shipped_fit():
+    with pytest.raises(ValueError, match=r"No shipped fit named 'distillation_teachers'.*'chinchilla'"):
+        datasets.fitted("distillation_teachers")

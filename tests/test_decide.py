@@ -230,13 +230,13 @@ def test_best_case_crossover_grows_from_small_students(paper_fit):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_smaller_risk_tolerance_never_promises_lower_loss(jitter_fit, scenario):
     risks = [0.02, 0.05, 0.1, 0.25, 0.5, 0.75, 0.95]
-    guaranteed = [
+    at_risk = [
         bd.recommend(
             jitter_fit, compute=1e22, student_params=1e9, scenario=scenario, risk_tolerance=r
-        ).student_loss["guaranteed"]
+        ).student_loss["at_risk"]
         for r in risks
     ]
-    assert np.all(np.diff(guaranteed) <= 1e-12), guaranteed
+    assert np.all(np.diff(at_risk) <= 1e-12), at_risk
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -245,11 +245,11 @@ def test_more_compute_never_worse_optimal_loss(jitter_fit, scenario):
     median = bd.recommend(
         jitter_fit, compute=budgets, student_params=1e9, scenario=scenario, risk_tolerance=0.5
     )["student_loss_median"]
-    guaranteed = bd.recommend(
+    at_risk = bd.recommend(
         jitter_fit, compute=budgets, student_params=1e9, scenario=scenario, risk_tolerance=0.1
-    )["student_loss_guaranteed"]
+    )["student_loss_at_risk"]
     assert np.all(np.diff(median) <= 1e-9), median.to_numpy()
-    assert np.all(np.diff(guaranteed) <= 1e-9), guaranteed.to_numpy()
+    assert np.all(np.diff(at_risk) <= 1e-9), at_risk.to_numpy()
 
 
 def test_compute_optimal_loss_decreases_with_compute():
@@ -294,7 +294,7 @@ def test_custom_bounds_are_respected_and_reported(paper_fit):
     assert rec.flops["total"] == pytest.approx(1e22, rel=1e-2)
     free = bd.recommend(paper_fit, compute=1e22, student_params=1e9, scenario="teacher_pretraining")
     assert free.on_bound == ()
-    assert free.student_loss["guaranteed"] < rec.student_loss["guaranteed"]
+    assert free.student_loss["at_risk"] < rec.student_loss["at_risk"]
 
 
 def test_shared_bounds_constrain_tokens_too(paper_fit):
@@ -360,12 +360,12 @@ def test_existing_teacher_is_never_charged_pretraining(paper_fit):
 def test_recommendation_fields_and_outputs(jitter_fit):
     rec = bd.recommend(jitter_fit, compute=1e22, student_params=1e9, scenario="teacher_pretraining")
     assert set(rec.allocation) >= {"D_S", "N_T", "D_T", "flops_student"}
-    assert set(rec.student_loss) == {"median", "lower", "upper", "guaranteed"}
-    assert set(rec.supervised_loss) == {"median", "lower", "upper", "guaranteed"}
+    assert set(rec.student_loss) == {"median", "lower", "upper", "at_risk"}
+    assert set(rec.supervised_loss) == {"median", "lower", "upper", "at_risk"}
     for d in (rec.student_loss, rec.student_loss_mean, rec.supervised_loss, rec.teacher_loss):
         assert d["lower"] <= d["median"] <= d["upper"]
-    # the guaranteed loss is the 90% quantile, above the median
-    assert rec.student_loss["guaranteed"] > rec.student_loss["median"]
+    # the loss at risk is the 90% quantile, above the median
+    assert rec.student_loss["at_risk"] > rec.student_loss["median"]
     assert 0 <= rec.p_distillation_better <= 1
     assert rec.regret["expected"] >= 0
     assert list(rec.optimum_spread.index) == ["D_S", "N_T", "D_T", "L_T"]
@@ -373,9 +373,9 @@ def test_recommendation_fields_and_outputs(jitter_fit):
     assert np.all(rec.per_draw["regret"] >= -1e-12)
     per = rec.per_draw
     assert np.quantile(per["supervised_loss_predictive"], 0.9) == pytest.approx(
-        rec.supervised_loss["guaranteed"]
+        rec.supervised_loss["at_risk"]
     )
-    assert np.quantile(per["loss_predictive"], 0.9) == pytest.approx(rec.student_loss["guaranteed"])
+    assert np.quantile(per["loss_predictive"], 0.9) == pytest.approx(rec.student_loss["at_risk"])
     assert rec.n_draws == jitter_fit.n_samples and rec.n_dropped == 0
     frame = rec.to_frame()
     assert frame.shape[0] == 1
@@ -386,7 +386,7 @@ def test_recommendation_fields_and_outputs(jitter_fit):
         "flops_student",
         "flops_teacher_logits",
         "flops_teacher_pretraining",
-        "student_loss_guaranteed",
+        "student_loss_at_risk",
         "student_loss_mean_median",
         "supervised_loss_median",
         "p_distillation_better",
@@ -396,7 +396,7 @@ def test_recommendation_fields_and_outputs(jitter_fit):
     ):
         assert col in frame.columns
     text = str(rec)
-    for label in ("student tokens D_S", "predictive", "mean law", "guaranteed (90%)", "regret"):
+    for label in ("student tokens D_S", "predictive", "mean law", "at risk (90% q.)", "regret"):
         assert label in text
     assert repr(rec) == text
     json.dumps(rec.to_dict())  # JSON-serialisable
@@ -410,7 +410,7 @@ def test_sweep_returns_one_row_per_budget(jitter_fit):
     np.testing.assert_allclose(frame["compute"], budgets)
     one = bd.recommend(jitter_fit, compute=budgets[2], student_params=1e9, scenario="best_case")
     row = one.to_frame().iloc[0]
-    assert frame.iloc[2]["student_loss_guaranteed"] == pytest.approx(row["student_loss_guaranteed"])
+    assert frame.iloc[2]["student_loss_at_risk"] == pytest.approx(row["student_loss_at_risk"])
 
 
 def test_same_seed_same_recommendation_and_seed_matters(jitter_fit):
@@ -419,7 +419,7 @@ def test_same_seed_same_recommendation_and_seed_matters(jitter_fit):
     b = bd.recommend(jitter_fit, **kw, random_seed=5)
     c = bd.recommend(jitter_fit, **kw, random_seed=6)
     assert a.student_loss == b.student_loss
-    assert a.student_loss["guaranteed"] != c.student_loss["guaranteed"]
+    assert a.student_loss["at_risk"] != c.student_loss["at_risk"]
 
 
 def test_predictive_intervals_are_wider_than_mean_law(jitter_fit):
@@ -444,7 +444,7 @@ def test_non_finite_draws_are_dropped_and_counted():
     rec = bd.recommend(fit, compute=1e22, student_params=1e9, scenario="teacher_pretraining")
     assert rec.n_dropped == 1 and rec.n_draws == 19
     assert "dropped" in " ".join(rec.notes)
-    assert np.isfinite(rec.student_loss["guaranteed"])
+    assert np.isfinite(rec.student_loss["at_risk"])
     assert bool(rec.per_draw["dropped"].iloc[3])
 
 
@@ -502,9 +502,9 @@ def test_location_dependent_noise_is_evaluated_at_the_allocation(scenario):
     d = abs(math.log(rec.allocation["D_S"]) - math.log(1e10))
     expected = rec.per_draw["loss_recommended"] * np.exp(0.01 * (1 + d) * z[:, 0])
     np.testing.assert_allclose(rec.per_draw["loss_predictive"], expected, rtol=1e-12)
-    assert rec.student_loss["guaranteed"] > rec.student_loss_mean["upper"]
+    assert rec.student_loss["at_risk"] > rec.student_loss_mean["upper"]
     existing = bd.recommend(fit, compute=1e22, student_params=1e9, teacher_loss=2.0)
-    assert np.isfinite(existing.student_loss["guaranteed"])
+    assert np.isfinite(existing.student_loss["at_risk"])
 
 
 # --------------------------------------------------------------------------------------------

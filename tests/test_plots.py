@@ -295,14 +295,14 @@ def rec(distillation_fit):
     )
 
 
-def test_recommendation_marks_the_guaranteed_quantile(rec):
+def test_recommendation_marks_the_loss_at_risk(rec):
     fig = plots.recommendation(rec)
     ax_l, ax_d = fig.axes
     assert _labelled(ax_l) and _labelled(ax_d)
     x_lines = {round(float(ln.get_xdata()[0]), 12): ln for ln in ax_l.get_lines()}
-    g = rec.student_loss["guaranteed"]
+    g = rec.student_loss["at_risk"]
     assert round(g, 12) in x_lines
-    assert "guaranteed (90% quantile)" in x_lines[round(g, 12)].get_label()
+    assert "loss at risk (90% quantile)" in x_lines[round(g, 12)].get_label()
     # like for like: the student and the baseline with the same kind of uncertainty
     labels = [t.get_text() for t in ax_l.get_legend().get_texts()]
     kinds = [t.split("(")[1].rstrip(")") for t in labels if t.startswith("supervised baseline")]

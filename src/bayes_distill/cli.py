@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         metavar="R",
         help="accepted probability that the realised loss exceeds the promised one "
-        "(default 0.1: a 90%% guarantee; 0.5 is risk-neutral)",
+        "(default 0.1: the loss at risk is the 90%% quantile; 0.5 is risk-neutral)",
     )
     rec.add_argument(
         "--teacher-loss",
@@ -394,17 +394,17 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     print(
         f"Distillation sweep: student N_S = {args.student_params:.3g}, scenario "
         f"{args.scenario!r}, risk tolerance {args.risk_tolerance:g} (losses in nats/token; "
-        f"predictive median and guaranteed {g}% quantile)"
+        f"predictive median and loss at risk, the {g}% quantile)"
     )
     header = (
         f"{'compute':>10} {'D_S':>10} {'N_T':>10} {'D_T':>10} {'student':>8} "
-        f"{'guarant.':>8} {'superv.':>8} {'P(dist)':>7}  on bound"
+        f"{'at risk':>8} {'superv.':>8} {'P(dist)':>7}  on bound"
     )
     print(header)
     for _, r in result.iterrows():
         print(
             f"{r['compute']:>10.3g} {_g(r['D_S']):>10} {_g(r['N_T']):>10} {_g(r['D_T']):>10} "
-            f"{r['student_loss_median']:>8.4f} {r['student_loss_guaranteed']:>8.4f} "
+            f"{r['student_loss_median']:>8.4f} {r['student_loss_at_risk']:>8.4f} "
             f"{r['supervised_loss_median']:>8.4f} {r['p_distillation_better']:>7.3f}  "
             f"{r['on_bound'] or '-'}"
         )

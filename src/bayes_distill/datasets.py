@@ -10,12 +10,18 @@ Two public data sets are bundled (sources, licences, caveats and checksums in ``
 ``"distillation"``
     328 distillation runs digitised from Figure 1 of Busbridge et al. (2025), "Distillation
     Scaling Laws" (via PlanarG/active-sl, MIT), a distillation table (``N_S, D_S, L_T, L_S``).
+``"distillation_teachers"``
+    The 10 teachers of those runs as supervised runs (``N, D, loss``): the losses are the
+    digitised ``L_T``; sizes and tokens are *reconstructed* by matching each loss to the
+    paper's supervised models (``scripts/reconstruct_teachers.py``, ``data/README.md``). The
+    shipped distillation posterior fits them jointly, so that its supervised law (the teacher's
+    loss, the supervised baseline) rests on supervised observations.
 
 Examples
 --------
 >>> import bayes_distill as bd
 >>> bd.datasets.list_datasets()
-['chinchilla', 'distillation']
+['chinchilla', 'distillation', 'distillation_teachers']
 >>> bd.datasets.load("chinchilla").shape
 (240, 8)
 >>> bd.datasets.load("distillation").shape
@@ -37,7 +43,7 @@ from bayes_distill.data import _load_runs
 if TYPE_CHECKING:  # pragma: no cover
     from bayes_distill.fit import ScalingFit
 
-__all__ = ["DATASETS", "data_file", "fitted", "list_datasets", "load"]
+__all__ = ["DATASETS", "FITTED", "data_file", "fitted", "list_datasets", "load"]
 
 #: Metadata of the bundled data sets: file name, run-table kind, rows in the file, the loss
 #: column, the number of highest losses dropped by default, and the file's sha256.
@@ -60,7 +66,22 @@ DATASETS: dict[str, dict[str, Any]] = {
         "sha256": "ba02669f53548739b8a88085d8ead1a3ecc1e27da3c744c9a4bb13059b7402b6",
         "description": "Figure 1 of Busbridge et al. 2025, digitised (PlanarG/active-sl)",
     },
+    "distillation_teachers": {
+        "file": "distillation_fig1_teachers.csv",
+        "kind": "supervised",
+        "rows": 10,
+        "loss_column": "loss",
+        "drop_highest_losses": 0,
+        "sha256": "aa298485babc0561d0c50dab9ba255a7fe582e9cc7de488b40056c79282f4760",
+        "description": (
+            "the Figure-1 teachers as supervised runs, sizes and tokens reconstructed "
+            "(scripts/reconstruct_teachers.py)"
+        ),
+    },
 }
+
+#: Data sets with a posterior shipped in ``models/`` (:func:`fitted`).
+FITTED = ("chinchilla", "distillation")
 
 _REBUILD_COMMAND = "python scripts/build_models.py"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +98,7 @@ def list_datasets() -> list[str]:
     --------
     >>> import bayes_distill as bd
     >>> bd.datasets.list_datasets()
-    ['chinchilla', 'distillation']
+    ['chinchilla', 'distillation', 'distillation_teachers']
     """
     return list(DATASETS)
 
@@ -243,6 +264,10 @@ def fitted(name: str) -> ScalingFit:
     >>> fit.summary()                             # doctest: +SKIP
     """
     name = _check_name(name)
+    if name not in FITTED:
+        raise ValueError(
+            f"No shipped fit named {name!r}; shipped fits are {', '.join(map(repr, FITTED))}."
+        )
     relative = f"{name}.nc"
     candidates = _candidates("models", "_models", relative)
     for candidate in candidates:

@@ -828,9 +828,10 @@ class Recommendation:
         ``flops_student``, ``flops_teacher_logits``, ``flops_teacher_pretraining``.
     student_loss : dict
         Predictive student loss at the allocation: ``median``, ``lower``, ``upper`` (the
-        ``ci_prob`` equal-tailed interval) and ``guaranteed``, its ``1 - risk_tolerance``
-        quantile: the loss the recommendation promises, exceeded with probability
-        ``risk_tolerance``.
+        ``ci_prob`` equal-tailed interval) and ``at_risk``, its ``1 - risk_tolerance``
+        quantile (the *loss at risk*): under the fitted model, a new run at this allocation
+        does worse than it with probability ``risk_tolerance``. It is conditional on the model
+        and its extrapolation, not a guarantee.
     student_loss_mean : dict
         Mean-law student loss at the allocation: ``median``, ``lower``, ``upper``.
     teacher_loss : dict
@@ -840,7 +841,7 @@ class Recommendation:
         Tokens of the supervised baseline, ``C / (3 F(N_S))``.
     supervised_loss, supervised_loss_mean : dict
         The same student trained on data with the whole budget: predictive (with
-        ``guaranteed``) and mean law.
+        ``at_risk``) and mean law.
     p_distillation_better : float
         Posterior probability that the distilled student beats the supervised one, on the mean
         law: the share of draws with ``L_S(x*) < L(N_S, C / (3 F(N_S)))``. It answers "which
@@ -1047,12 +1048,12 @@ class Recommendation:
         lines += [
             "",
             f"  {'loss (nats/token)':<36}{'median':>8}  {f'{pct}% interval':<18}"
-            f"{f'guaranteed ({g}%)':>16}",
+            f"{f'at risk ({g}% q.)':>16}",
         ]
 
         def loss_row(name, d):
             iv = f"[{_fmt(d['lower'], '.4f')}, {_fmt(d['upper'], '.4f')}]"
-            gu = _fmt(d["guaranteed"], ".4f") if "guaranteed" in d else ""
+            gu = _fmt(d["at_risk"], ".4f") if "at_risk" in d else ""
             return f"  {name:<36}{_fmt(d['median'], '.4f'):>8}  {iv:<18}{gu:>16}"
 
         lines += [
@@ -1140,7 +1141,8 @@ def recommend(
         what the rest of the budget buys (more tokens never hurt the student).
     risk_tolerance : float, default 0.1
         Probability in (0, 1) the user accepts that the realised student loss exceeds the
-        promised ``guaranteed`` loss; 0.5 is risk-neutral (the median), 0.05 a 95% guarantee.
+        reported loss at risk (``student_loss["at_risk"]``, the ``1 - risk_tolerance``
+        quantile under the model); 0.5 is risk-neutral (the median).
     ci_prob : float, default 0.9
         Probability of the equal-tailed intervals reported.
     teacher_loss : float, optional
@@ -1533,9 +1535,9 @@ def _solve(
     L_star, L_pred = np.exp(m_star[v]), np.exp(m_star[v] + eps[v])
     L_sup, L_sup_pred = np.exp(m_sup[v]), np.exp(m_sup[v] + eps_sup[v])
     student_loss = _interval(L_pred, ci_prob)
-    student_loss["guaranteed"] = float(np.quantile(L_pred, q))
+    student_loss["at_risk"] = float(np.quantile(L_pred, q))
     supervised_loss = _interval(L_sup_pred, ci_prob)
-    supervised_loss["guaranteed"] = float(np.quantile(L_sup_pred, q))
+    supervised_loss["at_risk"] = float(np.quantile(L_sup_pred, q))
     with np.errstate(all="ignore"):
         regret_draws = np.exp(m_star) - np.exp(m_opt)
     regret = {

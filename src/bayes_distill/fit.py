@@ -276,8 +276,14 @@ class ScalingFit:
         if self.runs is None:
             return "given directly (ScalingFit.from_params)"
         if self.supervised_runs is not None:
-            return f"fitted jointly to {len(self.supervised_runs)} supervised runs"
-        return "prior only (no supervised runs given; paper-informed prior by default)"
+            name = self.supervised_runs.attrs.get("dataset")
+            what = f" (bundled data set {name!r})" if name else ""
+            return f"fitted jointly to {len(self.supervised_runs)} supervised runs{what}"
+        return (
+            "NOT IDENTIFIED: no supervised runs, so only the prior and the distillation runs "
+            "inform it, and decisions inherit whatever the distillation fit moves it to; pass "
+            "supervised_runs= (your teachers or other supervised runs)"
+        )
 
     # ---- posterior views ------------------------------------------------------------------
     @cached_property
@@ -1028,6 +1034,10 @@ def _provenance(
         "data_sha256_of": DATA_HASH_OF,
         "n_runs": 0 if runs is None else len(runs),
         "n_supervised_runs": 0 if supervised_runs is None else len(supervised_runs),
+        "supervised_runs_dataset": (
+            "" if supervised_runs is None else str(supervised_runs.attrs.get("dataset", ""))
+        ),
+        "infinite_data_tolerance": _model.INFINITE_DATA_TOL if law == "distillation" else 0.0,
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": json.dumps(versions),
     }
@@ -1063,6 +1073,7 @@ def _groups_to_runs(law: str, tree: xr.DataTree) -> tuple[pd.DataFrame, pd.DataF
                 "loss": np.exp(obs["supervised_obs"].values),
             }
         )
+        sup.attrs["dataset"] = str(tree.attrs.get("supervised_runs_dataset", ""))
     return runs, sup
 
 
@@ -1208,6 +1219,8 @@ def fit(
     sup_table = (
         load_runs(supervised_runs, kind="supervised") if supervised_runs is not None else None
     )
+    if sup_table is not None and isinstance(supervised_runs, pd.DataFrame):
+        sup_table.attrs["dataset"] = supervised_runs.attrs.get("dataset", "")
     n_params = len(laws.SAMPLED_NAMES[law])
     if len(table) < n_params:
         raise ValueError(

@@ -680,7 +680,7 @@ def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
     recommended allocation and of the same student trained on data with the whole budget, like
     for like (both posterior predictive when the recommendation records the baseline's
     predictive draws, otherwise both mean law, with the student's predictive distribution as
-    an outline), with the student's predictive median (dashed), the guaranteed
+    an outline), with the student's predictive median (dashed), the loss at risk
     ``1 - risk_tolerance`` quantile the recommendation promises (solid) and the baseline's
     (dotted). Right: the per-draw difference of the mean-law losses, whose share below zero is
     ``rec.p_distillation_better``.
@@ -756,17 +756,17 @@ def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
         label=f"student median (predictive): {rec.student_loss['median']:.4f}",
     )
     ax_l.axvline(
-        rec.student_loss["guaranteed"],
+        rec.student_loss["at_risk"],
         color="C0",
         lw=2.2,
-        label=f"guaranteed ({g:.0%} quantile): {rec.student_loss['guaranteed']:.4f}",
+        label=f"loss at risk ({g:.0%} quantile): {rec.student_loss['at_risk']:.4f}",
     )
     ax_l.axvline(
-        rec.supervised_loss["guaranteed"],
+        rec.supervised_loss["at_risk"],
         color="C1",
         ls=":",
         lw=2.2,
-        label=f"baseline {g:.0%} quantile (predictive): {rec.supervised_loss['guaranteed']:.4f}",
+        label=f"baseline {g:.0%} quantile (predictive): {rec.supervised_loss['at_risk']:.4f}",
     )
     ax_l.set_xlabel("student loss (nats/token)")
     ax_l.set_ylabel("density")
