@@ -821,7 +821,10 @@ class Recommendation:
         One of ``best_case``, ``teacher_inference``, ``teacher_pretraining``,
         ``pretraining_and_inference`` (DESIGN.md section 3).
     compute, student_params, risk_tolerance, ci_prob : float
-        The inputs.
+        The inputs (``compute`` is the budget, a ceiling).
+    compute_spent : float
+        FLOPs the allocation spends, at most ``compute``: less when spending the rest would
+        make the loss at risk worse (see ``notes``); ``unspent`` is the difference.
     allocation : dict
         ``D_S`` (student tokens), ``N_T``, ``D_T`` (teacher parameters and pretraining tokens;
         NaN in ``best_case``, where only the teacher's loss matters) and the FLOPs by phase,
@@ -888,6 +891,7 @@ class Recommendation:
 
     scenario: str
     compute: float
+    compute_spent: float
     student_params: float
     risk_tolerance: float
     ci_prob: float
@@ -923,6 +927,11 @@ class Recommendation:
         return out
 
     @property
+    def unspent(self) -> float:
+        """FLOPs of the budget the recommendation leaves unspent (``compute - compute_spent``)."""
+        return max(self.compute - self.compute_spent, 0.0)
+
+    @property
     def distill(self) -> bool:
         """Whether distillation is the better bet: ``p_distillation_better > 0.5``."""
         return self.p_distillation_better > 0.5
@@ -941,6 +950,8 @@ class Recommendation:
         row: dict[str, Any] = {
             "scenario": self.scenario,
             "compute": self.compute,
+            "compute_spent": self.compute_spent,
+            "unspent": self.unspent,
             "student_params": self.student_params,
             "risk_tolerance": self.risk_tolerance,
             "ci_prob": self.ci_prob,
@@ -988,6 +999,8 @@ class Recommendation:
             {
                 "scenario": self.scenario,
                 "compute": self.compute,
+                "compute_spent": self.compute_spent,
+                "unspent": self.unspent,
                 "student_params": self.student_params,
                 "risk_tolerance": self.risk_tolerance,
                 "ci_prob": self.ci_prob,
@@ -1044,7 +1057,9 @@ class Recommendation:
             fl = "" if flops is None else _fmt(flops)
             share = "" if flops is None else f"{100 * flops / total:.1f}%"
             lines.append(f"  {name:<30}{v:>12}{fl:>12}{share:>8}")
-        lines.append(f"  {'total':<30}{'':>12}{_fmt(f['total']):>12}{'':>8}")
+        lines.append(f"  {'total spent':<30}{'':>12}{_fmt(f['total']):>12}{'':>8}")
+        if self.unspent > 0:
+            lines.append(f"  {'unspent (budget is a ceiling)':<30}{'':>12}{_fmt(self.unspent):>12}")
         lines += [
             "",
             f"  {'loss (nats/token)':<36}{'median':>8}  {f'{pct}% interval':<18}"
@@ -1250,18 +1265,24 @@ def recommend(
 
     sup = _supervised_params(fit)
     dist = _distillation_params(fit)
+
+    def build(c: float) -> _Problem:
+        return _build_problem(sup, dist, N_S, c, scenario, teacher, approx, b)
+
     # Validate every budget before computing anything.
-    problems = [
-        _build_problem(sup, dist, N_S, float(c), scenario, teacher, approx, b) for c in budgets
-    ]
+    for c in budgets:
+        build(float(c))
 
     seed_student, seed_supervised = np.random.SeedSequence(seed).spawn(2)
     noise = _StudentNoise(fit, seed_student)
     eps_sup = _supervised_noise(fit, seed_supervised)
     own_supervised_noise = "sigma_supervised" in fit.posterior
 
-    recs = [
-        _solve(
+    spend = _BudgetCeiling(build, noise, 1.0 - risk, scenario, budgets)
+    recs = []
+    for c in budgets:
+        p = spend.best(float(c))
+        rec = _solve(
             p,
             noise,
             eps_sup,
@@ -1270,12 +1291,91 @@ def recommend(
             ci_prob=ci_prob,
             existing=existing,
             own_supervised_noise=own_supervised_noise,
+            budget=float(c),
         )
-        for p in problems
-    ]
+        recs.append(rec)
+    # in a sweep, a larger budget never promises a worse loss at risk than a smaller one
+    order = np.argsort(budgets, kind="stable")
+    for i, j in itertools.pairwise(order):
+        if recs[j].student_loss["at_risk"] > recs[i].student_loss["at_risk"]:
+            p = spend._problem(recs[i].compute_spent)
+            recs[j] = _solve(
+                p,
+                noise,
+                eps_sup,
+                scenario=scenario,
+                risk=risk,
+                ci_prob=ci_prob,
+                existing=existing,
+                own_supervised_noise=own_supervised_noise,
+                budget=float(budgets[j]),
+            )
     if scalar:
         return recs[0]
     return pd.concat([r.to_frame() for r in recs], ignore_index=True)
+
+
+#: Budgets tried below a budget ``C`` for the ceiling: ``C * 10**(-k / 2)``, ``k = 1..8``.
+_CEILING_STEPS = 8
+
+
+class _BudgetCeiling:
+    """Chooses how much of a budget to spend: budgets are ceilings, not amounts to burn.
+
+    For a budget ``C``, the smaller budgets ``C * 10**(-k/2)`` (``k = 1 .. _CEILING_STEPS``,
+    while the student can still be trained) and, in a sweep, every smaller budget of the sweep
+    are screened by the loss at risk (the ``q`` quantile of the predictive student loss) on the
+    coarse grid; the best of them is searched fully and replaces ``C`` if its loss at risk is
+    lower. A sweep then keeps, at each budget, the better of its own answer and the one of the
+    next smaller budget, so its loss at risk never rises with the budget. The predictive noise grows with the distance from the fitted
+    runs, so spending everything can make the loss at risk worse; what is not spent is
+    reported.
+    """
+
+    def __init__(self, build, noise, q, scenario, budgets):
+        self.build, self.noise, self.q, self.scenario = build, noise, q, scenario
+        self.budgets = np.sort(np.asarray(budgets, float))
+        self._cache: dict[float, tuple[float, _Problem | None]] = {}
+        self._refined: dict[float, float] = {}
+
+    def _problem(self, c: float) -> _Problem | None:
+        try:
+            return self.build(c)
+        except ValueError:  # the budget cannot train the student within the bounds
+            return None
+
+    def coarse(self, c: float) -> float:
+        """The loss at risk at budget ``c`` on the coarse grid (an upper bound; cached)."""
+        if c not in self._cache:
+            p = self._problem(c)
+            v = np.inf
+            if p is not None:
+                pts = p.coarse_grid()
+                if p.dim == 0:
+                    pts = np.zeros((1, 0))
+                if len(pts):
+                    ev = p.evaluate(pts[None])
+                    v = float(np.min(_reduce_quantile(ev[0], _eps_at(p, self.noise, ev), self.q)))
+            self._cache[c] = (v, p)
+        return self._cache[c][0]
+
+    def refined(self, c: float) -> float:
+        """The loss at risk at budget ``c`` after the full search (cached)."""
+        if c not in self._refined:
+            p = self._problem(c)
+            self._refined[c] = (
+                np.inf if p is None else _quantile_search(p, self.noise, self.q, self.scenario)[1]
+            )
+        return self._refined[c]
+
+    def best(self, C: float) -> _Problem:
+        """The problem at the budget to spend: ``C`` or the best budget below it."""
+        ladder = {C * 10.0 ** (-k / 2) for k in range(1, _CEILING_STEPS + 1)}
+        ladder |= {float(c) for c in self.budgets if c < C}
+        below = min(ladder, key=lambda c: (self.coarse(c), -c))
+        if np.isfinite(self.coarse(below)) and self.refined(below) < self.refined(C) - 1e-12:
+            return self._problem(below)
+        return self._problem(C) or self.build(C)
 
 
 def _build_problem(sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds) -> _Problem:
@@ -1372,6 +1472,62 @@ def _check_student_tokens(D_S, C, N_S, scenario, b: _Bounds, context) -> None:
         )
 
 
+def _quantile_search(p: _Problem, noise: _StudentNoise, q: float, scenario: str):
+    """The allocation minimising the ``q`` quantile of the predictive loss, and that quantile.
+
+    Returns ``(x, value, grid, m, e)``: the optimum ``(d,)``, its quantile, and the coarse grid
+    with the law's log loss ``m (S, K)`` and the noise ``e`` there (reused by :func:`_solve`).
+    """
+    if p.dim == 0:
+        x = np.zeros(0)
+        ev = p.evaluate(x[None, None])
+        return x, float(_reduce_quantile(ev[0], _eps_at(p, noise, ev), q)[0]), None, None, None
+    grid = p.coarse_grid()
+    if len(grid) == 0:
+        raise ValueError(
+            f"No allocation within bounds={p.bounds} spends compute={p.compute:.3g} FLOPs "
+            f"in scenario {scenario!r} with the student's tokens within the bounds; widen "
+            "the bounds."
+        )
+    ev = p.evaluate(grid[None])
+    m, e = ev[0], _eps_at(p, noise, ev)
+    fq = _reduce_quantile(m, e, q)
+    iq = int(np.argmin(fq))
+
+    def objective(c: np.ndarray) -> np.ndarray:
+        ev = p.evaluate(c)
+        return _reduce_quantile(ev[0], _eps_at(p, noise, ev), q)[None]
+
+    x, fx = _compass(
+        objective, grid[iq][None], fq[iq : iq + 1], p.grid_spacing() / 2, p.lo_u, p.hi_u
+    )
+    return x[0], float(fx[0]), grid, m, e
+
+
+def _eps_at(p: _Problem, noise: _StudentNoise, ev: tuple) -> np.ndarray:
+    """Predictive noise ``(S, M)`` at common candidates, from ``ev = p.evaluate(cand)`` with
+    ``cand (1, M, d)`` (the law's values there place the candidates)."""
+    if not noise.located:
+        return noise.at(p.N_S, np.zeros(0), np.zeros(0))
+    m, D_S, log_LT = ev
+    D_S = np.asarray(D_S)[0]
+    D_S = np.where(np.isfinite(D_S), D_S, p.bounds.d_lo)  # infeasible: loss is inf anyway
+    with np.errstate(all="ignore"):
+        # location only: the median teacher loss over draws
+        L_T = np.exp(np.nanmedian(np.broadcast_to(log_LT, m.shape), axis=0))
+    # +inf marks an infeasible candidate or a non-finite draw: its loss stays inf whatever
+    # the noise, which only needs to be finite there
+    m = np.where(np.isfinite(m), m, 0.0)
+    return noise.at(p.N_S, D_S, L_T, law_mean=m)
+
+
+def _reduce_quantile(m: np.ndarray, e: np.ndarray, q: float) -> np.ndarray:
+    """``q`` quantile over draws of the predictive loss, per candidate: ``(M,)``."""
+    with np.errstate(all="ignore"):
+        v = np.quantile(np.exp(m + e), q, axis=0)
+    return np.where(np.isnan(v), np.inf, v)
+
+
 def _solve(
     p: _Problem,
     noise: _StudentNoise,
@@ -1382,39 +1538,15 @@ def _solve(
     ci_prob: float,
     existing: bool,
     own_supervised_noise: bool,
+    budget: float | None = None,
 ) -> Recommendation:
+    budget = p.compute if budget is None else budget
     S = eps_sup.shape[0]
     q = 1.0 - risk
     rows = np.arange(S)
 
     def eps_at(ev: tuple) -> np.ndarray:
-        """Predictive noise ``(S, M)`` at common candidates ``cand (1, M, d)``, from
-        ``ev = p.evaluate(cand)`` (the law's values there place the candidates)."""
-        if not noise.located:
-            return noise.at(p.N_S, np.zeros(0), np.zeros(0))
-        m, D_S, log_LT = ev
-        D_S = np.asarray(D_S)[0]
-        D_S = np.where(np.isfinite(D_S), D_S, p.bounds.d_lo)  # infeasible: loss is inf anyway
-        with np.errstate(all="ignore"):
-            # location only: the median teacher loss over draws
-            L_T = np.exp(np.nanmedian(np.broadcast_to(log_LT, m.shape), axis=0))
-        # +inf marks an infeasible candidate or a non-finite draw: its loss stays inf whatever
-        # the noise, which only needs to be finite there
-        m = np.where(np.isfinite(m), m, 0.0)
-        return noise.at(p.N_S, D_S, L_T, law_mean=m)
-
-    def objective(reduce):
-        def f(c: np.ndarray) -> np.ndarray:
-            ev = p.evaluate(c)
-            return reduce(ev[0], eps_at(ev))[None]
-
-        return f
-
-    def reduce_quantile(m: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """``1 - r`` quantile over draws of the predictive loss, per candidate: ``(M,)``."""
-        with np.errstate(all="ignore"):
-            v = np.quantile(np.exp(m + e), q, axis=0)
-        return np.where(np.isnan(v), np.inf, v)
+        return _eps_at(p, noise, ev)
 
     def reduce_mean(m: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Posterior mean of the predictive loss, per candidate: ``(M,)``."""
@@ -1422,46 +1554,32 @@ def _solve(
             v = np.mean(np.exp(m + e), axis=0)
         return np.where(np.isnan(v), np.inf, v)
 
+    def objective_mean(c: np.ndarray) -> np.ndarray:
+        ev = p.evaluate(c)
+        return reduce_mean(ev[0], eps_at(ev))[None]
+
     def at(x: np.ndarray) -> tuple[tuple, np.ndarray]:
         """``p.evaluate`` at one allocation ``x (d,)``, and its log loss per draw ``(S,)``."""
         ev = p.evaluate(x[None, None])
         return ev, ev[0][:, 0]
 
+    x_q, _, grid, m, e = _quantile_search(p, noise, q, scenario)
     if p.dim == 0:
-        x_q = x_mean = np.zeros(0)
+        x_mean = x_q
         x_draw = np.zeros((S, 0))
         ev_q, m_star = at(x_q)
         ev_mean, m_mean, m_draw = ev_q, m_star, m_star
     else:
-        grid = p.coarse_grid()
-        if len(grid) == 0:
-            raise ValueError(
-                f"No allocation within bounds={p.bounds} spends compute={p.compute:.3g} FLOPs "
-                f"in scenario {scenario!r} with the student's tokens within the bounds; widen "
-                "the bounds."
-            )
-        ev = p.evaluate(grid[None])
-        m = ev[0]  # (S, K), shared by the three searches
-        e = eps_at(ev)
         step = p.grid_spacing() / 2
-        fq, fm = reduce_quantile(m, e), reduce_mean(m, e)
-        iq, im = int(np.argmin(fq)), int(np.argmin(fm))
-        x_q, _ = _compass(
-            objective(reduce_quantile),
-            grid[iq][None],
-            fq[iq : iq + 1],
-            step,
-            p.lo_u,
-            p.hi_u,
-        )
-        x_q = x_q[0]
+        fm = reduce_mean(m, e)
+        im = int(np.argmin(fm))
         ev_q, m_star = at(x_q)
         # The mean optimum is usually close to the quantile one: start from the better of the
         # two, with a finer step and fewer rounds.
         f_xq = reduce_mean(m_star[:, None], eps_at(ev_q))[0]
         start, f_start = (x_q, f_xq) if f_xq <= fm[im] else (grid[im], fm[im])
         x_mean, _ = _compass(
-            objective(reduce_mean),
+            objective_mean,
             start[None],
             np.array([f_start]),
             step / 2,
@@ -1497,7 +1615,7 @@ def _solve(
     x_opt = cands[k, rows]
     m_opt = vals[k, rows]
 
-    D_sup = float(_compute.supervised_tokens(p.compute, p.N_S, approx=p.approx))
+    D_sup = float(_compute.supervised_tokens(budget, p.N_S, approx=p.approx))
     with np.errstate(all="ignore"):
         m_sup = _log_sup(p.sup, p.log_NS, math.log(D_sup))[:, 0]
     lt_star = p.teacher_log_loss(x_q[None, None])[:, 0]
@@ -1522,6 +1640,13 @@ def _solve(
                 if p.accounting == "teacher_inference"
                 else "its logits are free."
             )
+        )
+    if p.compute < budget * (1 - 1e-9):
+        notes.append(
+            f"only {p.compute:.3g} of the {budget:.3g} FLOPs are spent: under the model, "
+            "spending more makes the loss at risk worse (the predictive interval widens faster "
+            "than the expected loss falls, far from the fitted runs). The supervised baseline "
+            "spends the whole budget."
         )
     if not own_supervised_noise:
         notes.append(
@@ -1589,7 +1714,8 @@ def _solve(
     per_draw.index.name = "sample"
     return Recommendation(
         scenario=scenario,
-        compute=p.compute,
+        compute=budget,
+        compute_spent=p.compute,
         student_params=p.N_S,
         risk_tolerance=risk,
         ci_prob=ci_prob,
