@@ -65,7 +65,12 @@ def candidates() -> pd.DataFrame:
         for n in TABLE13_SIZES:
             d = float(tokens(n))
             rows.append(
-                {"N": n, "D": d, "regime": regime, "law_loss": float(bd.laws.supervised_loss(n, d, **sup))}
+                {
+                    "N": n,
+                    "D": d,
+                    "regime": regime,
+                    "law_loss": float(bd.laws.supervised_loss(n, d, **sup)),
+                }
             )
     return pd.DataFrame(rows)
 

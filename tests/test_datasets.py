@@ -231,5 +231,7 @@ def test_teachers_follow_the_matching_rule():
 
 
 def test_fitted_refuses_a_data_set_without_a_shipped_fit():
-    with pytest.raises(ValueError, match=r"No shipped fit named 'distillation_teachers'.*'chinchilla'"):
+    with pytest.raises(
+        ValueError, match=r"No shipped fit named 'distillation_teachers'.*'chinchilla'"
+    ):
         datasets.fitted("distillation_teachers")

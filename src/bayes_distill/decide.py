@@ -1327,9 +1327,9 @@ class _BudgetCeiling:
     are screened by the loss at risk (the ``q`` quantile of the predictive student loss) on the
     coarse grid; the best of them is searched fully and replaces ``C`` if its loss at risk is
     lower. A sweep then keeps, at each budget, the better of its own answer and the one of the
-    next smaller budget, so its loss at risk never rises with the budget. The predictive noise grows with the distance from the fitted
-    runs, so spending everything can make the loss at risk worse; what is not spent is
-    reported.
+    next smaller budget, so its loss at risk never rises with the budget. The predictive noise
+    grows with the distance from the fitted runs, so spending everything can make the loss at
+    risk worse; what is not spent is reported.
     """
 
     def __init__(self, build, noise, q, scenario, budgets):
