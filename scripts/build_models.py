@@ -7,8 +7,9 @@ Usage (from the repository root)::
 Fits the Chinchilla law to the Epoch AI Chinchilla runs, and the distillation law to the Figure-1
 distillation runs jointly with their teachers as supervised runs (``distillation_teachers``),
 with the package defaults (4 chains, 500 tuning steps; 1000 draws per chain for the Chinchilla
-law and 2000 for the distillation law, ``bd.fit``'s ``DEFAULT_DRAWS``; seeds below) and saves them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit
-that did not converge.
+law and 2000 for the distillation law, ``bd.fit``'s ``DEFAULT_DRAWS``; seeds below), and saves
+them as ``models/<name>.nc`` (NetCDF with provenance). Refuses to save a fit that did not
+converge.
 """
 
 from __future__ import annotations
