@@ -213,10 +213,17 @@ def _quiet_pymc() -> Iterator[None]:
 
 
 def _forward(model, draws: int, seed) -> xr.DataTree:
-    """Draws of every variable of ``model`` (parameters and data) from its generative model."""
+    """Draws of every variable of ``model`` (parameters and data) from its generative model.
+
+    Forward sampling cannot honour a ``pm.Potential``: the distillation law's infinite-data
+    limit (:func:`bayes_distill.model.infinite_data_gap`) is a soft constraint on the
+    parameters, so prior draws here come from the priors without it (wider than the prior the
+    fit uses); PyMC's warning saying so is expected and silenced.
+    """
     import pymc as pm
 
-    with _quiet_pymc():
+    with _quiet_pymc(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         return pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed)
 
 
@@ -273,7 +280,8 @@ def prior_predictive(
     likelihood, discrepancy offsets and noise model, built by :mod:`bayes_distill.model` with the
     law of :mod:`bayes_distill.laws`) is run forwards with
     :func:`pymc.sample_prior_predictive`: parameters are drawn from the priors and losses
-    simulated at every run's inputs.
+    simulated at every run's inputs. For the distillation law, the infinite-data limit (a soft
+    constraint, not a distribution) cannot be sampled forwards and is left out.
 
     Parameters
     ----------

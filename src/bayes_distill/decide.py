@@ -51,6 +51,7 @@ candidate, so candidates are compared on the same realisations.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 import math
@@ -84,7 +85,10 @@ DEFAULT_BOUNDS: tuple[float, float] = (1e6, 1e17)
 #: One-line meaning of each scenario (DESIGN.md section 3).
 SCENARIO_DESCRIPTIONS: dict[str, str] = {
     "best_case": "teacher free (it exists and its logits cost nothing): choose its loss L_T",
-    "teacher_inference": "teacher exists; pay for its logits on the student's tokens",
+    "teacher_inference": (
+        "choose an existing, overtrained teacher (its pretraining already paid: D_T at the "
+        "upper bound); pay for its logits on the student's tokens"
+    ),
     "teacher_pretraining": "train the teacher; its logits are stored and reused",
     "pretraining_and_inference": "one teacher for one student: pay for training it and its logits",
 }
@@ -98,6 +102,12 @@ _N_ROUNDS = 8
 _N_ROUNDS_DRAW = 6
 _N_ROUNDS_MEAN = 5
 _SHRINK = 0.4
+#: Decisions "distil or train" are also reported with this margin (nats): the probability that
+#: the distilled student beats the supervised one by more than it. It is the resolution the
+#: model claims far from the runs, the tolerance of its infinite-data limit
+#: (:data:`bayes_distill.model.INFINITE_DATA_TOL`): a smaller difference is a tie.
+DECISION_MARGIN = 0.01
+
 # Relative tolerance (in log) for "the optimum sits on a bound" and for feasibility.
 _BOUND_TOL = 1e-3
 _FEAS_TOL = 1e-9
@@ -640,6 +650,9 @@ class _Problem:
     log_LT_fixed: np.ndarray | float | None = None
     lo_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hi_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: The supervised parameters of the student's own supervised loss inside the law, when
+    #: they differ from ``sup`` (a two-stage fit holds them at the values it was fitted with).
+    sup_student: dict[str, Any] | None = None
 
     @property
     def dim(self) -> int:
@@ -710,7 +723,7 @@ class _Problem:
                 log_LT = self.log_LT_fixed
             else:
                 log_LT = _log_sup(self.sup, u[..., 0], np.log(self.teacher(u)[1]))
-            log_LtS = _log_sup(self.sup, self.log_NS, log_DS)
+            log_LtS = _log_sup(self.sup_student or self.sup, self.log_NS, log_DS)
             m = laws.log_distillation(
                 laws.NUMPY, self.log_NS, log_DS, log_LT, log_LtS=log_LtS, **self.dist
             )
@@ -851,6 +864,18 @@ class Recommendation:
         method is better", not "which of two runs will happen to be lower".
     p_distillation_better_predictive : float
         The same for two new runs, with independent noise for each.
+    p_distillation_better_by_margin : float
+        The share of draws in which the distilled student beats the supervised one by more
+        than :data:`DECISION_MARGIN` (0.01 nats, mean law): a smaller difference is a tie at
+        the model's resolution. :attr:`distill` follows it.
+    supervised_source : str
+        Where the fit's supervised law comes from (it gives the teacher's loss and the
+        supervised baseline, so every distil-or-train answer rests on it).
+    paper : dict
+        The same question answered with the paper's published coefficients (Busbridge et al.
+        2025, Table 6) as a point estimate, for comparison: ``p_distillation_better`` (0 or
+        1), ``student_loss`` and ``supervised_loss`` (mean law at that estimate's own optimum
+        for the same budget and scenario); empty for an existing teacher given by its loss.
     regret : dict
         ``expected``: posterior mean of ``L_S^(s)(x*) - min_x L_S^(s)(x)`` (mean law, nats), the
         loss given up by not knowing the parameters; ``upper``: its ``(1 + ci_prob) / 2``
@@ -904,6 +929,9 @@ class Recommendation:
     supervised_loss_mean: dict[str, float]
     p_distillation_better: float
     p_distillation_better_predictive: float
+    p_distillation_better_by_margin: float
+    supervised_source: str
+    paper: dict[str, float]
     regret: dict[str, float]
     optimum_spread: pd.DataFrame
     mean_optimal: dict[str, float]
@@ -933,8 +961,9 @@ class Recommendation:
 
     @property
     def distill(self) -> bool:
-        """Whether distillation is the better bet: ``p_distillation_better > 0.5``."""
-        return self.p_distillation_better > 0.5
+        """Whether distillation is the better bet by more than the model's resolution:
+        ``p_distillation_better_by_margin > 0.5``."""
+        return self.p_distillation_better_by_margin > 0.5
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row: inputs, allocation, FLOPs and every loss summary as columns.
@@ -972,6 +1001,9 @@ class Recommendation:
         row["supervised_tokens"] = self.supervised_tokens
         row["p_distillation_better"] = self.p_distillation_better
         row["p_distillation_better_predictive"] = self.p_distillation_better_predictive
+        row["p_distillation_better_by_margin"] = self.p_distillation_better_by_margin
+        row["supervised_source"] = self.supervised_source
+        row.update({f"paper_{k}": v for k, v in self.paper.items()})
         row.update({f"regret_{k}": v for k, v in self.regret.items()})
         for var, s in self.optimum_spread.iterrows():
             row.update({f"{var}_opt_{k}": float(v) for k, v in s.items()})
@@ -1015,6 +1047,10 @@ class Recommendation:
                 "supervised_loss_mean": {"kind": "mean law", **self.supervised_loss_mean},
                 "p_distillation_better": self.p_distillation_better,
                 "p_distillation_better_predictive": self.p_distillation_better_predictive,
+                "p_distillation_better_by_margin": self.p_distillation_better_by_margin,
+                "decision_margin": DECISION_MARGIN,
+                "supervised_source": self.supervised_source,
+                "paper": self.paper,
                 "regret": {"kind": "mean law", **self.regret},
                 "optimum_spread": {
                     var: dict(s.items()) for var, s in self.optimum_spread.iterrows()
@@ -1081,7 +1117,9 @@ class Recommendation:
             loss_row("supervised, mean law", self.supervised_loss_mean),
             "",
             f"  P(distillation beats supervised) = {self.p_distillation_better:.3f} (mean law; "
-            f"{self.p_distillation_better_predictive:.3f} for two new runs)",
+            f"{self.p_distillation_better_predictive:.3f} for two new runs); by more than "
+            f"{DECISION_MARGIN:g} nats: {self.p_distillation_better_by_margin:.3f}",
+            f"  the supervised law (teacher loss, baseline): {self.supervised_source}",
             f"  expected regret vs per-draw optima: {self.regret['expected']:.4g} nats "
             f"({(1 + self.ci_prob) / 2:.0%} quantile {self.regret['upper']:.4g}; mean law)",
         ]
@@ -1098,6 +1136,14 @@ class Recommendation:
         lines.append(
             "  posterior-mean optimum: " + ", ".join(mo) + f" (mean loss {_fmt(m['loss'], '.4f')})"
         )
+        if self.paper:
+            pp = self.paper
+            verdict = "distillation" if pp["p_distillation_better"] else "supervised"
+            lines.append(
+                f"  the paper's coefficients (point estimate): {verdict} wins, student "
+                f"{_fmt(pp['student_loss'], '.4f')} vs supervised "
+                f"{_fmt(pp['supervised_loss'], '.4f')} (mean law)"
+            )
         if self.on_bound:
             lines.append("  ON A BOUND: " + "; ".join(self.on_bound))
         lines += [f"  note: {n}" for n in self.notes]
@@ -1266,8 +1312,11 @@ def recommend(
     sup = _supervised_params(fit)
     dist = _distillation_params(fit)
 
+    fixed = fit.supervised_fixed
+    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
+
     def build(c: float) -> _Problem:
-        return _build_problem(sup, dist, N_S, c, scenario, teacher, approx, b)
+        return _build_problem(sup, dist, N_S, c, scenario, teacher, approx, b, sup_student)
 
     # Validate every budget before computing anything.
     for c in budgets:
@@ -1310,9 +1359,51 @@ def recommend(
                 own_supervised_noise=own_supervised_noise,
                 budget=float(budgets[j]),
             )
+    source = fit.supervised_source if fit.runs is not None else "given directly"
+    recs = [
+        dataclasses.replace(
+            r, supervised_source=source, paper=_paper_answer(fit, r, scenario, teacher, approx, b)
+        )
+        for r in recs
+    ]
     if scalar:
         return recs[0]
     return pd.concat([r.to_frame() for r in recs], ignore_index=True)
+
+
+def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dict[str, float]:
+    """The paper's Table-6 coefficients' answer to the same question (a point estimate)."""
+    if fit.runs is None or ("L_T" in teacher and "N_T" not in teacher):
+        return {}  # a fit of given parameters, or a teacher given only by its loss
+    from .fit import ScalingFit
+
+    paper = _PAPER_FIT.get("fit")
+    if paper is None:
+        paper = _PAPER_FIT["fit"] = ScalingFit.from_params("distillation", laws.PAPER)
+    sup, dist = _supervised_params(paper), _distillation_params(paper)
+    teacher = {k: v for k, v in teacher.items() if k != "L_T"}
+    try:
+        p = _build_problem(sup, dist, rec.student_params, rec.compute, scenario, teacher, approx, b)
+    except ValueError:
+        return {}
+    ans = _solve(
+        p,
+        _StudentNoise(paper, np.random.SeedSequence(0)),
+        np.zeros(1),
+        scenario=scenario,
+        risk=0.5,
+        ci_prob=0.5,
+        existing=bool(teacher),
+        own_supervised_noise=True,
+    )
+    return {
+        "p_distillation_better": ans.p_distillation_better,
+        "student_loss": ans.student_loss_mean["median"],
+        "supervised_loss": ans.supervised_loss_mean["median"],
+    }
+
+
+_PAPER_FIT: dict[str, Any] = {}
 
 
 #: Budgets tried below a budget ``C`` for the ceiling: ``C * 10**(-k / 2)``, ``k = 1..8``.
@@ -1378,7 +1469,9 @@ class _BudgetCeiling:
         return self._problem(C) or self.build(C)
 
 
-def _build_problem(sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds) -> _Problem:
+def _build_problem(
+    sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds, sup_student=None
+) -> _Problem:
     """The search problem of one budget; raises ValueError when the budget cannot work."""
     n_lo, n_hi, d_lo, d_hi = b.logs
     F_S = _compute.forward_flops(N_S, approx=approx)
@@ -1390,6 +1483,7 @@ def _build_problem(sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds) -> 
         )
     d_logits = _compute.SCENARIOS[scenario][0]
     common = {"sup": sup, "dist": dist, "N_S": N_S, "compute": C, "approx": approx, "bounds": b}
+    common["sup_student"] = sup_student
     if teacher:
         accounting = "teacher_inference" if d_logits else "best_case"
         N_T, D_T = teacher.get("N_T"), teacher.get("D_T")
@@ -1728,6 +1822,9 @@ def _solve(
         supervised_loss_mean=_interval(L_sup, ci_prob),
         p_distillation_better=float(np.mean(L_star < L_sup)),
         p_distillation_better_predictive=float(np.mean(L_pred < L_sup_pred)),
+        p_distillation_better_by_margin=float(np.mean(L_star < L_sup - DECISION_MARGIN)),
+        supervised_source="",
+        paper={},
         regret=regret,
         optimum_spread=spread_frame,
         mean_optimal=mean_optimal,

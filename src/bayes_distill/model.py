@@ -57,8 +57,9 @@ Sampled parameterisation (see :mod:`bayes_distill.laws`): amplitudes centred at 
 the distillation term.
 
 For the distillation law, the supervised parameters (needed for the student's supervised loss)
-are fitted jointly with ``supervised_runs`` when given, and otherwise come from their prior (the
-paper-informed supervised prior by default).
+are either held fixed (``ModelInputs.fixed_supervised``: the second stage of a two-stage fit,
+see :func:`bayes_distill.fit`), or fitted jointly with ``supervised_runs``, or, with neither,
+informed only by their prior and the distillation runs (not identified).
 """
 
 from __future__ import annotations
@@ -141,7 +142,35 @@ _LIMIT_T = np.linspace(np.log(1e-3), np.log(5.0), 64)
 _LIMIT_SOFTMIN = 2e-4
 
 
-def infinite_data_gap(xp, sup: Mapping, dist: Mapping):
+def _cut_supervised(pm, fixed: Mapping[str, float], posterior) -> dict:
+    """Second stage of a two-stage fit: the supervised law's parameters drawn from a normal
+    approximation of the first stage's posterior (positive exponents on the log scale)."""
+    import pytensor.tensor as pt
+
+    mean, cov = posterior
+    raw = pm.MvNormal("supervised_draw", mu=mean, cov=cov)
+    out = {}
+    for i, name in enumerate(laws.SAMPLED_NAMES["supervised"]):
+        value = pt.exp(raw[i]) if name in _LOG_SCALE else raw[i]
+        out[name] = pm.Deterministic(name, value)
+    return out
+
+
+#: Supervised parameters that the two-stage fit's normal approximation takes on the log scale.
+_LOG_SCALE = ("alpha", "beta", "gamma")
+
+
+def supervised_normal_approximation(draws: Mapping[str, np.ndarray]):
+    """Mean and covariance of supervised draws on the scale of :func:`_cut_supervised`."""
+    cols = [
+        np.log(draws[k]) if k in _LOG_SCALE else np.asarray(draws[k], float)
+        for k in laws.SAMPLED_NAMES["supervised"]
+    ]
+    x = np.stack([np.ravel(c) for c in cols], axis=1)
+    return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def infinite_data_gap(xp, sup: Mapping, dist: Mapping, sup_student: Mapping | None = None):
     """Best-teacher distilled loss minus supervised loss, both with unlimited student tokens.
 
     Evaluated at each student size of :data:`LIMIT_STUDENTS`, in nats: ``min over L_T of
@@ -151,15 +180,22 @@ def infinite_data_gap(xp, sup: Mapping, dist: Mapping):
     back on supervised learning instead of inventing a distillation advantage.
 
     ``sup`` and ``dist`` are the sampled supervised and distillation-only parameters (scalars
-    for the model; NumPy arrays of shape ``(S, 1, 1)`` broadcast over draws).
+    for the model; NumPy arrays of shape ``(S, 1, 1)`` broadcast over draws). ``sup_student``,
+    when given, is the supervised law of the student's own loss inside the distillation law (a
+    two-stage fit's fixed values); ``sup`` then gives the supervised baseline and the teachers.
     """
     log_NS = np.log(np.asarray(LIMIT_STUDENTS))[:, None] - np.log(laws.N0)
-    log_Linf = xp.logaddexp(sup["log_E"], sup["gamma"] * (sup["a"] - sup["alpha"] * log_NS))
+
+    def log_Linf_of(p):
+        return xp.logaddexp(p["log_E"], p["gamma"] * (p["a"] - p["alpha"] * log_NS))
+
+    log_Linf = log_Linf_of(sup)
+    log_Linf_student = log_Linf if sup_student is None else log_Linf_of(sup_student)
     log_LT = xp.logaddexp(sup["log_E"], _LIMIT_T[None, :])
     term = dist["n_prime"] - dist["alpha_prime_eff"] * log_NS
     gap = (
         -dist["c0"] * log_LT
-        - dist["kappa"] * xp.softplus(dist["inv_f1"] * (log_LT - log_Linf - dist["log_d1"]))
+        - dist["kappa"] * xp.softplus(dist["inv_f1"] * (log_LT - log_Linf_student - dist["log_d1"]))
         + term
     )
     log_LS = xp.logaddexp(log_LT, gap)
@@ -214,6 +250,15 @@ class ModelInputs:
     supervised_x: dict[str, np.ndarray] | None = None
     supervised_y: np.ndarray | None = None
     supervised_groups: Groups | None = None
+    #: Distillation law, two-stage fit: the supervised parameters (sampled names) at which the
+    #: student's own supervised loss inside the law is held; the supervised runs are then not
+    #: in the model.
+    fixed_supervised: dict[str, float] | None = None
+    #: Two-stage fit: mean and covariance of the first stage's posterior of
+    #: ``(log_E, a, b, log alpha, log beta, log gamma)``, the prior of the supervised law that
+    #: gives the teacher's loss and the baseline (tied to the distillation law only by the
+    #: infinite-data limit).
+    supervised_posterior: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def student_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -373,10 +418,20 @@ def build_model(
         coords["limit_student"] = np.array(LIMIT_STUDENTS)
     if inputs.supervised_groups is not None:
         coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
+    fixed = inputs.fixed_supervised or {}
     with pm.Model(coords=coords) as model:
-        theta = {name: priors[name].to_pymc(name) for name in laws.SAMPLED_NAMES[law]}
+        theta = {
+            name: priors[name].to_pymc(name)
+            for name in laws.SAMPLED_NAMES[law]
+            if name not in fixed
+        }
+        if fixed:
+            theta.update(_cut_supervised(pm, fixed, inputs.supervised_posterior))
         sigma = priors["sigma"].to_pymc("sigma")
         sup = {k: theta[k] for k in sup_names}
+        # the student's own supervised loss inside the distillation law (held fixed in a
+        # two-stage fit; otherwise the same law as the teacher's and the baseline's)
+        sup_student = {k: pm.Data(f"fixed_{k}", v) for k, v in fixed.items()} or sup
         if law == "distillation":
             # the student's supervised loss and the law's student term depend only on (N_S,
             # D_S), which takes few distinct values (14 pairs on the Figure-1 runs): computed
@@ -387,14 +442,14 @@ def build_model(
             log_DS = pm.Data("pair_log_DS", pair_DS)
             idx = pm.Data("pair_index", pair_index)
             log_LT = pm.Data("log_LT", inputs.x["log_LT"])
-            log_LtS = laws.log_supervised(xp, log_NS, log_DS, **sup)[idx]
+            log_LtS = laws.log_supervised(xp, log_NS, log_DS, **sup_student)[idx]
             dist = {k: theta[k] for k in laws.SAMPLED_NAMES["distillation"] if k not in sup}
             term_params = {k: dist[k] for k in laws.STUDENT_TERM_NAMES}
             term = laws.log_student_term(xp, log_NS, log_DS, **term_params)[idx]
             mu = laws.log_distillation(
                 xp, None, None, log_LT, log_LtS=log_LtS, student_term=term, **dist
             )
-            gap = infinite_data_gap(xp, sup, dist)
+            gap = infinite_data_gap(xp, sup, dist, sup_student)
             pm.Deterministic("infinite_data_gap", gap, dims="limit_student")
             pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
         else:
