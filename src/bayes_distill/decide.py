@@ -128,6 +128,34 @@ def _check_positive(name: str, value: Any, hint: str) -> float:
     return value
 
 
+def _check_teacher_loss(value: Any) -> float:
+    """``teacher_loss`` as a float, checked like the losses of a run table (``load_runs``):
+    a cross-entropy in nats/token within :data:`bayes_distill.data.LOSS_RANGE`."""
+    from .data import LOSS_RANGE
+
+    value = _check_positive("teacher_loss", value, "give it in nats/token, e.g. 2.1.")
+    lo, hi = LOSS_RANGE
+    if not lo <= value <= hi:
+        if value > hi:
+            why = (
+                "values this large look like a perplexity (give its log, np.log(perplexity)) "
+                "or a loss summed over tokens (divide by the token count)."
+            )
+        else:
+            why = (
+                "values this small are not plausible for a language model (is it an accuracy, "
+                "a log10 value, or a loss scaled by some factor?)."
+            )
+        raise ValueError(
+            f"teacher_loss={value!r} is outside the range of plausible losses [{lo:g}, {hi:g}] "
+            f"nats/token (the range load_runs accepts for run-table losses): {why} Give the "
+            "teacher's validation cross-entropy in nats/token (typically 1.5 to 5), e.g. "
+            "teacher_loss=2.1; a loss in bits/token converts to nats by multiplying by "
+            "ln 2 = 0.693."
+        )
+    return value
+
+
 def _check_budgets(compute: Any) -> tuple[np.ndarray, bool]:
     """Budgets as a 1-D float array and whether a single number was given."""
     hint = "give FLOPs as a number such as 1e22, or a 1-D array of budgets for a sweep."
@@ -1161,7 +1189,9 @@ def recommend(
     ci_prob : float, default 0.9
         Probability of the equal-tailed intervals reported.
     teacher_loss : float, optional
-        Cross-entropy (nats/token) of an existing teacher. With an existing teacher (this, or
+        Cross-entropy (nats/token) of an existing teacher, within the range of plausible
+        losses that :func:`~bayes_distill.load_runs` accepts for run tables,
+        :data:`~bayes_distill.data.LOSS_RANGE` (0.3 to 15). With an existing teacher (this, or
         ``teacher_params`` and ``teacher_tokens``) nothing is optimised: ``D_S`` is what the
         budget buys. Its pretraining is sunk and never charged; its logits are charged when the
         scenario pays for them (``teacher_inference``, ``pretraining_and_inference``), which
@@ -1190,8 +1220,9 @@ def recommend(
         If ``fit`` is not a ScalingFit, or a number is given as something else.
     ValueError
         For a fit of another law, an unknown scenario, ``risk_tolerance`` or ``ci_prob``
-        outside (0, 1), a student outside ``bounds``, or a budget that cannot train the student
-        (on one token, or within ``bounds``) in the scenario.
+        outside (0, 1), a student outside ``bounds``, a ``teacher_loss`` outside the plausible
+        range of losses, or a budget that cannot train the student (on one token, or within
+        ``bounds``) in the scenario.
 
     Notes
     -----
@@ -1240,9 +1271,7 @@ def recommend(
     teacher: dict[str, Any] = {}
     if existing:
         if teacher_loss is not None:
-            teacher["L_T"] = _check_positive(
-                "teacher_loss", teacher_loss, "give it in nats/token, e.g. 2.1."
-            )
+            teacher["L_T"] = _check_teacher_loss(teacher_loss)
         if teacher_params is not None:
             teacher["N_T"] = _check_positive("teacher_params", teacher_params, "e.g. 7e9.")
         if teacher_tokens is not None:
