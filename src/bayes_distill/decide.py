@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from . import compute as _compute
+from . import extrapolation as _extrap
 from . import laws
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -523,7 +524,13 @@ def compute_optimal(
         ``D_median, D_lower, D_upper``, ``tokens_per_param_*`` (``D*/N*``) and ``loss_*`` (the
         law at each draw's optimum: an interval of the *mean law*, i.e. epistemic, without
         run-to-run noise), and ``on_bound`` (fraction of draws whose optimum sits on a bound)
-        and ``n_draws``. ``attrs`` records ``ci_prob``, ``law`` and ``approx``.
+        and ``n_draws``. For a fit with runs, ``N_fold`` and ``D_fold`` say how many times the
+        median optimum ``N_median, D_median`` lies beyond the range of the supervised runs
+        (those of a distillation fit: NaN when it has none), and ``extrapolation`` is the
+        larger of the two (see :mod:`bayes_distill.extrapolation`); a fit without runs
+        (:meth:`ScalingFit.from_params`) has none of these columns. ``attrs`` records
+        ``ci_prob``, ``law``, ``approx`` and ``extrapolation`` (per row, each input's
+        ``value, min, max, fold``; empty dicts for a fit without runs).
 
     Raises
     ------
@@ -531,6 +538,13 @@ def compute_optimal(
         If ``fit`` is not a :class:`~bayes_distill.ScalingFit` or ``compute`` is not numeric.
     ValueError
         For a budget that cannot train any model within ``bounds``, or a bad ``ci_prob``.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once per call, when the median optimum of some budget lies more than
+        :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times beyond the range of
+        the supervised runs in ``N`` or ``D``, naming each such input, its value and the range.
 
     Examples
     --------
@@ -578,7 +592,8 @@ def compute_optimal(
 
     sup = _supervised_params(fit)
     S = fit.n_samples
-    rows = []
+    fitted = _supervised_ranges(fit)
+    rows, reports = [], []
     for c, (n_min, n_max) in zip(budgets, ranges, strict=True):
 
         def objective(u, c=c):
@@ -629,6 +644,13 @@ def compute_optimal(
         on |= (np.abs(np.log(D) - d_lo) < tol) | (np.abs(np.log(D) - d_hi) < tol)
         row["on_bound"] = float(on.mean())
         row["n_draws"] = int(ok.sum())
+        # how far the median optimum lies outside the supervised runs (nothing without runs)
+        report = {}
+        if fitted:
+            report = _extrap._assess(fitted, {"N": row["N_median"], "D": row["D_median"]})
+            row["N_fold"], row["D_fold"] = report["N"]["fold"], report["D"]["fold"]
+            row["extrapolation"] = _extrap.max_fold(report)
+        reports.append(report)
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.attrs.update(
@@ -637,9 +659,27 @@ def compute_optimal(
             "law": fit.law,
             "approx": approx,
             "loss_kind": "mean law (epistemic; no run-to-run noise)",
+            "extrapolation": [_extrap._to_json(r) for r in reports],
         }
     )
+    _extrap._warn(
+        _extrap._stack(reports),
+        fit.law,
+        where=[f"compute={c:.3g}" for c in budgets] if len(budgets) > 1 else None,
+        what="budgets",
+    )
     return frame
+
+
+def _supervised_ranges(fit: ScalingFit) -> dict[str, dict[str, Any]]:
+    """Ranges of ``N`` and ``D`` over the fit's supervised runs (a distillation fit's jointly
+    fitted supervised runs; ``{}`` for a fit without runs)."""
+    ranges = _extrap.fitted_ranges(fit)
+    if not ranges:
+        return {}
+    if fit.law == "distillation":
+        return {"N": ranges["N_T"], "D": ranges["D_T"]}
+    return {"N": ranges["N"], "D": ranges["D"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -902,6 +942,15 @@ class Recommendation:
         optimum (``loss_optimal``, ``D_S_opt``, ``N_T_opt``, ``D_T_opt``, ``L_T_opt``),
         ``regret``, ``teacher_loss`` and ``supervised_loss`` (mean law),
         ``supervised_loss_predictive`` and ``dropped``.
+    extrapolation : dict
+        How far the recommended allocation lies outside the runs the fit was fitted to (see
+        :mod:`bayes_distill.extrapolation`): input name -> ``{"value", "min", "max", "fold"}``
+        (and ``"against"``, the runs compared with) for ``N_S``, ``D_S`` (the allocation's),
+        ``tokens_per_param`` (``D_S / N_S``) and ``L_T`` (the median mean-law teacher loss)
+        against the distillation runs, and ``N_T``, ``D_T`` when the allocation has them
+        against the fit's supervised runs (fold NaN and a ``"reason"`` when it has none).
+        ``fold`` is how many times beyond the fitted range the value lies (1 inside it).
+        Empty for a fit without runs (:meth:`ScalingFit.from_params`).
 
     Examples
     --------
@@ -941,6 +990,13 @@ class Recommendation:
     existing_teacher: bool
     notes: tuple[str, ...]
     per_draw: pd.DataFrame
+    extrapolation: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def extrapolation_max_fold(self) -> float:
+        """The largest fold of :attr:`extrapolation`: how many times beyond the fitted runs'
+        range the furthest input lies (1 when all are inside; NaN when nothing was assessed)."""
+        return _extrap.max_fold(self.extrapolation)
 
     @property
     def flops(self) -> dict[str, float]:
@@ -966,6 +1022,9 @@ class Recommendation:
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row: inputs, allocation, FLOPs and every loss summary as columns.
+
+        The extrapolation is in ``extrapolation_max_fold`` and one ``<input>_fold`` column per
+        input of :attr:`extrapolation` (e.g. ``D_S_fold``, ``L_T_fold``).
 
         Examples
         --------
@@ -1007,6 +1066,8 @@ class Recommendation:
         row["on_bound"] = "; ".join(self.on_bound)
         row["n_draws"] = self.n_draws
         row["n_dropped"] = self.n_dropped
+        row["extrapolation_max_fold"] = self.extrapolation_max_fold
+        row.update({f"{k}_fold": e["fold"] for k, e in self.extrapolation.items()})
         return pd.DataFrame([row])
 
     def to_dict(self) -> dict[str, Any]:
@@ -1052,6 +1113,8 @@ class Recommendation:
                 "n_draws": self.n_draws,
                 "n_dropped": self.n_dropped,
                 "notes": list(self.notes),
+                "extrapolation": self.extrapolation,
+                "extrapolation_max_fold": self.extrapolation_max_fold,
             }
         )
 
@@ -1128,6 +1191,7 @@ class Recommendation:
         )
         if self.on_bound:
             lines.append("  ON A BOUND: " + "; ".join(self.on_bound))
+        lines.append("  extrapolation: " + _extrap._summary(self.extrapolation, "distillation"))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -1212,7 +1276,9 @@ def recommend(
     Returns
     -------
     Recommendation or pandas.DataFrame
-        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array.
+        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array,
+        whose ``attrs["extrapolation"]`` holds each row's :attr:`Recommendation.extrapolation`
+        (NaN as None).
 
     Raises
     ------
@@ -1223,6 +1289,16 @@ def recommend(
         outside (0, 1), a student outside ``bounds``, a ``teacher_loss`` outside the plausible
         range of losses, or a budget that cannot train the student (on one token, or within
         ``bounds``) in the scenario.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once per call (a sweep included), when an input of a recommended allocation lies
+        beyond the runs the fit was fitted to by more than
+        :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times for counts or
+        :data:`~bayes_distill.extrapolation.LOSS_FOLD_LIMIT` (1.1) for the teacher loss,
+        naming each such input, its value and the fitted range
+        (:attr:`Recommendation.extrapolation`). Never for a fit without runs.
 
     Notes
     -----
@@ -1308,6 +1384,7 @@ def recommend(
     own_supervised_noise = "sigma_supervised" in fit.posterior
 
     spend = _BudgetCeiling(build, noise, 1.0 - risk, scenario, budgets)
+    ranges = _extrap.fitted_ranges(fit)
     recs = []
     for c in budgets:
         p = spend.best(float(c))
@@ -1321,6 +1398,7 @@ def recommend(
             existing=existing,
             own_supervised_noise=own_supervised_noise,
             budget=float(c),
+            ranges=ranges,
         )
         recs.append(rec)
     # in a sweep, a larger budget never promises a worse loss at risk than a smaller one
@@ -1338,10 +1416,20 @@ def recommend(
                 existing=existing,
                 own_supervised_noise=own_supervised_noise,
                 budget=float(budgets[j]),
+                ranges=ranges,
             )
+    # one warning per call, naming the furthest budget of a sweep for each input
+    _extrap._warn(
+        _extrap._stack([r.extrapolation for r in recs]),
+        "distillation",
+        where=None if scalar else [f"compute={r.compute:.3g}" for r in recs],
+        what="budgets",
+    )
     if scalar:
         return recs[0]
-    return pd.concat([r.to_frame() for r in recs], ignore_index=True)
+    frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
+    frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
+    return frame
 
 
 #: Budgets tried below a budget ``C`` for the ceiling: ``C * 10**(-k / 2)``, ``k = 1..8``.
@@ -1568,6 +1656,7 @@ def _solve(
     existing: bool,
     own_supervised_noise: bool,
     budget: float | None = None,
+    ranges: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Recommendation:
     budget = p.compute if budget is None else budget
     S = eps_sup.shape[0]
@@ -1741,6 +1830,8 @@ def _solve(
         }
     )
     per_draw.index.name = "sample"
+    allocation = p.allocation(x_q)
+    teacher_loss = _interval(np.exp(lt_star[v]), ci_prob)
     return Recommendation(
         scenario=scenario,
         compute=budget,
@@ -1748,10 +1839,10 @@ def _solve(
         student_params=p.N_S,
         risk_tolerance=risk,
         ci_prob=ci_prob,
-        allocation=p.allocation(x_q),
+        allocation=allocation,
         student_loss=student_loss,
         student_loss_mean=_interval(L_star, ci_prob),
-        teacher_loss=_interval(np.exp(lt_star[v]), ci_prob),
+        teacher_loss=teacher_loss,
         supervised_tokens=D_sup,
         supervised_loss=supervised_loss,
         supervised_loss_mean=_interval(L_sup, ci_prob),
@@ -1766,4 +1857,25 @@ def _solve(
         existing_teacher=existing,
         notes=tuple(notes),
         per_draw=per_draw,
+        extrapolation=_allocation_extrapolation(
+            ranges or {}, p.N_S, allocation, teacher_loss["median"]
+        ),
     )
+
+
+def _allocation_extrapolation(
+    ranges: Mapping[str, Mapping[str, Any]],
+    N_S: float,
+    allocation: Mapping[str, float],
+    L_T: float,
+) -> dict[str, dict[str, Any]]:
+    """The extrapolation report of an allocation (``{}`` when the fit has no runs): the
+    student's ``N_S, D_S, D_S / N_S``, the median teacher loss ``L_T``, and the teacher's
+    ``N_T, D_T`` where the allocation has them (not in ``best_case`` or for a teacher given
+    by its loss)."""
+    if not ranges:
+        return {}
+    D_S = allocation["D_S"]
+    values = {"N_S": N_S, "D_S": D_S, "tokens_per_param": D_S / N_S, "L_T": L_T}
+    values.update({k: allocation[k] for k in ("N_T", "D_T") if np.isfinite(allocation[k])})
+    return _extrap._assess(ranges, values)
