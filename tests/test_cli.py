@@ -44,6 +44,40 @@ def fits(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(scope="module")
+def fits_with_runs(tmp_path_factory) -> dict[str, Path]:
+    """Point posteriors saved with small run tables, whose ranges the inputs are compared with:
+    distillation N_S in [1e8, 1e10], D_S in [1e9, 1e12], the teachers' N in [1e8, 1e11] and D
+    in [1e9, 1e13]; Chinchilla N in [1e8, 1e10], D in [1e9, 1e11]."""
+    import pandas as pd
+    import xarray as xr
+
+    from bayes_distill.fit import _runs_to_groups
+
+    folder = tmp_path_factory.mktemp("fits_with_runs")
+    runs = {
+        "distillation": pd.DataFrame(
+            {
+                "N_S": [1e8, 1e8, 1e10, 1e10],
+                "D_S": [1e9, 1e12, 1e9, 1e12],
+                "L_T": [1.8, 3.5, 2.5, 2.0],
+                "L_S": [3.6, 2.4, 2.6, 2.1],
+            }
+        ),
+        "chinchilla": pd.DataFrame({"N": [1e8, 1e10], "D": [1e9, 1e11], "loss": [3.0, 2.5]}),
+    }
+    sup = pd.DataFrame({"N": [1e8, 1e11], "D": [1e9, 1e13], "loss": [3.5, 1.9]})
+    out = {}
+    for law, params in (("distillation", laws.PAPER), ("chinchilla", EPOCH)):
+        base = ScalingFit.from_params(law, params, sigma=0.01)
+        const, obs = _runs_to_groups(law, runs[law], sup if law == "distillation" else None)
+        tree = base.dt.copy()
+        tree["constant_data"] = xr.DataTree(const)
+        tree["observed_data"] = xr.DataTree(obs)
+        out[law] = ScalingFit(tree, law, runs=None).save(folder / f"{law}.nc")
+    return out
+
+
 def run(capsys, argv):
     status = main(argv)
     out, err = capsys.readouterr()
@@ -102,7 +136,9 @@ def test_recommend_sweep_table_and_json(capsys, fits):
     assert status == 0
     lines = out.strip().splitlines()
     assert lines[0].startswith("Distillation sweep")
-    assert len(lines) == 2 + 3
+    assert len(lines) == 2 + 3 + 1
+    # a fit without runs (from_params): nothing to compare with
+    assert lines[-1] == "extrapolation: not assessed: the fit has no runs (ScalingFit.from_params)"
     status, out, _ = run(capsys, [*base, "--json"])
     rows = json.loads(out)
     assert [r["compute"] for r in rows] == [1e20, 1e21, 1e22]
@@ -147,6 +183,66 @@ def test_missing_shipped_posterior_says_how_to_build_it(capsys, monkeypatch):
     assert "bayes-distill fit distillation --law distillation" in err
 
 
+def test_recommend_prints_the_extrapolation_and_warns_once(capsys, fits_with_runs):
+    argv = ["recommend", "--compute", "1e26", "--student-params", "1e9", "--scenario"]
+    argv += ["best_case", "--risk-tolerance", "0.5", "--fit", str(fits_with_runs["distillation"])]
+    status, out, err = run(capsys, argv)
+    assert status == 0, err
+    line = next(ln for ln in out.splitlines() if "extrapolation:" in ln)
+    assert "D_S = 1.36e+16 is 1.36e+04 x beyond the fitted runs' range [1e+09, 1e+12]" in line
+    # the warning reaches stderr once, one line
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bayes-distill: warning: D_S = 1.36e+16 is 1.36e+04 x beyond")
+    assert err.count("D_S = 1.36e+16") == 1
+    # --json carries the extrapolation dict
+    status, out, err = run(capsys, [*argv, "--json"])
+    assert status == 0 and len(err.strip().splitlines()) == 1
+    data = json.loads(out)
+    d_s = data["extrapolation"]["D_S"]
+    assert (d_s["min"], d_s["max"]) == (1e9, 1e12)
+    assert d_s["value"] == pytest.approx(1.36e16, rel=1e-2)
+    assert d_s["fold"] == pytest.approx(d_s["value"] / 1e12)
+    assert data["extrapolation_max_fold"] == pytest.approx(d_s["fold"])
+
+
+def test_recommend_inside_the_runs_prints_no_warning(capsys, fits_with_runs):
+    argv = ["recommend", "--compute", "1e21", "--student-params", "1e9"]
+    status, out, err = run(capsys, [*argv, "--fit", str(fits_with_runs["distillation"])])
+    assert status == 0 and err == ""
+    assert "  extrapolation: all inputs within the fitted runs" in out.splitlines()
+
+
+def test_recommend_sweep_extrapolation_table_and_json(capsys, fits_with_runs):
+    argv = ["recommend", "--compute", "1e21", "1e26", "--student-params", "1e9", "--scenario"]
+    argv += ["best_case", "--risk-tolerance", "0.5", "--fit", str(fits_with_runs["distillation"])]
+    status, out, err = run(capsys, argv)
+    assert status == 0
+    assert len(err.strip().splitlines()) == 1 and "(at compute=1e+26; 1 of 2 budgets" in err
+    lines = out.strip().splitlines()
+    assert "fold" in lines[1].split()
+    assert lines[-3] == "extrapolation (the inputs of each budget beyond the fitted runs' range):"
+    assert lines[-2] == "  compute=1e+21: all inputs within the fitted runs"
+    assert lines[-1].startswith("  compute=1e+26: D_S = 1.36e+16 is 1.36e+04 x beyond")
+    status, out, _ = run(capsys, [*argv, "--json"])
+    rows = json.loads(out)
+    assert [r["extrapolation"]["D_S"]["fold"] for r in rows] == pytest.approx(
+        [r["D_S_fold"] for r in rows]
+    )
+    assert rows[0]["extrapolation_max_fold"] == 1.0 and rows[1]["extrapolation_max_fold"] > 1e4
+
+
+def test_recommend_teacher_loss_outside_the_plausible_range_exits_2(capsys, fits):
+    argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "0.1"]
+    status, out, err = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("bayes-distill recommend: error: teacher_loss=0.1 is outside")
+    assert "the range of plausible losses [0.3, 15] nats/token" in lines[0]
+    assert "Give the teacher's validation cross-entropy in nats/token" in lines[0]
+
+
 # --------------------------------------------------------------------------------------------
 # compute-optimal
 
@@ -157,12 +253,42 @@ def test_compute_optimal_table_and_json(capsys, fits):
     assert status == 0
     lines = out.strip().splitlines()
     assert "Supervised compute-optimal allocation (chinchilla fit, 60 draws" in lines[0]
-    assert len(lines) == 2 + 2
+    assert len(lines) == 2 + 2 + 1
+    assert lines[-1].startswith("extrapolation: not assessed")
     status, out, _ = run(capsys, [*argv, "--json", "--ci-prob", "0.8"])
     rows = json.loads(out)
     frame = bd.compute_optimal(load_fit(fits["chinchilla"]), compute=[1e21, 1e23], ci_prob=0.8)
     assert [r["N_median"] for r in rows] == pytest.approx(frame["N_median"].tolist())
     assert rows[0]["N_lower"] < rows[0]["N_median"] < rows[0]["N_upper"]
+
+
+def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_runs):
+    argv = [
+        "compute-optimal",
+        "--compute",
+        "1e20",
+        "1e26",
+        "--fit",
+        str(fits_with_runs["chinchilla"]),
+    ]
+    status, out, err = run(capsys, argv)
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert lines[-2] == "  compute=1e+20: all inputs within the fitted runs"
+    assert lines[-1].startswith("  compute=1e+26: N = 1.04e+12 is 104 x beyond the fitted runs'")
+    err_lines = err.strip().splitlines()
+    assert len(err_lines) == 1 and err_lines[0].startswith("bayes-distill: warning: N = 1.04e+12")
+    status, out, _ = run(capsys, [*argv, "--json"])
+    rows = json.loads(out)
+    assert rows[1]["N_fold"] == pytest.approx(104, rel=1e-2)
+    assert rows[1]["extrapolation"]["N"]["fold"] == pytest.approx(rows[1]["N_fold"])
+    assert rows[0]["extrapolation"]["D"] == {
+        "value": pytest.approx(rows[0]["D_median"]),
+        "min": 1e9,
+        "max": 1e11,
+        "fold": 1.0,
+        "against": "runs",
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,6 +335,10 @@ def test_compute_optimal_table_and_json(capsys, fits):
                 "1e12",
             ],
             "teacher_tokens was given without teacher_params",
+        ),
+        (
+            ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "0.1"],
+            "teacher_loss=0.1 is outside the range of plausible losses [0.3, 15] nats/token",
         ),
         (["compute-optimal", "--compute", "1e9"], "cannot train even the smallest model"),
         (["fit", "no_such_runs.csv", "--law", "chinchilla", "--out", "x.nc"], "neither a file"),

@@ -609,12 +609,36 @@ def test_compute_optimal_reports_bound():
             "teacher_params is needed",
         ),
         ({"teacher_loss": -2.0}, ValueError, "teacher_loss must be finite and positive"),
+        # checked like the losses of a run table (bd.data.LOSS_RANGE)
+        (
+            {"teacher_loss": 0.1},
+            ValueError,
+            r"teacher_loss=0\.1 is outside the range of plausible losses \[0\.3, 15\] "
+            r"nats/token .*accuracy.*Give the teacher's validation cross-entropy in nats/token",
+        ),
+        (
+            {"teacher_loss": 30.0},
+            ValueError,
+            r"teacher_loss=30\.0 is outside the range .*perplexity .*e\.g\. teacher_loss=2\.1",
+        ),
+        ({"teacher_loss": "2.0"}, TypeError, "teacher_loss must be a number"),
     ],
 )
 def test_recommend_errors(paper_fit, kwargs, error, match):
     base = {"compute": 1e22, "student_params": 1e9}
     with pytest.raises(error, match=match):
         bd.recommend(paper_fit, **{**base, **kwargs})
+
+
+def test_teacher_loss_range_is_the_run_tables(paper_fit):
+    from bayes_distill.data import LOSS_RANGE
+
+    lo, hi = LOSS_RANGE
+    for value in (lo, hi):  # the ends are accepted, as in load_runs
+        rec = bd.recommend(paper_fit, compute=1e22, student_params=1e9, teacher_loss=value)
+        assert rec.teacher_loss["median"] == pytest.approx(value)
+    with pytest.raises(ValueError, match=r"teacher_loss=0\.29"):
+        bd.recommend(paper_fit, compute=1e22, student_params=1e9, teacher_loss=0.29)
 
 
 def test_recommend_rejects_supervised_fit_and_non_fit():

@@ -14,6 +14,9 @@ very large budget is checked against an independent SciPy optimisation per poste
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from scipy import optimize
@@ -42,10 +45,19 @@ def sweep(fit, scenario, N_S, risk_tolerance=0.1):
 
 
 def sweep_at(fit, scenario, N_S, budgets, risk_tolerance):
-    return bd.recommend(
-        fit, compute=budgets, student_params=N_S, scenario=scenario,
-        risk_tolerance=risk_tolerance,
-    )  # fmt: skip
+    """A sweep with every warning an error but ExtrapolationWarning: budgets up to 1e26 FLOPs
+    reach beyond the shipped posterior's runs, which it warns about once per sweep (at most);
+    the paper's point posterior has no runs and never warns."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error")
+        warnings.simplefilter("always", bd.ExtrapolationWarning)
+        out = bd.recommend(
+            fit, compute=budgets, student_params=N_S, scenario=scenario,
+            risk_tolerance=risk_tolerance,
+        )  # fmt: skip
+    assert all(w.category is bd.ExtrapolationWarning for w in caught)
+    assert len(caught) <= (0 if fit.runs is None else 1), [str(w.message) for w in caught]
+    return out
 
 
 def test_shipped_posterior_rests_on_supervised_runs(shipped):
@@ -106,10 +118,12 @@ def test_f1_crossover_grows_with_student_size(shipped):
     budgets = np.logspace(19, 26, 15)
 
     def crossover(N_S):
-        rec = bd.recommend(
-            shipped, compute=budgets, student_params=N_S, scenario="best_case",
-            risk_tolerance=0.5,
-        )  # fmt: skip
+        # the largest budgets train the student on up to 1e16 tokens, far beyond the runs
+        with pytest.warns(bd.ExtrapolationWarning, match=r"D_S = \S+ is \S+ x beyond"):
+            rec = bd.recommend(
+                shipped, compute=budgets, student_params=N_S, scenario="best_case",
+                risk_tolerance=0.5,
+            )  # fmt: skip
         wins = rec["p_distillation_better_by_margin"].to_numpy() > 0.5
         first_win = np.argmax(wins)
         assert wins[first_win]
@@ -165,8 +179,36 @@ def test_loss_at_risk_never_rises_with_the_budget(shipped, scenario):
 
 
 def test_separate_calls_never_promise_worse_with_more_money(shipped):
-    a = bd.recommend(shipped, compute=1e22, student_params=1e9, scenario="best_case")
-    b = bd.recommend(shipped, compute=1e25, student_params=1e9, scenario="best_case")
+    # both train the student on more tokens than any run (the largest D_S is 9.85e10)
+    beyond = r"D_S = \S+ is \S+ x beyond the fitted runs' range \[3\.7e\+09, 9\.85e\+10\]"
+    with pytest.warns(bd.ExtrapolationWarning, match=beyond):
+        a = bd.recommend(shipped, compute=1e22, student_params=1e9, scenario="best_case")
+    with pytest.warns(bd.ExtrapolationWarning, match=beyond):
+        b = bd.recommend(shipped, compute=1e25, student_params=1e9, scenario="best_case")
     assert b.student_loss["at_risk"] <= a.student_loss["at_risk"] + 1e-3
     assert b.unspent > 0 and any("FLOPs are spent" in n for n in b.notes)
     assert "unspent (budget is a ceiling)" in str(b)
+
+
+def test_sweeps_beyond_the_runs_warn_once_naming_each_input(shipped):
+    """An existing teacher's logits paid for, pretraining free: the teacher trains on the upper
+    bound of 1e17 tokens, 2e5 times the supervised runs' largest D; the warning says so once
+    for the whole sweep, and each row carries its folds."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = bd.recommend(
+            shipped, compute=BUDGETS, student_params=1e9, scenario="teacher_inference"
+        )
+    extrapolation = [w for w in caught if w.category is bd.ExtrapolationWarning]
+    assert len(extrapolation) == 1
+    message = str(extrapolation[0].message)
+    assert re.search(
+        r"D_T = 1e\+17 is 1\.95e\+05 x beyond the fitted supervised runs' range "
+        r"\[5\.44e\+10, 5\.12e\+11\] \(at compute=1e\+20; 4 of 4 budgets beyond",
+        message,
+    ), message
+    np.testing.assert_allclose(frame["D_T_fold"], 1e17 / shipped.supervised_runs["D"].max())
+    assert (frame["extrapolation_max_fold"] >= frame["D_T_fold"]).all()
+    assert [set(r) for r in frame.attrs["extrapolation"]] == [
+        {"N_S", "D_S", "tokens_per_param", "L_T", "N_T", "D_T"}
+    ] * len(BUDGETS)

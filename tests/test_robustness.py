@@ -271,9 +271,12 @@ def test_predictions_on_the_sampled_fit_are_finite(sampled):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for kind in ("mean", "predictive"):
-            out = sampled.predict(new, kind=kind, random_seed=0)
+            # the grid reaches far beyond the runs on purpose, and says so once per call
+            with pytest.warns(bd.ExtrapolationWarning, match=r"N = 1e\+14 is \S+ x beyond"):
+                out = sampled.predict(new, kind=kind, random_seed=0)
             assert np.isfinite(out[["median", "lower", "upper"]].to_numpy()).all()
             assert (out["lower"] <= out["median"]).all() and (out["median"] <= out["upper"]).all()
+            assert out["extrapolation"].iloc[-1] > 1e3 and (out["extrapolation"] >= 1).all()
 
 
 def test_compute_optimal_drops_non_finite_draws_and_counts_them():

@@ -33,6 +33,7 @@ _SUBMODULES = (
     "checks",
     "compute",
     "datasets",
+    "extrapolation",
     "laws",
     "plots",
 )
@@ -50,6 +51,8 @@ _LAZY = {
     "ScalingFit": "fit",
     "Diagnostics": "fit",
     "ConvergenceError": "fit",
+    # extrapolation beyond the fitted runs
+    "ExtrapolationWarning": "extrapolation",
     # decisions
     "compute_optimal": "decide",
     "recommend": "decide",
@@ -64,6 +67,7 @@ __all__ = [
     "checks",
     "compute",
     "datasets",
+    "extrapolation",
     "laws",
     "plots",
     # data
@@ -78,6 +82,8 @@ __all__ = [
     "ScalingFit",
     "fit",
     "load_fit",
+    # extrapolation beyond the fitted runs
+    "ExtrapolationWarning",
     # decisions
     "Recommendation",
     "compute_optimal",

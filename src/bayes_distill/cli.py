@@ -1,8 +1,11 @@
 """The ``bayes-distill`` command line: ``recommend``, ``compute-optimal`` and ``fit``.
 
-Every command prints a readable table (or JSON with ``--json``). A bad argument, or a value the
-package rejects, prints one line on stderr and exits with status 2; a missing shipped posterior
-exits with status 1 and says how to build it.
+Every command prints a readable table (or JSON with ``--json``), with how far its inputs lie
+beyond the runs the posterior was fitted to (``extrapolation``, see
+:mod:`bayes_distill.extrapolation`). Warnings (convergence, extrapolation) are printed once each,
+one line on stderr. A bad argument, or a value the package rejects, prints one line on stderr
+and exits with status 2; a missing shipped posterior exits with status 1 and says how to build
+it.
 
 Examples
 --------
@@ -182,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher-loss",
         type=_positive_float,
         metavar="L_T",
-        help="existing teacher's loss (nats/token)",
+        help="existing teacher's loss (cross-entropy in nats/token, within 0.3 to 15)",
     )
     rec.add_argument(
         "--teacher-params",
@@ -362,6 +365,27 @@ def _g(x: float) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.3g}"
 
 
+def _extrapolation_lines(reports: Sequence[dict], budgets: Sequence[float], law: str) -> list[str]:
+    """The extrapolation of a table of budgets: one line when every row says the same,
+    otherwise one line per budget (``reports`` as in ``attrs["extrapolation"]``)."""
+    from .extrapolation import _summary
+
+    lines = [_summary(r, law) for r in reports]
+    if len(set(lines)) <= 1:
+        return [f"extrapolation: {lines[0] if lines else _summary({}, law)}"]
+    out = ["extrapolation (the inputs of each budget beyond the fitted runs' range):"]
+    out += [f"  compute={c:.3g}: {line}" for c, line in zip(budgets, lines, strict=True)]
+    return out
+
+
+def _records_with_extrapolation(frame) -> list[dict[str, Any]]:
+    """JSON records of a table, each with its row's extrapolation dict."""
+    rows = _records(frame)
+    for row, report in zip(rows, frame.attrs.get("extrapolation", []), strict=True):
+        row["extrapolation"] = _json_clean(report)
+    return rows
+
+
 def _cmd_recommend(args: argparse.Namespace) -> int:
     from .decide import recommend
 
@@ -388,7 +412,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             print(result)
         return 0
     if args.json:
-        print(json.dumps(_records(result), indent=2))
+        print(json.dumps(_records_with_extrapolation(result), indent=2))
         return 0
     g = round(100 * (1 - args.risk_tolerance))
     print(
@@ -398,16 +422,18 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     )
     header = (
         f"{'compute':>10} {'D_S':>10} {'N_T':>10} {'D_T':>10} {'student':>8} "
-        f"{'at risk':>8} {'superv.':>8} {'P(dist)':>7}  on bound"
+        f"{'at risk':>8} {'superv.':>8} {'P(dist)':>7} {'fold':>8}  on bound"
     )
     print(header)
     for _, r in result.iterrows():
         print(
             f"{r['compute']:>10.3g} {_g(r['D_S']):>10} {_g(r['N_T']):>10} {_g(r['D_T']):>10} "
             f"{r['student_loss_median']:>8.4f} {r['student_loss_at_risk']:>8.4f} "
-            f"{r['supervised_loss_median']:>8.4f} {r['p_distillation_better']:>7.3f}  "
-            f"{r['on_bound'] or '-'}"
+            f"{r['supervised_loss_median']:>8.4f} {r['p_distillation_better']:>7.3f} "
+            f"{_g(r['extrapolation_max_fold']):>8}  {r['on_bound'] or '-'}"
         )
+    for line in _extrapolation_lines(result.attrs["extrapolation"], budgets, fit.law):
+        print(line)
     return 0
 
 
@@ -423,7 +449,7 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
         approx=args.flops,
     )
     if args.json:
-        print(json.dumps(_records(frame), indent=2))
+        print(json.dumps(_records_with_extrapolation(frame), indent=2))
         return 0
     pct = round(100 * args.ci_prob)
     print(
@@ -442,6 +468,8 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
             f"{r['compute']:>10.3g}  {r['N_median']:>9.3g} {n_iv:<21} {r['D_median']:>9.3g} "
             f"{d_iv:<21} {r['tokens_per_param_median']:>6.1f}  {r['loss_median']:>6.4f} {l_iv}"
         )
+    for line in _extrapolation_lines(frame.attrs["extrapolation"], args.compute, fit.law):
+        print(line)
     if (frame["on_bound"] > 0).any():
         print("note: some draws' optima sit on a bound (column on_bound in --json); widen --bounds")
     return 0

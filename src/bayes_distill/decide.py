@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from . import compute as _compute
+from . import extrapolation as _extrap
 from . import laws
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,6 +136,34 @@ def _check_positive(name: str, value: Any, hint: str) -> float:
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and positive, got {value!r}; {hint}")
+    return value
+
+
+def _check_teacher_loss(value: Any) -> float:
+    """``teacher_loss`` as a float, checked like the losses of a run table (``load_runs``):
+    a cross-entropy in nats/token within :data:`bayes_distill.data.LOSS_RANGE`."""
+    from .data import LOSS_RANGE
+
+    value = _check_positive("teacher_loss", value, "give it in nats/token, e.g. 2.1.")
+    lo, hi = LOSS_RANGE
+    if not lo <= value <= hi:
+        if value > hi:
+            why = (
+                "values this large look like a perplexity (give its log, np.log(perplexity)) "
+                "or a loss summed over tokens (divide by the token count)."
+            )
+        else:
+            why = (
+                "values this small are not plausible for a language model (is it an accuracy, "
+                "a log10 value, or a loss scaled by some factor?)."
+            )
+        raise ValueError(
+            f"teacher_loss={value!r} is outside the range of plausible losses [{lo:g}, {hi:g}] "
+            f"nats/token (the range load_runs accepts for run-table losses): {why} Give the "
+            "teacher's validation cross-entropy in nats/token (typically 1.5 to 5), e.g. "
+            "teacher_loss=2.1; a loss in bits/token converts to nats by multiplying by "
+            "ln 2 = 0.693."
+        )
     return value
 
 
@@ -505,7 +534,13 @@ def compute_optimal(
         ``D_median, D_lower, D_upper``, ``tokens_per_param_*`` (``D*/N*``) and ``loss_*`` (the
         law at each draw's optimum: an interval of the *mean law*, i.e. epistemic, without
         run-to-run noise), and ``on_bound`` (fraction of draws whose optimum sits on a bound)
-        and ``n_draws``. ``attrs`` records ``ci_prob``, ``law`` and ``approx``.
+        and ``n_draws``. For a fit with runs, ``N_fold`` and ``D_fold`` say how many times the
+        median optimum ``N_median, D_median`` lies beyond the range of the supervised runs
+        (those of a distillation fit: NaN when it has none), and ``extrapolation`` is the
+        larger of the two (see :mod:`bayes_distill.extrapolation`); a fit without runs
+        (:meth:`ScalingFit.from_params`) has none of these columns. ``attrs`` records
+        ``ci_prob``, ``law``, ``approx`` and ``extrapolation`` (per row, each input's
+        ``value, min, max, fold``; empty dicts for a fit without runs).
 
     Raises
     ------
@@ -513,6 +548,13 @@ def compute_optimal(
         If ``fit`` is not a :class:`~bayes_distill.ScalingFit` or ``compute`` is not numeric.
     ValueError
         For a budget that cannot train any model within ``bounds``, or a bad ``ci_prob``.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once per call, when the median optimum of some budget lies more than
+        :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times beyond the range of
+        the supervised runs in ``N`` or ``D``, naming each such input, its value and the range.
 
     Examples
     --------
@@ -560,7 +602,8 @@ def compute_optimal(
 
     sup = _supervised_params(fit)
     S = fit.n_samples
-    rows = []
+    fitted = _supervised_ranges(fit)
+    rows, reports = [], []
     for c, (n_min, n_max) in zip(budgets, ranges, strict=True):
 
         def objective(u, c=c):
@@ -611,6 +654,13 @@ def compute_optimal(
         on |= (np.abs(np.log(D) - d_lo) < tol) | (np.abs(np.log(D) - d_hi) < tol)
         row["on_bound"] = float(on.mean())
         row["n_draws"] = int(ok.sum())
+        # how far the median optimum lies outside the supervised runs (nothing without runs)
+        report = {}
+        if fitted:
+            report = _extrap._assess(fitted, {"N": row["N_median"], "D": row["D_median"]})
+            row["N_fold"], row["D_fold"] = report["N"]["fold"], report["D"]["fold"]
+            row["extrapolation"] = _extrap.max_fold(report)
+        reports.append(report)
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame.attrs.update(
@@ -619,9 +669,27 @@ def compute_optimal(
             "law": fit.law,
             "approx": approx,
             "loss_kind": "mean law (epistemic; no run-to-run noise)",
+            "extrapolation": [_extrap._to_json(r) for r in reports],
         }
     )
+    _extrap._warn(
+        _extrap._stack(reports),
+        fit.law,
+        where=[f"compute={c:.3g}" for c in budgets] if len(budgets) > 1 else None,
+        what="budgets",
+    )
     return frame
+
+
+def _supervised_ranges(fit: ScalingFit) -> dict[str, dict[str, Any]]:
+    """Ranges of ``N`` and ``D`` over the fit's supervised runs (a distillation fit's jointly
+    fitted supervised runs; ``{}`` for a fit without runs)."""
+    ranges = _extrap.fitted_ranges(fit)
+    if not ranges:
+        return {}
+    if fit.law == "distillation":
+        return {"N": ranges["N_T"], "D": ranges["D_T"]}
+    return {"N": ranges["N"], "D": ranges["D"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -899,6 +967,15 @@ class Recommendation:
         optimum (``loss_optimal``, ``D_S_opt``, ``N_T_opt``, ``D_T_opt``, ``L_T_opt``),
         ``regret``, ``teacher_loss`` and ``supervised_loss`` (mean law),
         ``supervised_loss_predictive`` and ``dropped``.
+    extrapolation : dict
+        How far the recommended allocation lies outside the runs the fit was fitted to (see
+        :mod:`bayes_distill.extrapolation`): input name -> ``{"value", "min", "max", "fold"}``
+        (and ``"against"``, the runs compared with) for ``N_S``, ``D_S`` (the allocation's),
+        ``tokens_per_param`` (``D_S / N_S``) and ``L_T`` (the median mean-law teacher loss)
+        against the distillation runs, and ``N_T``, ``D_T`` when the allocation has them
+        against the fit's supervised runs (fold NaN and a ``"reason"`` when it has none).
+        ``fold`` is how many times beyond the fitted range the value lies (1 inside it).
+        Empty for a fit without runs (:meth:`ScalingFit.from_params`).
 
     Examples
     --------
@@ -941,6 +1018,13 @@ class Recommendation:
     existing_teacher: bool
     notes: tuple[str, ...]
     per_draw: pd.DataFrame
+    extrapolation: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def extrapolation_max_fold(self) -> float:
+        """The largest fold of :attr:`extrapolation`: how many times beyond the fitted runs'
+        range the furthest input lies (1 when all are inside; NaN when nothing was assessed)."""
+        return _extrap.max_fold(self.extrapolation)
 
     @property
     def flops(self) -> dict[str, float]:
@@ -967,6 +1051,9 @@ class Recommendation:
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row: inputs, allocation, FLOPs and every loss summary as columns.
+
+        The extrapolation is in ``extrapolation_max_fold`` and one ``<input>_fold`` column per
+        input of :attr:`extrapolation` (e.g. ``D_S_fold``, ``L_T_fold``).
 
         Examples
         --------
@@ -1011,6 +1098,8 @@ class Recommendation:
         row["on_bound"] = "; ".join(self.on_bound)
         row["n_draws"] = self.n_draws
         row["n_dropped"] = self.n_dropped
+        row["extrapolation_max_fold"] = self.extrapolation_max_fold
+        row.update({f"{k}_fold": e["fold"] for k, e in self.extrapolation.items()})
         return pd.DataFrame([row])
 
     def to_dict(self) -> dict[str, Any]:
@@ -1060,6 +1149,8 @@ class Recommendation:
                 "n_draws": self.n_draws,
                 "n_dropped": self.n_dropped,
                 "notes": list(self.notes),
+                "extrapolation": self.extrapolation,
+                "extrapolation_max_fold": self.extrapolation_max_fold,
             }
         )
 
@@ -1146,6 +1237,7 @@ class Recommendation:
             )
         if self.on_bound:
             lines.append("  ON A BOUND: " + "; ".join(self.on_bound))
+        lines.append("  extrapolation: " + _extrap._summary(self.extrapolation, "distillation"))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -1207,7 +1299,9 @@ def recommend(
     ci_prob : float, default 0.9
         Probability of the equal-tailed intervals reported.
     teacher_loss : float, optional
-        Cross-entropy (nats/token) of an existing teacher. With an existing teacher (this, or
+        Cross-entropy (nats/token) of an existing teacher, within the range of plausible
+        losses that :func:`~bayes_distill.load_runs` accepts for run tables,
+        :data:`~bayes_distill.data.LOSS_RANGE` (0.3 to 15). With an existing teacher (this, or
         ``teacher_params`` and ``teacher_tokens``) nothing is optimised: ``D_S`` is what the
         budget buys. Its pretraining is sunk and never charged; its logits are charged when the
         scenario pays for them (``teacher_inference``, ``pretraining_and_inference``), which
@@ -1228,7 +1322,9 @@ def recommend(
     Returns
     -------
     Recommendation or pandas.DataFrame
-        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array.
+        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array,
+        whose ``attrs["extrapolation"]`` holds each row's :attr:`Recommendation.extrapolation`
+        (NaN as None).
 
     Raises
     ------
@@ -1236,8 +1332,19 @@ def recommend(
         If ``fit`` is not a ScalingFit, or a number is given as something else.
     ValueError
         For a fit of another law, an unknown scenario, ``risk_tolerance`` or ``ci_prob``
-        outside (0, 1), a student outside ``bounds``, or a budget that cannot train the student
-        (on one token, or within ``bounds``) in the scenario.
+        outside (0, 1), a student outside ``bounds``, a ``teacher_loss`` outside the plausible
+        range of losses, or a budget that cannot train the student (on one token, or within
+        ``bounds``) in the scenario.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once per call (a sweep included), when an input of a recommended allocation lies
+        beyond the runs the fit was fitted to by more than
+        :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times for counts or
+        :data:`~bayes_distill.extrapolation.LOSS_FOLD_LIMIT` (1.1) for the teacher loss,
+        naming each such input, its value and the fitted range
+        (:attr:`Recommendation.extrapolation`). Never for a fit without runs.
 
     Notes
     -----
@@ -1286,9 +1393,7 @@ def recommend(
     teacher: dict[str, Any] = {}
     if existing:
         if teacher_loss is not None:
-            teacher["L_T"] = _check_positive(
-                "teacher_loss", teacher_loss, "give it in nats/token, e.g. 2.1."
-            )
+            teacher["L_T"] = _check_teacher_loss(teacher_loss)
         if teacher_params is not None:
             teacher["N_T"] = _check_positive("teacher_params", teacher_params, "e.g. 7e9.")
         if teacher_tokens is not None:
@@ -1328,6 +1433,7 @@ def recommend(
     own_supervised_noise = "sigma_supervised" in fit.posterior
 
     spend = _BudgetCeiling(build, noise, 1.0 - risk, scenario, budgets)
+    ranges = _extrap.fitted_ranges(fit)
     recs = []
     for c in budgets:
         p = spend.best(float(c))
@@ -1341,6 +1447,7 @@ def recommend(
             existing=existing,
             own_supervised_noise=own_supervised_noise,
             budget=float(c),
+            ranges=ranges,
         )
         recs.append(rec)
     # in a sweep, a larger budget never promises a worse loss at risk than a smaller one
@@ -1358,6 +1465,7 @@ def recommend(
                 existing=existing,
                 own_supervised_noise=own_supervised_noise,
                 budget=float(budgets[j]),
+                ranges=ranges,
             )
     source = fit.supervised_source if fit.runs is not None else "given directly"
     recs = [
@@ -1366,9 +1474,18 @@ def recommend(
         )
         for r in recs
     ]
+    # one warning per call, naming the furthest budget of a sweep for each input
+    _extrap._warn(
+        _extrap._stack([r.extrapolation for r in recs]),
+        "distillation",
+        where=None if scalar else [f"compute={r.compute:.3g}" for r in recs],
+        what="budgets",
+    )
     if scalar:
         return recs[0]
-    return pd.concat([r.to_frame() for r in recs], ignore_index=True)
+    frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
+    frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
+    return frame
 
 
 def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dict[str, float]:
@@ -1633,6 +1750,7 @@ def _solve(
     existing: bool,
     own_supervised_noise: bool,
     budget: float | None = None,
+    ranges: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Recommendation:
     budget = p.compute if budget is None else budget
     S = eps_sup.shape[0]
@@ -1806,6 +1924,8 @@ def _solve(
         }
     )
     per_draw.index.name = "sample"
+    allocation = p.allocation(x_q)
+    teacher_loss = _interval(np.exp(lt_star[v]), ci_prob)
     return Recommendation(
         scenario=scenario,
         compute=budget,
@@ -1813,10 +1933,10 @@ def _solve(
         student_params=p.N_S,
         risk_tolerance=risk,
         ci_prob=ci_prob,
-        allocation=p.allocation(x_q),
+        allocation=allocation,
         student_loss=student_loss,
         student_loss_mean=_interval(L_star, ci_prob),
-        teacher_loss=_interval(np.exp(lt_star[v]), ci_prob),
+        teacher_loss=teacher_loss,
         supervised_tokens=D_sup,
         supervised_loss=supervised_loss,
         supervised_loss_mean=_interval(L_sup, ci_prob),
@@ -1834,4 +1954,25 @@ def _solve(
         existing_teacher=existing,
         notes=tuple(notes),
         per_draw=per_draw,
+        extrapolation=_allocation_extrapolation(
+            ranges or {}, p.N_S, allocation, teacher_loss["median"]
+        ),
     )
+
+
+def _allocation_extrapolation(
+    ranges: Mapping[str, Mapping[str, Any]],
+    N_S: float,
+    allocation: Mapping[str, float],
+    L_T: float,
+) -> dict[str, dict[str, Any]]:
+    """The extrapolation report of an allocation (``{}`` when the fit has no runs): the
+    student's ``N_S, D_S, D_S / N_S``, the median teacher loss ``L_T``, and the teacher's
+    ``N_T, D_T`` where the allocation has them (not in ``best_case`` or for a teacher given
+    by its loss)."""
+    if not ranges:
+        return {}
+    D_S = allocation["D_S"]
+    values = {"N_S": N_S, "D_S": D_S, "tokens_per_param": D_S / N_S, "L_T": L_T}
+    values.update({k: allocation[k] for k in ("N_T", "D_T") if np.isfinite(allocation[k])})
+    return _extrap._assess(ranges, values)

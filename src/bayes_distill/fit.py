@@ -622,9 +622,16 @@ class ScalingFit:
         Returns
         -------
         DataFrame
-            The input columns plus ``median``, ``lower``, ``upper`` (nats/token). ``attrs``
-            records ``prediction`` (the ``kind``), ``ci_prob``, ``n_draws`` and ``n_dropped``
-            (per row, the draws left out because the law is not finite there).
+            The input columns plus ``median``, ``lower``, ``upper`` (nats/token). For a fit
+            with runs, ``extrapolation`` is the largest fold of the row's inputs and one
+            ``<input>_fold`` column per input (``N_fold, D_fold, tokens_per_param_fold``;
+            ``N_S_fold, D_S_fold, tokens_per_param_fold, L_T_fold`` and, for a teacher given
+            by ``N_T, D_T``, ``N_T_fold, D_T_fold``, its median loss entering ``L_T_fold``)
+            says how many times beyond the fitted runs' range the input lies (1 inside; see
+            :mod:`bayes_distill.extrapolation`); a fit without runs (:meth:`from_params`) has
+            none of these columns. ``attrs`` records ``prediction`` (the ``kind``),
+            ``ci_prob``, ``n_draws`` and ``n_dropped`` (per row, the draws left out because
+            the law is not finite there).
 
         Raises
         ------
@@ -640,6 +647,11 @@ class ScalingFit:
         RuntimeWarning
             When some (not all) draws of a row are not finite (NaN or infinite, e.g. extreme
             parameter draws): they are dropped from that row's summary and counted.
+        ExtrapolationWarning
+            Once per call, when an input of some row lies beyond the fitted runs by more than
+            :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times for counts or
+            :data:`~bayes_distill.extrapolation.LOSS_FOLD_LIMIT` (1.1) for the teacher loss,
+            naming each such input, the row of its largest fold, its value and the range.
         """
         if not isinstance(kind, str) or kind not in ("mean", "predictive"):
             raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
@@ -701,7 +713,33 @@ class ScalingFit:
             "n_draws": S,
             "n_dropped": [int(n) for n in n_dropped],
         }
+        report = self._prediction_extrapolation(x)
+        if report:
+            folds = np.column_stack([np.asarray(e["fold"], float) for e in report.values()])
+            out["extrapolation"] = np.fmax.reduce(folds, axis=1)  # NaN only if all are NaN
+            for name, e in report.items():
+                out[f"{name}_fold"] = e["fold"]
+            from .extrapolation import _warn
+
+            _warn(report, self.law, where=[f"row {i!r}" for i in new_runs.index], what="rows")
         return out
+
+    def _prediction_extrapolation(self, x: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """The extrapolation report of prediction inputs ``x`` (one array per input; ``{}``
+        for a fit without runs). A teacher given by ``N_T, D_T`` enters with its median
+        mean-law loss per row as ``L_T`` too, since that is what the distillation law sees."""
+        from .extrapolation import assess
+
+        if self.runs is None:
+            return {}
+        values = {k: v for k, v in x.items() if v is not None}
+        if self.law == "distillation" and x.get("L_T") is None:
+            with np.errstate(all="ignore"):
+                lt = np.exp(self.log_supervised_mean(x["N_T"], x["D_T"]))
+            ok = np.isfinite(lt).any(axis=0)
+            values["L_T"] = np.full(lt.shape[1], np.nan)
+            values["L_T"][ok] = np.nanmedian(lt[:, ok], axis=0)
+        return assess(self, **values)
 
     def _log_draws(self, x: Mapping[str, np.ndarray], kind: str, random_seed=None) -> np.ndarray:
         if self.law == "distillation":

@@ -293,6 +293,7 @@ def loss_vs_compute(
     """
     from . import compute as _compute
     from .decide import compute_optimal
+    from .extrapolation import ExtrapolationWarning
 
     fit = _check_fit(fit, ("chinchilla", "supervised"), "loss_vs_compute")
     ci_prob = _check_ci_prob(ci_prob)
@@ -316,8 +317,12 @@ def loss_vs_compute(
     budgets = _positive_values("budgets", budgets, "[1e19, 1e20, 1e21]")
 
     frontier_c = np.geomspace(c_lo, c_hi, n_points)
-    front = compute_optimal(fit, compute=frontier_c, ci_prob=ci_prob, approx=approx)
-    opt = compute_optimal(fit, compute=budgets, ci_prob=ci_prob, approx=approx)
+    with warnings.catch_warnings():
+        # the frontier reaches beyond the runs on purpose (by default 100x their compute), and
+        # the figure draws the runs next to it, so the extent of the extrapolation is visible
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        front = compute_optimal(fit, compute=frontier_c, ci_prob=ci_prob, approx=approx)
+        opt = compute_optimal(fit, compute=budgets, ci_prob=ci_prob, approx=approx)
 
     plt = _pyplot()
     fig, (ax_f, ax_i) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
@@ -464,6 +469,8 @@ def capacity_gap(
     >>> fig.axes[0].get_xlabel()
     'teacher loss L_T (nats/token)'
     """
+    from .extrapolation import ExtrapolationWarning
+
     fit = _check_fit(fit, ("distillation",), "capacity_gap")
     ci_prob = _check_ci_prob(ci_prob)
     if kind not in ("mean", "predictive"):
@@ -495,7 +502,11 @@ def capacity_gap(
     for k, (n, d) in enumerate(zip(sizes, tokens, strict=True)):
         color = f"C{k % 10}"
         new = pd.DataFrame({"N_S": n, "D_S": d, "L_T": grid})
-        pred = fit.predict(new, kind=kind, ci_prob=ci_prob, random_seed=random_seed)
+        with warnings.catch_warnings():
+            # the grid spans teacher losses beyond the runs on purpose (by default from 0.85
+            # times the lowest to 1.3 times the highest), to show the whole U-shape
+            warnings.simplefilter("ignore", ExtrapolationWarning)
+            pred = fit.predict(new, kind=kind, ci_prob=ci_prob, random_seed=random_seed)
         ax.fill_between(grid, pred["lower"], pred["upper"], color=color, alpha=0.2, lw=0)
         ax.plot(grid, pred["median"], color=color, lw=2, label=f"N_S = {n:.3g}, D_S = {d:.3g}")
         j = int(np.argmin(pred["median"].to_numpy()))
@@ -596,6 +607,7 @@ def distill_map(
     'student parameters N_S'
     """
     from .decide import recommend
+    from .extrapolation import ExtrapolationWarning
     from .fit import ConvergenceWarning
 
     fit = _check_fit(fit, ("distillation",), "distill_map")
@@ -622,6 +634,9 @@ def distill_map(
     with warnings.catch_warnings():
         # the diagnostics were checked above; a fit given without thinning would warn per call
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # the map spans budgets and students beyond the runs on purpose; one warning per
+        # student would say so for most cells of the default grid
+        warnings.simplefilter("ignore", ExtrapolationWarning)
         # validate the arguments once, on a cell that need not be feasible
         try:
             recommend(small, compute=float(budgets[-1]), student_params=float(sizes[0]), **kwargs)
