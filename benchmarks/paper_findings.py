@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     print(f"# risk tolerance {args.risk_tolerance}; gap = distilled - supervised, mean law")
     head = (
         f"{'scenario':<26}{'N_S':>7}{'C':>8}{'P':>7}{'P>0.01':>8}{'gap':>9}{'at risk':>9}"
-        f"{'spent':>7}{'paper P':>9}{'paper gap':>10}"
+        f"{'spent':>8}{'paper P':>9}{'paper gap':>10}"
     )
     print(head)
     for scenario in SCENARIOS:
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
                 print(
                     f"{scenario:<26}{N_S:>7.0e}{C:>8.0e}{o['p_distillation_better']:>7.3f}"
                     f"{o['p_distillation_better_by_margin']:>8.3f}{gap:>+9.4f}"
-                    f"{o['student_loss_at_risk']:>9.4f}{o['compute_spent'] / C:>7.2g}"
+                    f"{o['student_loss_at_risk']:>9.4f}{o['compute_spent'] / C:>8.2g}"
                     f"{t['p_distillation_better']:>9.0f}{tgap:>+10.4f}"
                 )
     return 0
