@@ -124,6 +124,7 @@ def test_bd_fit_is_the_function_after_importing_the_submodule(first):
         ({"priors": "papr"}, ValueError, r"priors='papr' is not a known prior set.*'paper'"),
         ({"priors": {"nope": ("Normal", {})}}, ValueError, r"Unknown parameter 'nope'.*log_E"),
         ({"priors": 5}, TypeError, r"priors must be None, 'default', 'paper' or a mapping"),
+        ({"supervised": "both"}, ValueError, r"supervised must be one of 'cut', 'joint', got "),
     ],
 )
 def test_fit_rejects_bad_arguments_before_sampling(no_sampling, kwargs, error, match):

@@ -1436,7 +1436,7 @@ def recommend(
     ranges = _extrap.fitted_ranges(fit)
     recs = []
     for c in budgets:
-        p = spend.best(float(c))
+        p, searched = spend.best(float(c))
         rec = _solve(
             p,
             noise,
@@ -1448,15 +1448,16 @@ def recommend(
             own_supervised_noise=own_supervised_noise,
             budget=float(c),
             ranges=ranges,
+            searched=searched,
         )
         recs.append(rec)
     # in a sweep, a larger budget never promises a worse loss at risk than a smaller one
     order = np.argsort(budgets, kind="stable")
     for i, j in itertools.pairwise(order):
         if recs[j].student_loss["at_risk"] > recs[i].student_loss["at_risk"]:
-            p = spend._problem(recs[i].compute_spent)
+            spent = recs[i].compute_spent
             recs[j] = _solve(
-                p,
+                spend.problem(spent),
                 noise,
                 eps_sup,
                 scenario=scenario,
@@ -1466,6 +1467,7 @@ def recommend(
                 own_supervised_noise=own_supervised_noise,
                 budget=float(budgets[j]),
                 ranges=ranges,
+                searched=spend.search(spent),
             )
     source = fit.supervised_source if fit.runs is not None else "given directly"
     recs = [
@@ -1523,67 +1525,68 @@ def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dic
 _PAPER_FIT: dict[str, Any] = {}
 
 
-#: Budgets tried below a budget ``C`` for the ceiling: ``C * 10**(-k / 2)``, ``k = 1..8``.
-_CEILING_STEPS = 8
+#: Budgets tried below a budget ``C`` for the ceiling: ``C * 10**-k``, ``k = 1..4``.
+_CEILING_STEPS = 4
 
 
 class _BudgetCeiling:
     """Chooses how much of a budget to spend: budgets are ceilings, not amounts to burn.
 
-    For a budget ``C``, the smaller budgets ``C * 10**(-k/2)`` (``k = 1 .. _CEILING_STEPS``,
-    while the student can still be trained) and, in a sweep, every smaller budget of the sweep
-    are screened by the loss at risk (the ``q`` quantile of the predictive student loss) on the
-    coarse grid; the best of them is searched fully and replaces ``C`` if its loss at risk is
-    lower. A sweep then keeps, at each budget, the better of its own answer and the one of the
-    next smaller budget, so its loss at risk never rises with the budget. The predictive noise
-    grows with the distance from the fitted runs, so spending everything can make the loss at
-    risk worse; what is not spent is reported.
+    For a budget ``C``, the smaller budgets ``C * 10**-k`` (``k = 1 .. _CEILING_STEPS``, while
+    the student can still be trained) and, in a sweep, every smaller budget of the sweep are
+    screened by the loss at risk (the ``q`` quantile of the predictive student loss) on the
+    coarse grid; the best of them, if it screens better than ``C``, is searched fully and
+    replaces ``C`` if its loss at risk is lower. A sweep then keeps, at each budget, the better
+    of its own answer and the one of the next smaller budget, so its loss at risk never rises
+    with the budget. The predictive noise grows with the distance from the fitted runs, so
+    spending everything can make the loss at risk worse; what is not spent is reported.
     """
 
     def __init__(self, build, noise, q, scenario, budgets):
         self.build, self.noise, self.q, self.scenario = build, noise, q, scenario
         self.budgets = np.sort(np.asarray(budgets, float))
-        self._cache: dict[float, tuple[float, _Problem | None]] = {}
-        self._refined: dict[float, float] = {}
+        self._problems: dict[float, _Problem | None] = {}
+        self._coarse: dict[float, float] = {}
+        self._searched: dict[float, tuple] = {}
 
-    def _problem(self, c: float) -> _Problem | None:
-        try:
-            return self.build(c)
-        except ValueError:  # the budget cannot train the student within the bounds
-            return None
+    def problem(self, c: float) -> _Problem | None:
+        """The search problem at budget ``c`` (cached), or None if ``c`` cannot train the
+        student within the bounds."""
+        if c not in self._problems:
+            try:
+                self._problems[c] = self.build(c)
+            except ValueError:
+                self._problems[c] = None
+        return self._problems[c]
 
     def coarse(self, c: float) -> float:
         """The loss at risk at budget ``c`` on the coarse grid (an upper bound; cached)."""
-        if c not in self._cache:
-            p = self._problem(c)
-            v = np.inf
+        if c not in self._coarse:
+            p, v = self.problem(c), np.inf
             if p is not None:
-                pts = p.coarse_grid()
-                if p.dim == 0:
-                    pts = np.zeros((1, 0))
+                pts = p.coarse_grid() if p.dim else np.zeros((1, 0))
                 if len(pts):
                     ev = p.evaluate(pts[None])
                     v = float(np.min(_reduce_quantile(ev[0], _eps_at(p, self.noise, ev), self.q)))
-            self._cache[c] = (v, p)
-        return self._cache[c][0]
+            self._coarse[c] = v
+        return self._coarse[c]
 
-    def refined(self, c: float) -> float:
-        """The loss at risk at budget ``c`` after the full search (cached)."""
-        if c not in self._refined:
-            p = self._problem(c)
-            self._refined[c] = (
-                np.inf if p is None else _quantile_search(p, self.noise, self.q, self.scenario)[1]
-            )
-        return self._refined[c]
+    def search(self, c: float) -> tuple:
+        """:func:`_quantile_search` at budget ``c`` (cached)."""
+        if c not in self._searched:
+            self._searched[c] = _quantile_search(self.problem(c), self.noise, self.q, self.scenario)
+        return self._searched[c]
 
-    def best(self, C: float) -> _Problem:
-        """The problem at the budget to spend: ``C`` or the best budget below it."""
-        ladder = {C * 10.0 ** (-k / 2) for k in range(1, _CEILING_STEPS + 1)}
+    def best(self, C: float) -> tuple[_Problem, tuple]:
+        """The problem at the budget to spend (``C`` or one below it) and its search."""
+        if self.problem(C) is None:
+            self.build(C)  # raises the budget's own error
+        ladder = {C / 10.0**k for k in range(1, _CEILING_STEPS + 1)}
         ladder |= {float(c) for c in self.budgets if c < C}
         below = min(ladder, key=lambda c: (self.coarse(c), -c))
-        if np.isfinite(self.coarse(below)) and self.refined(below) < self.refined(C) - 1e-12:
-            return self._problem(below)
-        return self._problem(C) or self.build(C)
+        if self.coarse(below) < self.coarse(C) and self.search(below)[1] < self.search(C)[1]:
+            return self.problem(below), self.search(below)
+        return self.problem(C), self.search(C)
 
 
 def _build_problem(
@@ -1750,6 +1753,7 @@ def _solve(
     existing: bool,
     own_supervised_noise: bool,
     budget: float | None = None,
+    searched: tuple | None = None,
     ranges: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Recommendation:
     budget = p.compute if budget is None else budget
@@ -1775,7 +1779,7 @@ def _solve(
         ev = p.evaluate(x[None, None])
         return ev, ev[0][:, 0]
 
-    x_q, _, grid, m, e = _quantile_search(p, noise, q, scenario)
+    x_q, _, grid, m, e = searched or _quantile_search(p, noise, q, scenario)
     if p.dim == 0:
         x_mean = x_q
         x_draw = np.zeros((S, 0))
