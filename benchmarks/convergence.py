@@ -14,7 +14,10 @@ A configuration is a comma-separated list of ``key=value``:
   law (``bd.datasets.fitted``), through a prior with a standard deviation of 0.01 on the sampled
   scale: a diagnostic of which parameter makes the geometry hard, not a model to use;
 - ``cutoff``: nutpie's ``mass_matrix_eigval_cutoff`` (default 100), the eigenvalue band the
-  low-rank mass matrix ignores.
+  low-rank mass matrix ignores;
+- ``supervised`` (distillation law): ``cut`` (the default, as the shipped posterior: the
+  bundled teachers as supervised runs, two stages), ``joint`` (the same runs in one model) or
+  ``none`` (no supervised runs).
 
 The compiled model is reused between the seeds of a configuration (warm fits), so the wall time
 excludes compilation; the first fit of each configuration may include it.
@@ -45,7 +48,7 @@ DEFAULT_SEEDS = "5,7,9,11,13,15,17,19"
 #: and 1000 + 1500 (the shipped posterior until then); the current defaults (500 + 2000) were
 #: chosen with ``--configs "draws=2000;draws=2500"`` (``results/convergence_draws.txt``)
 DEFAULT_CONFIGS = "tune=1000,draws=1000;tune=500,draws=1500;tune=1000,draws=1500"
-KEYS = ("tune", "draws", "noise", "likelihood", "fix", "cutoff")
+KEYS = ("tune", "draws", "noise", "likelihood", "fix", "cutoff", "supervised")
 #: the columns of one fit's row (printed as each fit ends, and in the header above them)
 ROW_COLUMNS = (
     "config",
@@ -72,7 +75,7 @@ def parse_config(text: str) -> dict[str, str]:
         if not sep or key.strip() not in KEYS:
             raise SystemExit(
                 f"bad configuration item {item!r}: use key=value with key one of tune, draws, "
-                "noise, likelihood, fix, cutoff"
+                "noise, likelihood, fix, cutoff, supervised"
             )
         out[key.strip()] = value.strip()
     return out
@@ -90,6 +93,9 @@ def fit_kwargs(law: str, config: dict[str, str]) -> dict:
     for key in ("noise", "likelihood"):
         if key in config:
             kwargs[key] = config[key]
+    if law == "distillation" and config.get("supervised", "cut") != "none":
+        kwargs["supervised_runs"] = bd.datasets.load("distillation_teachers")
+        kwargs["supervised"] = config.get("supervised", "cut")
     if "fix" in config:
         name = config["fix"]
         post = bd.datasets.fitted(law).dt["posterior"]

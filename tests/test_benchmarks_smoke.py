@@ -166,3 +166,7 @@ def test_convergence_configurations():
     assert prior.dist == "LogNormal" and prior.params["sigma"] == 0.01
     with pytest.raises(SystemExit, match=r"tunes=5.*key one of tune, draws"):
         module.parse_config("tunes=5")
+    # distillation fits take the bundled teachers as supervised runs unless told otherwise
+    assert kwargs["supervised"] == "cut" and len(kwargs["supervised_runs"]) == 10
+    none = module.fit_kwargs("distillation", module.parse_config("supervised=none"))
+    assert "supervised_runs" not in none
