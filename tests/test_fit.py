@@ -104,7 +104,10 @@ def test_predict_mean_and_predictive(chinchilla_fit):
     mean = chinchilla_fit.predict(new, kind="mean", ci_prob=0.9)
     pred = chinchilla_fit.predict(new, kind="predictive", ci_prob=0.9, random_seed=1)
     pd.testing.assert_frame_equal(new, before)
-    assert list(mean.columns) == ["N", "D", "note", "median", "lower", "upper"]
+    assert list(mean.columns) == [
+        "N", "D", "note", "median", "lower", "upper",
+        "extrapolation", "N_fold", "D_fold", "tokens_per_param_fold",
+    ]  # fmt: skip
     assert (mean["lower"] < mean["median"]).all() and (mean["median"] < mean["upper"]).all()
     # the predictive interval adds noise and discrepancy, so it is wider than the mean's
     assert ((pred["upper"] - pred["lower"]) > (mean["upper"] - mean["lower"])).all()

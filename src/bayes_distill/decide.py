@@ -1901,6 +1901,23 @@ def _solve(
             else {"median": np.nan, "lower": np.nan, "upper": np.nan}
         )
     spread_frame = pd.DataFrame.from_dict(spread, orient="index")[["median", "lower", "upper"]]
+    chosen = p.allocation(x_q)
+    chosen["L_T"] = float(np.median(np.exp(lt_star[v])))
+    outside = [
+        name
+        for name, row in spread_frame.iterrows()
+        if np.isfinite(row["lower"])
+        and np.isfinite(chosen.get(name, np.nan))
+        and not row["lower"] * (1 - 1e-6) <= chosen[name] <= row["upper"] * (1 + 1e-6)
+    ]
+    if outside:
+        notes.append(
+            f"the recommended {', '.join(outside)} lie(s) outside the {ci_prob:.0%} interval of "
+            "the per-draw optima: each draw's optimum minimises that draw's mean-law loss, while "
+            "the recommendation minimises the loss at risk over all draws, which also weighs how "
+            "uncertain each allocation's outcome is (the predictive noise grows away from the "
+            "fitted runs) and so can prefer an allocation no single draw would choose."
+        )
 
     mean_alloc = p.allocation(x_mean)
     lt_mean = np.exp(p.teacher_log_loss(x_mean[None, None])[:, 0])
