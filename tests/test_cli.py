@@ -449,7 +449,7 @@ def test_fit_command_passes_options_and_saves(capsys, tmp_path, monkeypatch):
         "chains": 2,
         "random_seed": 7,
         "supervised_runs": None,
-        "progressbar": True,
+        "progressbar": None,  # bd.fit's rule: shown when stderr is a terminal
     }
     assert len(calls["runs"]) == 240  # the bundled Chinchilla runs
     # the real bd.fit accepts exactly these arguments (checked without running NUTS)
@@ -460,3 +460,60 @@ def test_fit_command_passes_options_and_saves(capsys, tmp_path, monkeypatch):
     assert status == 2 and "--overwrite" in err
     status, _, _ = run(capsys, [*argv, "--overwrite"])
     assert status == 0
+
+
+def _unconverged(law: str = "chinchilla") -> ScalingFit:
+    """A point-cloud posterior with sampler statistics that fail the diagnostics (60 draws are
+    too few for a bulk ESS of 400, and one transition diverged)."""
+    import xarray as xr
+
+    base = ScalingFit.from_params(law, _jittered(law, 60), sigma=0.01)
+    tree = base.dt.copy()
+    diverging = np.zeros((1, 60), dtype=bool)
+    diverging[0, 7] = True
+    tree["sample_stats"] = xr.DataTree(
+        xr.Dataset({"diverging": (("chain", "draw"), diverging)}, coords=base.posterior.coords)
+    )
+    return ScalingFit(tree, law, runs=None)
+
+
+def test_fit_command_prints_the_repr_on_its_own_line_and_each_warning_once(
+    capsys, tmp_path, monkeypatch
+):
+    def fake_fit(runs, **kwargs):
+        result = _unconverged()
+        result.diagnose(warn=True)  # as bd.fit warns for a fit that fails its diagnostics
+        return result
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    argv = ["fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]
+    status, out, err = run(capsys, argv)
+    assert status == 0, err
+    assert out.startswith("ScalingFit(law='chinchilla'")
+    assert "diagnostics: NOT CONVERGED" in out
+    # the problems are in the warning, printed once on stderr, one line
+    assert "divergent transitions" not in out
+    assert "the failed checks and what to try are in the warning on stderr" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bayes-distill: warning: The chinchilla fit did NOT converge")
+    assert err.count("1 divergent transitions") == 1
+
+
+def test_fit_command_prints_a_repeated_warning_once(capsys, tmp_path, monkeypatch):
+    """A two-stage fit validates the supervised runs twice: the CLI says each thing once."""
+    import warnings
+
+    from bayes_distill.data import DataValidationWarning
+
+    def fake_fit(runs, **kwargs):
+        for _ in range(2):
+            message = "load_runs(kind='supervised'): the table has a single run."
+            warnings.warn(message, DataValidationWarning, stacklevel=2)
+        return ScalingFit.from_params("chinchilla", _jittered("chinchilla", 20))
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    argv = ["fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]
+    status, _, err = run(capsys, argv)
+    assert status == 0
+    assert err.count("single run") == 1

@@ -120,7 +120,7 @@ def test_bd_fit_is_the_function_after_importing_the_submodule(first):
         ({"random_seed": 1.5}, ValueError, r"random_seed must be an integer .* got 1\.5"),
         ({"random_seed": "42"}, ValueError, r"random_seed must be an integer .* got '42'"),
         ({"strict": "yes"}, TypeError, r"strict must be True or False, got 'yes'"),
-        ({"progressbar": 1}, TypeError, r"progressbar must be True or False, got 1"),
+        ({"progressbar": 1}, TypeError, r"progressbar must be True, False or None .*got 1"),
         ({"priors": "papr"}, ValueError, r"priors='papr' is not a known prior set.*'paper'"),
         ({"priors": {"nope": ("Normal", {})}}, ValueError, r"Unknown parameter 'nope'.*log_E"),
         ({"priors": 5}, TypeError, r"priors must be None, 'default', 'paper' or a mapping"),

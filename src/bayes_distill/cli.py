@@ -279,7 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="distillation law only: supervised runs fitted jointly (CSV/Parquet or 'chinchilla')",
     )
     ft.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    ft.add_argument("--no-progress", action="store_true", help="hide the sampler's progress bar")
+    ft.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress on stderr (the sampler's bar and the line before compiling); "
+        "by default it is shown when stderr is a terminal, unless BAYES_DISTILL_PROGRESS=0",
+    )
     return parser
 
 
@@ -511,13 +516,38 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         chains=args.chains,
         random_seed=args.seed,
         supervised_runs=sup,
-        progressbar=not args.no_progress,
+        # None: shown when stderr is a terminal (bd.fit's rule, BAYES_DISTILL_PROGRESS too)
+        progressbar=False if args.no_progress else None,
     )
     path = result.save(out, overwrite=args.overwrite)
     print(result)
-    print(result.diagnose())
+    # the failed checks and what to try are in the convergence warning (stderr), once
+    print(_diagnostics_table(result.diagnose()))
     print(f"saved the {args.law} fit to {path}")
     return 0
+
+
+def _diagnostics_table(diag) -> str:
+    """The diagnostics' numbers, without the list of problems (the warning carries it)."""
+    lines = [line for line in str(diag).splitlines() if not line.startswith("  ! ")]
+    if not diag.ok:
+        lines.append("  (the failed checks and what to try are in the warning on stderr)")
+    return "\n".join(lines)
+
+
+def _print_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
+    """Convergence, data and extrapolation warnings on stderr: one line each, each text once
+    (a run table validated by the CLI and again by ``bd.fit`` warns twice); library noise
+    (deprecations) is left out."""
+    seen: set[tuple[type, str]] = set()
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+            continue
+        text = _one_line(w.message)
+        if (w.category, text) in seen:
+            continue
+        seen.add((w.category, text))
+        print(f"{PROG}: warning: {text}", file=sys.stderr)
 
 
 _COMMANDS = {
@@ -558,9 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = _COMMANDS[args.command](args)
-        for w in caught:  # convergence and data warnings, one line each; not library noise
-            if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
-                print(f"{PROG}: warning: {_one_line(w.message)}", file=sys.stderr)
+        _print_warnings(caught)
         return status
     except _MissingShipped as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)

@@ -65,9 +65,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import _progress, laws
 from . import compute as _compute
 from . import extrapolation as _extrap
-from . import laws
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fit import ScalingFit
@@ -306,6 +306,14 @@ def _check_seed(random_seed: Any) -> int | None:
             f"random_seed must be a non-negative integer or None, got {random_seed!r}."
         )
     return int(random_seed)
+
+
+def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
+    """The progress counter of a sweep of budgets: on stderr when progress is on
+    (:func:`bayes_distill._progress.enabled`), the sweep has several budgets and it has run
+    for :data:`~bayes_distill._progress.SWEEP_DELAY` seconds."""
+    on = n_budgets > 1 and _progress.enabled()
+    return _progress.Counter(what, n_budgets, on=on, delay=_progress.SWEEP_DELAY)
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,6 +612,7 @@ def compute_optimal(
     S = fit.n_samples
     fitted = _supervised_ranges(fit)
     rows, reports = [], []
+    counter = _sweep_counter("compute_optimal: budget", len(budgets))
     for c, (n_min, n_max) in zip(budgets, ranges, strict=True):
 
         def objective(u, c=c):
@@ -662,6 +671,8 @@ def compute_optimal(
             row["extrapolation"] = _extrap.max_fold(report)
         reports.append(report)
         rows.append(row)
+        counter.step()
+    counter.close()
     frame = pd.DataFrame(rows)
     frame.attrs.update(
         {
@@ -1435,6 +1446,7 @@ def recommend(
     spend = _BudgetCeiling(build, noise, 1.0 - risk, scenario, budgets)
     ranges = _extrap.fitted_ranges(fit)
     recs = []
+    counter = _sweep_counter("recommend: budget", len(budgets))
     for c in budgets:
         p, searched = spend.best(float(c))
         rec = _solve(
@@ -1451,6 +1463,8 @@ def recommend(
             searched=searched,
         )
         recs.append(rec)
+        counter.step()
+    counter.close()
     # in a sweep, a larger budget never promises a worse loss at risk than a smaller one
     order = np.argsort(budgets, kind="stable")
     for i, j in itertools.pairwise(order):
