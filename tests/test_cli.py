@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,7 +239,7 @@ def test_recommend_teacher_loss_outside_the_plausible_range_exits_2(capsys, fits
     assert status == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("bayes-distill recommend: error: teacher_loss=0.1 is outside")
+    assert lines[0].startswith("bayes-distill recommend: error: --teacher-loss 0.1 is outside")
     assert "the range of plausible losses [0.3, 15] nats/token" in lines[0]
     assert "Give the teacher's validation cross-entropy in nats/token" in lines[0]
 
@@ -253,7 +254,8 @@ def test_compute_optimal_table_and_json(capsys, fits):
     assert status == 0
     lines = out.strip().splitlines()
     assert "Supervised compute-optimal allocation (chinchilla fit, 60 draws" in lines[0]
-    assert len(lines) == 2 + 2 + 1
+    assert lines[1].startswith("FLOPs rule (--approx paper): the paper's F(N) per token")
+    assert len(lines) == 3 + 2 + 1
     assert lines[-1].startswith("extrapolation: not assessed")
     status, out, _ = run(capsys, [*argv, "--json", "--ci-prob", "0.8"])
     rows = json.loads(out)
@@ -303,7 +305,20 @@ def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_r
             "the following arguments are required: --compute",
         ),
         (["recommend", "--compute", "abc", "--student-params", "1e9"], "expected a number"),
-        (["recommend", "--compute", "-1", "--student-params", "1e9"], "finite positive"),
+        (
+            ["recommend", "--compute", "-1", "--student-params", "1e9"],
+            "--compute must be finite and positive FLOPs",
+        ),
+        (
+            ["recommend", "--compute", "-1e22", "--student-params", "1e9"],
+            "--compute must be finite and positive FLOPs, got -1e+22",
+        ),
+        (
+            ["recommend", "--compute", "1e22", "--student-params", "-1e9"],
+            "--student-params must be finite and positive, got -1000000000.0; e.g. "
+            "--student-params 1e9",
+        ),
+        (["compute-optimal", "--compute", "-1e22"], "--compute must be finite and positive FLOPs"),
         (
             [
                 "recommend",
@@ -334,11 +349,11 @@ def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_r
                 "--teacher-tokens",
                 "1e12",
             ],
-            "teacher_tokens was given without teacher_params",
+            "--teacher-tokens was given without --teacher-params; give both (or --teacher-loss)",
         ),
         (
             ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "0.1"],
-            "teacher_loss=0.1 is outside the range of plausible losses [0.3, 15] nats/token",
+            "--teacher-loss 0.1 is outside the range of plausible losses [0.3, 15] nats/token",
         ),
         (["compute-optimal", "--compute", "1e9"], "cannot train even the smallest model"),
         (["fit", "no_such_runs.csv", "--law", "chinchilla", "--out", "x.nc"], "neither a file"),
@@ -517,3 +532,181 @@ def test_fit_command_prints_a_repeated_warning_once(capsys, tmp_path, monkeypatc
     status, _, err = run(capsys, argv)
     assert status == 0
     assert err.count("single run") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# one vocabulary: flags named like the API's arguments, errors phrased for the command line
+
+
+def test_flags_are_named_like_the_api_arguments_with_the_old_names_as_aliases():
+    parser = build_parser()
+    base = ["recommend", "--compute", "1e22", "--student-params", "1e9"]
+    for flag in ("--random-seed", "--seed"):
+        assert parser.parse_args([*base, flag, "5"]).random_seed == 5
+    for flag in ("--approx", "--flops"):
+        assert parser.parse_args([*base, flag, "2N"]).approx == "2N"
+        assert (
+            parser.parse_args(["compute-optimal", "--compute", "1e22", flag, "2N"]).approx == "2N"
+        )
+    fit_base = ["fit", "runs.csv", "--law", "chinchilla", "--out", "f.nc"]
+    for flag in ("--random-seed", "--seed"):
+        assert parser.parse_args([*fit_base, flag, "3"]).random_seed == 3
+
+
+def test_help_names_the_new_flags_and_their_aliases(capsys):
+    status, out, _ = run(capsys, ["recommend", "--help"])
+    text = " ".join(out.split())
+    assert status == 0
+    assert "--random-seed, --seed SEED" in text and "--approx, --flops {paper,2N}" in text
+    status, out, _ = run(capsys, ["fit", "--help"])
+    assert "--random-seed, --seed SEED" in " ".join(out.split())
+
+
+def test_negative_numbers_reach_the_package_checks(capsys, fits):
+    """argparse reads '-1e22' as an option (\"expected at least one argument\"); the CLI passes
+    it on as a number, and the package's check answers."""
+    argv = ["recommend", "--compute", "-1e22", "--student-params", "1e9"]
+    status, out, err = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 2 and out == ""
+    assert "expected at least one argument" not in err
+    assert err.startswith(
+        "bayes-distill recommend: error: --compute must be finite and positive FLOPs, got -1e+22"
+    )
+    for value in ("-inf", "-.5", "-1E+22"):
+        status, _, err = run(capsys, ["compute-optimal", "--compute", value])
+        assert status == 2 and "--compute must be finite and positive FLOPs" in err, value
+
+
+def test_compute_optimal_says_which_flops_rule_it_used(capsys, fits):
+    argv = ["compute-optimal", "--compute", "1e22", "--fit", str(fits["chinchilla"])]
+    status, out, _ = run(capsys, [*argv, "--flops", "2N"])
+    assert status == 0
+    assert "FLOPs rule (--approx 2N): 2N per token, the 6ND rule" in out
+
+
+def _write_runs(path: Path, **columns) -> str:
+    import pandas as pd
+
+    N = np.geomspace(1e8, 3e9, 12)
+    table = {"N": N, "D": 20 * N, "loss": 1.8 + 400 / N**0.34 + 2000 / (20 * N) ** 0.37}
+    table.update(columns)
+    pd.DataFrame(table).to_csv(path, index=False)
+    return str(path)
+
+
+# Python phrasing that CLI messages must not contain: calls, keyword syntax, pandas snippets
+PYTHONIC = re.compile(r"bd\.|runs\[|runs = |np\.|pd\.|load_runs|\b[a-z_]+=\S|`runs`")
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("teacher_loss", "--teacher-loss 0.1 is outside"),
+        ("teacher_tokens", "--teacher-tokens was given without --teacher-params"),
+        ("teacher_params", "--teacher-params alone does not say how good the teacher is"),
+        (
+            "logits",
+            "so --teacher-params is needed to cost them; give --teacher-params, or use "
+            "--scenario best_case",
+        ),
+        ("small_budget", "--compute 1e+08 FLOPs cannot train the student (--student-params 1e+09)"),
+        ("big_student", "--student-params 1e+18 is outside the bounds"),
+        ("wrong_law", "recommend needs a fit of law distillation, got a 'chinchilla' fit"),
+        (
+            "tiny_budget",
+            "--compute 1e+09 FLOPs cannot train even the smallest model allowed by "
+            "--bounds 1e+06 1e+17",
+        ),
+        (
+            "supervised_runs",
+            "--supervised-runs is only used by --law distillation (got --law "
+            "chinchilla); pass the supervised runs as RUNS instead",
+        ),
+        (
+            "units",
+            "multiply by 1e6 (millions) or 1e9 (billions) the values of column 'N' in the file",
+        ),
+        ("nan", "fill them in or drop those runs in the file"),
+        ("case", "Column 'n' looks like 'N' (names are exact): rename it to 'N' in the file"),
+        ("perplexity", "(give the natural log of the perplexity)"),
+        ("kind", "belong to supervised tables: did you mean --law chinchilla (or supervised)?"),
+        ("seed", "--random-seed must be an integer in [0, 4294967295], got 5000000000"),
+    ],
+)
+def test_errors_are_phrased_for_the_command_line(capsys, fits, tmp_path, case, match):
+    rec = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--fit"]
+    rec.append(str(fits["distillation"]))
+    out_nc = str(tmp_path / "out.nc")
+    N = np.geomspace(1e8, 3e9, 12)
+    fit_chinchilla = ["fit", "chinchilla", "--law", "chinchilla", "--out", out_nc]
+    argv = {
+        "teacher_loss": [*rec, "--teacher-loss", "0.1"],
+        "teacher_tokens": [*rec, "--teacher-tokens", "1e12"],
+        "teacher_params": [*rec, "--teacher-params", "1e10"],
+        "logits": [*rec, "--teacher-loss", "2", "--scenario", "teacher_inference"],
+        "small_budget": [*rec, "--compute", "1e8"],
+        "big_student": [*rec, "--student-params", "1e18"],
+        "wrong_law": [*rec, "--fit", str(fits["chinchilla"])],
+        "tiny_budget": ["compute-optimal", "--compute", "1e9", "--fit", str(fits["chinchilla"])],
+        "supervised_runs": [*fit_chinchilla, "--supervised-runs", "chinchilla"],
+        "units": ["fit", _write_runs(tmp_path / "units.csv", N=N / 1e9)],
+        "nan": ["fit", _write_runs(tmp_path / "nan.csv", loss=[np.nan] * 12)],
+        "perplexity": ["fit", _write_runs(tmp_path / "ppl.csv", loss=[300.0] * 12)],
+        "kind": [
+            "fit",
+            _write_runs(tmp_path / "kind.csv"),
+            "--law",
+            "distillation",
+            "--out",
+            out_nc,
+        ],
+        "case": ["fit", _write_runs(tmp_path / "case.csv"), "--law", "chinchilla", "--out", out_nc],
+        "seed": [*fit_chinchilla, "--random-seed", "5000000000"],
+    }[case]
+    if argv[0] == "fit" and "--law" not in argv:
+        argv += ["--law", "chinchilla", "--out", out_nc]
+    if case == "case":
+        import pandas as pd
+
+        pd.read_csv(argv[1]).rename(columns={"N": "n"}).to_csv(argv[1], index=False)
+    status, out, err = run(capsys, argv)
+    assert status == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert match in lines[0]
+    assert not PYTHONIC.search(lines[0].split(": error: ", 1)[1]), lines[0]
+    if argv[0] == "fit" and case not in ("supervised_runs", "seed"):
+        # the message names the run table of the command line
+        assert f"error: RUNS {argv[1]}: " in lines[0]
+
+
+def test_warnings_are_phrased_for_the_command_line(capsys, tmp_path, monkeypatch):
+    def fake_fit(runs, **kwargs):
+        result = _unconverged()
+        result.diagnose(warn=True)
+        return result
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    status, _, err = run(
+        capsys, ["fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]
+    )
+    assert status == 0
+    assert "--priors paper" in err and "priors='paper'" not in err
+
+
+def test_for_cli_rewrites():
+    from bayes_distill.cli import _for_cli
+
+    assert _for_cli("e.g. teacher_loss=2.1; or ci_prob=0.9.") == (
+        "e.g. --teacher-loss 2.1; or --ci-prob 0.9."
+    )
+    assert _for_cli("pass supervised_runs= (your teachers)") == (
+        "pass --supervised-runs (your teachers)"
+    )
+    assert _for_cli("more tuning (tune=2000), tighter priors (priors='paper')") == (
+        "more tuning (--tune 2000), tighter priors (--priors paper)"
+    )
+    # labels that are not arguments stay as they are
+    assert _for_cli("D_S = 1e16 (at compute=1e+26; 1 of 2 budgets") == (
+        "D_S = 1e16 (at compute=1e+26; 1 of 2 budgets"
+    )

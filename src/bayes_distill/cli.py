@@ -14,7 +14,7 @@ Examples
     $ bayes-distill recommend --compute 1e22 --student-params 1e9 \\
           --scenario teacher_pretraining --risk-tolerance 0.1
     $ bayes-distill compute-optimal --compute 1e21 1e22 1e23
-    $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --seed 1
+    $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --random-seed 1
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import textwrap
 import warnings
@@ -34,6 +35,12 @@ PROG = "bayes-distill"
 SCENARIOS = ("teacher_pretraining", "best_case", "teacher_inference", "pretraining_and_inference")
 LAWS = ("chinchilla", "supervised", "distillation")
 DATASETS = ("chinchilla", "distillation")
+APPROX = ("paper", "2N")
+#: What each FLOPs rule (``--approx``) counts, for the output.
+APPROX_MEANING = {
+    "paper": "the paper's F(N) per token, with attention and embeddings",
+    "2N": "2N per token, the 6ND rule",
+}
 BUILD_COMMAND = "python scripts/build_models.py"
 
 _EPILOG = f"""\
@@ -43,7 +50,7 @@ examples:
   {PROG} recommend --compute 1e20 1e21 1e22 --student-params 3e8 --scenario best_case --json
   {PROG} recommend --compute 1e22 --student-params 1e9 --teacher-loss 2.0
   {PROG} compute-optimal --compute 1e21 1e22 1e23
-  {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --seed 1
+  {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --random-seed 1
   {PROG} fit distillation --law distillation --out distillation.nc
 
 Without --fit, recommend uses the distillation posterior shipped in models/ and
@@ -55,8 +62,22 @@ class _UsageError(Exception):
     """A bad argument found after parsing (exit status 2)."""
 
 
+#: Arguments that look like negative numbers, ``-1``, ``-1e22``, ``-.5``, ``-inf``: values, not
+#: options (argparse's own rule misses exponents), so that ``--compute -1e22`` reaches the
+#: package's validation and its message.
+_NEGATIVE_NUMBER = re.compile(
+    r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE
+)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+    """An ArgumentParser whose errors are one line on stderr and exit status 2, and which
+    reads arguments such as ``-1e22`` as (negative) numbers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse's private matcher (an attribute since Python 3.2); sub-parsers are _Parsers
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
@@ -68,6 +89,14 @@ def _wrap(text: str) -> str:
 
 def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
+
+
+def _number(text: str) -> float:
+    """Any float (negative, zero, inf and NaN too): the package checks it and says why."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e22, got {text!r}") from None
 
 
 def _positive_float(text: str) -> float:
@@ -154,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--compute",
-        type=_positive_float,
+        type=_number,
         nargs="+",
         required=True,
         metavar="C",
@@ -162,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--student-params",
-        type=_positive_float,
+        type=_number,
         required=True,
         metavar="N_S",
         help="student non-embedding parameters, e.g. 1e9",
@@ -183,24 +212,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--teacher-loss",
-        type=_positive_float,
+        type=_number,
         metavar="L_T",
         help="existing teacher's loss (cross-entropy in nats/token, within 0.3 to 15)",
     )
     rec.add_argument(
         "--teacher-params",
-        type=_positive_float,
+        type=_number,
         metavar="N_T",
         help="existing teacher's parameters",
     )
     rec.add_argument(
         "--teacher-tokens",
-        type=_positive_float,
+        type=_number,
         metavar="D_T",
         help="existing teacher's pretraining tokens",
     )
     rec.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="seed of the predictive noise (default 0)"
+        "--random-seed",
+        "--seed",
+        dest="random_seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="SEED",
+        help="seed of the predictive noise (default 0; --seed is an alias)",
     )
     _common(rec, default_fit="distillation")
 
@@ -218,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument(
         "--compute",
-        type=_positive_float,
+        type=_number,
         nargs="+",
         required=True,
         metavar="C",
@@ -262,10 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(
+        "--random-seed",
         "--seed",
+        dest="random_seed",
         type=_non_negative_int,
         default=None,
-        help="random seed (default: drawn and recorded)",
+        metavar="SEED",
+        help="random seed (default: drawn and recorded; --seed is an alias)",
     )
     ft.add_argument(
         "--priors",
@@ -292,7 +330,7 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
     p.add_argument(
         "--fit",
         metavar="PATH",
-        help=f"a saved fit (bd.ScalingFit.save / {PROG} fit); default: the shipped "
+        help=f"a saved fit ({PROG} fit, or ScalingFit.save in Python); default: the shipped "
         f"{default_fit} posterior in models/",
     )
     p.add_argument(
@@ -310,10 +348,13 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
         help="bounds on parameters and tokens (default 1e6 1e17)",
     )
     p.add_argument(
+        "--approx",
         "--flops",
-        choices=("paper", "2N"),
+        dest="approx",
+        choices=APPROX,
         default="paper",
-        help="FLOPs per token: the paper's F(N) (default) or 2N",
+        help="FLOPs per token: the paper's F(N), with attention and embeddings (default), or "
+        "2N, the 6ND rule (--flops is an alias)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -395,6 +436,13 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     from .decide import recommend
 
     fit = _load_or_explain(args.fit, "distillation")
+    if fit.law != "distillation":
+        raise _UsageError(
+            f"recommend needs a fit of law distillation, got a {fit.law!r} fit (--fit "
+            f"{args.fit}). Omit --fit to use the shipped distillation posterior, or fit one with "
+            f"`{PROG} fit RUNS --law distillation --out FILE.nc`; for a {fit.law} fit use "
+            f"`{PROG} compute-optimal`."
+        )
     budgets = args.compute
     result = recommend(
         fit,
@@ -407,8 +455,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         teacher_params=args.teacher_params,
         teacher_tokens=args.teacher_tokens,
         bounds=tuple(args.bounds),
-        approx=args.flops,
-        random_seed=args.seed,
+        approx=args.approx,
+        random_seed=args.random_seed,
     )
     if len(budgets) == 1:
         if args.json:
@@ -451,7 +499,7 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
         compute=args.compute,
         ci_prob=args.ci_prob,
         bounds=tuple(args.bounds),
-        approx=args.flops,
+        approx=args.approx,
     )
     if args.json:
         print(json.dumps(_records_with_extrapolation(frame), indent=2))
@@ -460,6 +508,10 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
     print(
         f"Supervised compute-optimal allocation ({fit.law} fit, {fit.n_samples} draws; "
         f"medians and {pct}% credible intervals; loss is the mean law, nats/token)"
+    )
+    print(
+        f"FLOPs rule (--approx {args.approx}): {APPROX_MEANING[args.approx]}; a budget C "
+        "trains N parameters on D = C / (3 F(N)) tokens"
     )
     print(
         f"{'compute':>10}  {'N*':>9} {'interval':<21} {'D*':>9} {'interval':<21} "
@@ -514,7 +566,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
-        random_seed=args.seed,
+        random_seed=args.random_seed,
         supervised_runs=sup,
         # None: shown when stderr is a terminal (bd.fit's rule, BAYES_DISTILL_PROGRESS too)
         progressbar=False if args.no_progress else None,
@@ -535,15 +587,100 @@ def _diagnostics_table(diag) -> str:
     return "\n".join(lines)
 
 
-def _print_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
-    """Convergence, data and extrapolation warnings on stderr: one line each, each text once
-    (a run table validated by the CLI and again by ``bd.fit`` warns twice); library noise
-    (deprecations) is left out."""
+# The package's messages are written for Python callers: argument names, keyword syntax and
+# pandas snippets. The CLI rewrites them into flags and file advice with these rules, applied in
+# order to every error and warning it prints (not to the tables on stdout).
+_API_FLAGS = (
+    "student_params",
+    "teacher_loss",
+    "teacher_params",
+    "teacher_tokens",
+    "risk_tolerance",
+    "ci_prob",
+    "random_seed",
+    "supervised_runs",
+)
+_REWRITES: tuple[tuple[str, str], ...] = (
+    # pandas snippets of load_runs -> what to do in the file
+    (r", e\.g\. runs\[('[^']*')\] = runs\[\1\] \* 1e9\.", r" the values of column \1 in the file."),
+    (r" To list them: runs\[pd\.to_numeric\(.*?\)\.isna\(\)\]\.", ""),
+    (r", e\.g\. runs = runs\.dropna\(subset=\[[^\]]*\]\)\.", " in the file."),
+    (r"runs = runs\.rename\(columns=\{('[^']*'): ('[^']*')\}\)\.", r"rename it to \2 in the file."),
+    (
+        r"e\.g\. runs = runs\.drop\(columns=\[('[^']*')\]\)\.",
+        r"e.g. remove column \1 from the file.",
+    ),
+    (r"e\.g\. runs\.columns = \[.*? for c in runs\.columns\]\.", "one name per column."),
+    (r"drop them with runs\.drop_duplicates\(subset=\[[^\]]*\]\)", "drop the copies from the file"),
+    (r"\(use np\.log\(perplexity\)\)", "(give the natural log of the perplexity)"),
+    (r"\(give its log, np\.log\(perplexity\)\)", "(give its natural log)"),
+    (r"For other formats read the file with pandas and pass the DataFrame\.", "Save it as CSV."),
+    (r"did you mean kind='distillation'\?", "did you mean --law distillation?"),
+    (r"did you mean kind='supervised'\?", "did you mean --law chinchilla (or supervised)?"),
+    (
+        r"\(the range load_runs accepts for run-table losses\)",
+        "(the range accepted for losses in run tables)",
+    ),
+    # Python calls -> commands
+    (r"bd\.fit\(runs, law='(\w+)'\)", rf"`{PROG} fit RUNS --law \1 --out FILE.nc`"),
+    (r"bd\.datasets\.fitted\('(\w+)'\)", "(omit --fit)"),
+    (r"bd\.compute_optimal", f"`{PROG} compute-optimal`"),
+    (r"pass the supervised runs as `runs` instead", "pass the supervised runs as RUNS instead"),
+    (r"or a 1-D array of budgets for a sweep", "or several budgets for a sweep"),
+    # keyword arguments -> flags
+    (r"\bcompute=(\S+) FLOPs", r"--compute \1 FLOPs"),
+    (r"\bbounds=\(([^,()]+), ([^()]+)\)", r"--bounds \1 \2"),
+    (r"\b(law|scenario|priors)='(\w+)'", r"--\1 \2"),
+    (r"\b(tune|draws|chains)=(\d+)", r"--\1 \2"),
+    (r"^(compute|bounds|approx|draws|tune|chains) must", r"--\1 must"),
+    (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=(?=[^\s)])", r"--\1 "),  # name=value
+    (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=?", r"--\1"),  # a bare name, or name= alone
+)
+
+
+def _for_cli(text: str) -> str:
+    """A message of the package, rewritten for the command line (flags, not Python).
+
+    Examples
+    --------
+    >>> _for_cli("teacher_tokens was given without teacher_params; give both.")
+    '--teacher-tokens was given without --teacher-params; give both.'
+    >>> _for_cli("Try more tuning (tune=2000), tighter priors (priors='paper').")
+    'Try more tuning (--tune 2000), tighter priors (--priors paper).'
+    """
+    for pattern, replacement in _REWRITES:
+        text = re.sub(pattern, replacement, text)
+    # flags are spelled with dashes: --student_params -> --student-params
+    return re.sub(r"--(\w+)", lambda m: "--" + m[1].replace("_", "-"), text)
+
+
+def _runs_context(text: str, args: argparse.Namespace) -> str:
+    """``load_runs(kind=...): `` names the run table of the command line it is about."""
+
+    def which(m: re.Match) -> str:
+        if getattr(args, "command", None) != "fit":
+            return "the run table: "
+        if m[1] == "supervised" and args.law == "distillation":
+            return f"--supervised-runs {args.supervised_runs}: "
+        return f"RUNS {args.runs}: "
+
+    return re.sub(r"load_runs\(kind='(\w+)'\): ", which, text)
+
+
+def _message(exc: Any, args: argparse.Namespace) -> str:
+    """One line of an error or warning of the package, phrased for the command line."""
+    return _for_cli(_runs_context(_one_line(exc), args))
+
+
+def _print_warnings(caught: Sequence[warnings.WarningMessage], args: argparse.Namespace) -> None:
+    """Convergence, data and extrapolation warnings on stderr: one line each, phrased for the
+    command line, each text once (a two-stage distillation fit validates its supervised runs
+    twice); library noise (deprecations) is left out."""
     seen: set[tuple[type, str]] = set()
     for w in caught:
         if issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
             continue
-        text = _one_line(w.message)
+        text = _message(w.message, args)
         if (w.category, text) in seen:
             continue
         seen.add((w.category, text))
@@ -588,13 +725,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = _COMMANDS[args.command](args)
-        _print_warnings(caught)
+        _print_warnings(caught, args)
         return status
     except _MissingShipped as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
-    except (_UsageError, ValueError, TypeError, DataValidationError, FileNotFoundError) as exc:
+    except _UsageError as exc:  # written for the command line already
         print(f"{prog}: error: {_one_line(exc)} (see '{prog} --help')", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, DataValidationError, FileNotFoundError, ImportError) as exc:
+        # the package's own checks (its messages name Python arguments: rewritten as flags)
+        print(f"{prog}: error: {_message(exc, args)} (see '{prog} --help')", file=sys.stderr)
         return 2
 
 

@@ -56,6 +56,7 @@ import inspect
 import itertools
 import math
 import numbers
+import os
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -68,6 +69,7 @@ import pandas as pd
 from . import _progress, laws
 from . import compute as _compute
 from . import extrapolation as _extrap
+from ._keywords import check_keywords
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fit import ScalingFit
@@ -281,7 +283,8 @@ def _warn_if_not_converged(fit: ScalingFit) -> None:
         warnings.warn(
             f"The {fit.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
             ConvergenceWarning,
-            stacklevel=4,
+            # attributed to the caller's line, outside the package
+            skip_file_prefixes=(os.path.dirname(__file__),),
         )
 
 
@@ -506,6 +509,7 @@ def _supervised_noise(fit: ScalingFit, seed: np.random.SeedSequence) -> np.ndarr
 # compute_optimal
 
 
+@check_keywords
 def compute_optimal(
     fit: ScalingFit,
     compute: float | Any,
@@ -1260,6 +1264,7 @@ class Recommendation:
 # recommend
 
 
+@check_keywords
 def recommend(
     fit: ScalingFit,
     compute: float | Any,

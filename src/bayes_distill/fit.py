@@ -21,6 +21,7 @@ import xarray as xr
 
 from . import __version__, _progress, laws
 from . import model as _model
+from ._keywords import check_keywords
 from .priors import NOISE_NAMES, Prior, resolve_priors
 
 __all__ = [
@@ -72,6 +73,11 @@ _CANONICAL = {
     "supervised": (("N", "D"), "loss"),
     "distillation": (("N_S", "D_S", "L_T"), "L_S"),
 }
+
+
+#: Warnings are attributed to the first caller outside the package (the user's line), however
+#: deep inside bayes_distill (or its keyword-checking wrappers) they are raised.
+_INTERNAL = (os.path.dirname(__file__),)
 
 
 class ConvergenceError(RuntimeError):
@@ -594,10 +600,11 @@ class ScalingFit:
             warnings.warn(
                 f"The {self.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
                 ConvergenceWarning,
-                stacklevel=2,
+                skip_file_prefixes=_INTERNAL,
             )
         return diag
 
+    @check_keywords
     def predict(
         self,
         new_runs: pd.DataFrame,
@@ -703,7 +710,7 @@ class ScalingFit:
                 "remaining draws. Non-finite draws come from extreme parameter values or inputs "
                 "far outside the data; see the result's attrs['n_dropped'] for the count per row.",
                 RuntimeWarning,
-                stacklevel=2,
+                skip_file_prefixes=_INTERNAL,
             )
             q = np.nanquantile(losses, probs, axis=0)
         else:
@@ -1166,6 +1173,7 @@ def _validate_int(name: str, value: Any, minimum: int, maximum: int | None = Non
     return int(value)
 
 
+@check_keywords
 def fit(
     runs: pd.DataFrame | str | os.PathLike,
     law: Literal["chinchilla", "supervised", "distillation"] = "chinchilla",
@@ -1423,7 +1431,7 @@ def fit(
         msg = f"The {law} fit did NOT converge:\n  " + "\n  ".join(diag.problems())
         if strict:
             raise ConvergenceError(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_INTERNAL)
     return result
 
 
