@@ -119,7 +119,10 @@ def test_recommend_json_matches_the_api(capsys, fits):
     argv = ["recommend", "--compute", "1e21", "--student-params", "3e8", "--json"]
     status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"])])
     assert status == 0
-    data = json.loads(out)
+    document = json.loads(out)
+    assert document["schema"] == "bayes_distill.recommendation/1"
+    assert len(document["recommendations"]) == 1
+    data = document["recommendations"][0]
     rec = bd.recommend(
         load_fit(fits["distillation"]), compute=1e21, student_params=3e8, random_seed=0
     )
@@ -128,6 +131,7 @@ def test_recommend_json_matches_the_api(capsys, fits):
     assert data["student_loss"]["at_risk"] == pytest.approx(rec.student_loss["at_risk"])
     assert data["allocation"]["N_T"] == pytest.approx(rec.allocation["N_T"])
     assert set(data["flops"]) == {"student", "teacher_logits", "teacher_pretraining", "total"}
+    assert data == json.loads(json.dumps(rec.to_dict()))  # exactly Recommendation.to_dict()
 
 
 def test_recommend_sweep_table_and_json(capsys, fits):
@@ -141,16 +145,17 @@ def test_recommend_sweep_table_and_json(capsys, fits):
     # a fit without runs (from_params): nothing to compare with
     assert lines[-1] == "extrapolation: not assessed: the fit has no runs (ScalingFit.from_params)"
     status, out, _ = run(capsys, [*base, "--json"])
-    rows = json.loads(out)
+    rows = json.loads(out)["recommendations"]
     assert [r["compute"] for r in rows] == [1e20, 1e21, 1e22]
-    assert all(r["N_T"] is None for r in rows)  # best case: only the teacher's loss matters
+    # best case: only the teacher's loss matters
+    assert all(r["allocation"]["N_T"] is None for r in rows)
 
 
 def test_recommend_existing_teacher(capsys, fits):
     argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "2.0"]
     status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"]), "--json"])
     assert status == 0
-    data = json.loads(out)
+    data = json.loads(out)["recommendations"][0]
     assert data["existing_teacher"] is True
     assert data["teacher_loss"]["median"] == pytest.approx(2.0)
 
@@ -199,7 +204,7 @@ def test_recommend_prints_the_extrapolation_and_warns_once(capsys, fits_with_run
     # --json carries the extrapolation dict
     status, out, err = run(capsys, [*argv, "--json"])
     assert status == 0 and len(err.strip().splitlines()) == 1
-    data = json.loads(out)
+    data = json.loads(out)["recommendations"][0]
     d_s = data["extrapolation"]["D_S"]
     assert (d_s["min"], d_s["max"]) == (1e9, 1e12)
     assert d_s["value"] == pytest.approx(1.36e16, rel=1e-2)
@@ -226,10 +231,9 @@ def test_recommend_sweep_extrapolation_table_and_json(capsys, fits_with_runs):
     assert lines[-2] == "  compute=1e+21: all inputs within the fitted runs"
     assert lines[-1].startswith("  compute=1e+26: D_S = 1.36e+16 is 1.36e+04 x beyond")
     status, out, _ = run(capsys, [*argv, "--json"])
-    rows = json.loads(out)
-    assert [r["extrapolation"]["D_S"]["fold"] for r in rows] == pytest.approx(
-        [r["D_S_fold"] for r in rows]
-    )
+    rows = json.loads(out)["recommendations"]
+    assert rows[0]["extrapolation"]["D_S"]["fold"] == 1.0
+    assert rows[1]["extrapolation"]["D_S"]["fold"] == pytest.approx(1.36e4, rel=1e-2)
     assert rows[0]["extrapolation_max_fold"] == 1.0 and rows[1]["extrapolation_max_fold"] > 1e4
 
 
@@ -258,7 +262,10 @@ def test_compute_optimal_table_and_json(capsys, fits):
     assert len(lines) == 3 + 2 + 1
     assert lines[-1].startswith("extrapolation: not assessed")
     status, out, _ = run(capsys, [*argv, "--json", "--ci-prob", "0.8"])
-    rows = json.loads(out)
+    document = json.loads(out)
+    assert document["schema"] == "bayes_distill.compute_optimal/1"
+    assert (document["approx"], document["ci_prob"]) == ("paper", 0.8)
+    rows = document["rows"]
     frame = bd.compute_optimal(load_fit(fits["chinchilla"]), compute=[1e21, 1e23], ci_prob=0.8)
     assert [r["N_median"] for r in rows] == pytest.approx(frame["N_median"].tolist())
     assert rows[0]["N_lower"] < rows[0]["N_median"] < rows[0]["N_upper"]
@@ -281,7 +288,7 @@ def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_r
     err_lines = err.strip().splitlines()
     assert len(err_lines) == 1 and err_lines[0].startswith("bayes-distill: warning: N = 1.04e+12")
     status, out, _ = run(capsys, [*argv, "--json"])
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert rows[1]["N_fold"] == pytest.approx(104, rel=1e-2)
     assert rows[1]["extrapolation"]["N"]["fold"] == pytest.approx(rows[1]["N_fold"])
     assert rows[0]["extrapolation"]["D"] == {
@@ -573,7 +580,8 @@ def test_negative_numbers_reach_the_package_checks(capsys, fits):
         "bayes-distill recommend: error: --compute must be finite and positive FLOPs, got -1e+22"
     )
     for value in ("-inf", "-.5", "-1E+22"):
-        status, _, err = run(capsys, ["compute-optimal", "--compute", value])
+        argv = ["compute-optimal", "--compute", value, "--fit", str(fits["chinchilla"])]
+        status, _, err = run(capsys, argv)
         assert status == 2 and "--compute must be finite and positive FLOPs" in err, value
 
 
@@ -710,3 +718,86 @@ def test_for_cli_rewrites():
     assert _for_cli("D_S = 1e16 (at compute=1e+26; 1 of 2 budgets") == (
         "D_S = 1e16 (at compute=1e+26; 1 of 2 budgets"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# one JSON schema, versioned
+
+
+def test_recommend_json_has_one_shape_for_one_budget_or_many(capsys, fits):
+    base = ["recommend", "--student-params", "1e9", "--json", "--fit", str(fits["distillation"])]
+    documents = []
+    for budgets in (["1e21"], ["1e21", "1e22"]):
+        status, out, _ = run(capsys, [*base, "--compute", *budgets])
+        assert status == 0
+        documents.append(json.loads(out))
+    one, sweep = documents
+    assert set(one) == set(sweep) == {"schema", "approx", "recommendations", "fit"}
+    assert one["schema"] == sweep["schema"] == "bayes_distill.recommendation/1"
+    assert [len(d["recommendations"]) for d in documents] == [1, 2]
+    assert set(one["recommendations"][0]) == set(sweep["recommendations"][1])
+    # the sweep's rows are what bd.recommend's DataFrame holds, nested as Recommendation.to_dict
+    frame = bd.recommend(load_fit(fits["distillation"]), compute=[1e21, 1e22], student_params=1e9)
+    assert [r["allocation"]["D_S"] for r in sweep["recommendations"]] == pytest.approx(
+        frame["D_S"].tolist()
+    )
+    assert [r["student_loss"]["at_risk"] for r in sweep["recommendations"]] == pytest.approx(
+        frame["student_loss_at_risk"].tolist()
+    )
+    assert one["fit"] == {
+        "law": "distillation",
+        "file": str(fits["distillation"]),
+        "supervised_source": "given directly (ScalingFit.from_params)",
+        # a from_params fit has no sampler statistics
+        "diagnostics": {"ok": None, "max_rhat": None, "min_ess_bulk": None, "divergences": None},
+    }
+
+
+def test_compute_optimal_json_has_one_shape_for_one_budget_or_many(capsys, fits):
+    base = ["compute-optimal", "--json", "--fit", str(fits["chinchilla"])]
+    _, out, _ = run(capsys, [*base, "--compute", "1e22"])
+    one = json.loads(out)
+    _, out, _ = run(capsys, [*base, "--compute", "1e21", "1e22", "--approx", "2N"])
+    sweep = json.loads(out)
+    assert set(one) == set(sweep) == {"schema", "approx", "ci_prob", "loss_kind", "rows", "fit"}
+    assert one["schema"] == "bayes_distill.compute_optimal/1"
+    assert (one["approx"], sweep["approx"]) == ("paper", "2N")
+    assert [len(d["rows"]) for d in (one, sweep)] == [1, 2]
+    assert one["fit"]["law"] == "chinchilla" and one["fit"]["supervised_source"] == "fitted"
+
+
+def test_json_records_a_fit_that_failed_its_diagnostics(capsys, tmp_path):
+    path = _unconverged("distillation").save(tmp_path / "failed.nc")
+    argv = ["recommend", "--compute", "1e21", "--student-params", "1e9", "--json"]
+    status, out, err = run(capsys, [*argv, "--fit", str(path)])
+    assert status == 0
+    diagnostics = json.loads(out)["fit"]["diagnostics"]
+    assert diagnostics["ok"] is False
+    assert diagnostics["divergences"] == 1
+    assert diagnostics["min_ess_bulk"] < 400
+    # and on stderr, once
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "The distillation fit did NOT converge" in lines[0]
+    path = _unconverged("chinchilla").save(tmp_path / "failed_chinchilla.nc")
+    status, out, err = run(
+        capsys, ["compute-optimal", "--compute", "1e22", "--json", "--fit", str(path)]
+    )
+    assert status == 0 and json.loads(out)["fit"]["diagnostics"]["ok"] is False
+    assert "did NOT converge" in err
+
+
+def test_help_documents_the_json_schema(capsys):
+    for command, schema in (
+        ("recommend", "bayes_distill.recommendation/1"),
+        ("compute-optimal", "bayes_distill.compute_optimal/1"),
+    ):
+        status, out, _ = run(capsys, [command, "--help"])
+        text = " ".join(out.split())
+        assert status == 0
+        assert f"schema {schema}" in text
+        assert '"diagnostics": {"ok", "max_rhat", "min_ess_bulk", "divergences"}' in text
+    import bayes_distill.cli as cli
+
+    assert "bayes_distill.recommendation/1" in cli.__doc__
+    assert cli.RECOMMENDATION_SCHEMA == "bayes_distill.recommendation/1"
+    assert cli.COMPUTE_OPTIMAL_SCHEMA == "bayes_distill.compute_optimal/1"

@@ -7,6 +7,50 @@ one line on stderr. A bad argument, or a value the package rejects, prints one l
 and exits with status 2; a missing shipped posterior exits with status 1 and says how to build
 it.
 
+JSON output
+-----------
+``--json`` prints one JSON document whose shape does not depend on the number of budgets.
+``schema`` names the document and its version; the version changes when a member is renamed or
+removed or changes meaning, and new members may be added within a version. Numbers that are not
+finite (NaN, infinity) are ``null``.
+
+``recommend --json``::
+
+    {
+      "schema": "bayes_distill.recommendation/1",
+      "approx": "paper",                    # the FLOPs rule (--approx)
+      "recommendations": [                  # one per --compute value, in the order given
+        {...}                               # Recommendation.to_dict(): scenario, compute,
+      ],                                    # allocation, flops, student_loss, ...,
+                                            # p_distillation_better, extrapolation, notes
+      "fit": {
+        "law": "distillation",
+        "file": "my_fit.nc",                # --fit; null for the shipped posterior
+        "supervised_source": "...",         # where the supervised law comes from
+        "diagnostics": {                    # null members: no sampler statistics
+          "ok": true,                       # false: the fit failed R-hat, ESS or divergences
+          "max_rhat": 1.004, "min_ess_bulk": 1210.0, "divergences": 0
+        }
+      }
+    }
+
+``compute-optimal --json``::
+
+    {
+      "schema": "bayes_distill.compute_optimal/1",
+      "approx": "paper", "ci_prob": 0.9,
+      "loss_kind": "mean law (epistemic; no run-to-run noise)",
+      "rows": [                             # one per --compute value, in the order given
+        {"compute": 1e22, "N_median": ..., "N_lower": ..., "N_upper": ..., "D_median": ...,
+         "tokens_per_param_median": ..., "loss_median": ..., "on_bound": 0.0,
+         "n_draws": 4000, "extrapolation": {...}}      # the columns of bd.compute_optimal
+      ],
+      "fit": {...}                          # as for recommend
+    }
+
+A fit that failed its diagnostics says so twice: ``"ok": false`` in the JSON, and a warning on
+stderr.
+
 Examples
 --------
 .. code-block:: console
@@ -29,7 +73,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMPUTE_OPTIMAL_SCHEMA", "RECOMMENDATION_SCHEMA", "build_parser", "main"]
 
 PROG = "bayes-distill"
 SCENARIOS = ("teacher_pretraining", "best_case", "teacher_inference", "pretraining_and_inference")
@@ -42,6 +86,11 @@ APPROX_MEANING = {
     "2N": "2N per token, the 6ND rule",
 }
 BUILD_COMMAND = "python scripts/build_models.py"
+#: Names and versions of the JSON documents of ``--json`` (see the module docstring). The
+#: version changes when a member is renamed or removed, or changes meaning; new members may be
+#: added within a version.
+RECOMMENDATION_SCHEMA = "bayes_distill.recommendation/1"
+COMPUTE_OPTIMAL_SCHEMA = "bayes_distill.compute_optimal/1"
 
 _EPILOG = f"""\
 examples:
@@ -55,7 +104,17 @@ examples:
 
 Without --fit, recommend uses the distillation posterior shipped in models/ and
 compute-optimal the Chinchilla one (build them with `{BUILD_COMMAND}`).
-Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments."""
+Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments.
+
+JSON (--json): one document, the same shape for one budget or several:
+  recommend        {{"schema": "{RECOMMENDATION_SCHEMA}", "approx",
+                    "recommendations": [Recommendation.to_dict() per budget], "fit"}}
+  compute-optimal  {{"schema": "{COMPUTE_OPTIMAL_SCHEMA}", "approx", "ci_prob",
+                    "loss_kind", "rows": [one record per budget], "fit"}}
+  "fit": {{"law", "file", "supervised_source",
+          "diagnostics": {{"ok", "max_rhat", "min_ess_bulk", "divergences"}}}};
+  "ok" is false for a fit that failed its diagnostics (also warned on stderr).
+  The version (/1) changes when a member is renamed or removed."""
 
 
 class _UsageError(Exception):
@@ -356,7 +415,12 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
         help="FLOPs per token: the paper's F(N), with attention and embeddings (default), or "
         "2N, the 6ND rule (--flops is an alias)",
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    schema = RECOMMENDATION_SCHEMA if default_fit == "distillation" else COMPUTE_OPTIMAL_SCHEMA
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print one JSON document instead of a table (schema {schema}; see 'JSON' below)",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,6 +488,26 @@ def _extrapolation_lines(reports: Sequence[dict], budgets: Sequence[float], law:
     return out
 
 
+def _fit_json(fit, path: str | None) -> dict[str, Any]:
+    """The ``"fit"`` member of the JSON output: which posterior answered, and whether it passed
+    its diagnostics (all null for a fit without sampler statistics, e.g. from_params)."""
+    diagnostics: dict[str, Any] = dict.fromkeys(("ok", "max_rhat", "min_ess_bulk", "divergences"))
+    if "sample_stats" in fit.dt.children:
+        d = fit.diagnose()
+        diagnostics = {
+            "ok": bool(d.ok),
+            "max_rhat": d.max_rhat,
+            "min_ess_bulk": d.min_ess_bulk,
+            "divergences": d.divergences,
+        }
+    return {
+        "law": fit.law,
+        "file": path,
+        "supervised_source": fit.supervised_source,
+        "diagnostics": diagnostics,
+    }
+
+
 def _records_with_extrapolation(frame) -> list[dict[str, Any]]:
     """JSON records of a table, each with its row's extrapolation dict."""
     rows = _records(frame)
@@ -433,7 +517,10 @@ def _records_with_extrapolation(frame) -> list[dict[str, Any]]:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    from .decide import recommend
+    import pandas as pd
+
+    from .decide import _recommendations
+    from .extrapolation import _to_json
 
     fit = _load_or_explain(args.fit, "distillation")
     if fit.law != "distillation":
@@ -444,7 +531,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"`{PROG} compute-optimal`."
         )
     budgets = args.compute
-    result = recommend(
+    # what bd.recommend computes, kept as Recommendation objects for sweeps too (for --json)
+    recs, _ = _recommendations(
         fit,
         compute=budgets[0] if len(budgets) == 1 else budgets,
         student_params=args.student_params,
@@ -458,15 +546,19 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         approx=args.approx,
         random_seed=args.random_seed,
     )
-    if len(budgets) == 1:
-        if args.json:
-            print(json.dumps(result.to_dict(), indent=2))
-        else:
-            print(result)
-        return 0
     if args.json:
-        print(json.dumps(_records_with_extrapolation(result), indent=2))
+        document = {
+            "schema": RECOMMENDATION_SCHEMA,
+            "approx": args.approx,
+            "recommendations": [r.to_dict() for r in recs],
+            "fit": _fit_json(fit, args.fit),
+        }
+        print(json.dumps(_json_clean(document), indent=2))
         return 0
+    if len(budgets) == 1:
+        print(recs[0])
+        return 0
+    result = pd.concat([r.to_frame() for r in recs], ignore_index=True)
     g = round(100 * (1 - args.risk_tolerance))
     print(
         f"Distillation sweep: student N_S = {args.student_params:.3g}, scenario "
@@ -485,7 +577,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"{r['supervised_loss_median']:>8.4f} {r['p_distillation_better']:>7.3f} "
             f"{_g(r['extrapolation_max_fold']):>8}  {r['on_bound'] or '-'}"
         )
-    for line in _extrapolation_lines(result.attrs["extrapolation"], budgets, fit.law):
+    reports = [_to_json(r.extrapolation) for r in recs]
+    for line in _extrapolation_lines(reports, budgets, fit.law):
         print(line)
     return 0
 
@@ -502,7 +595,15 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
         approx=args.approx,
     )
     if args.json:
-        print(json.dumps(_records_with_extrapolation(frame), indent=2))
+        document = {
+            "schema": COMPUTE_OPTIMAL_SCHEMA,
+            "approx": frame.attrs["approx"],
+            "ci_prob": frame.attrs["ci_prob"],
+            "loss_kind": frame.attrs["loss_kind"],
+            "rows": _records_with_extrapolation(frame),
+            "fit": _fit_json(fit, args.fit),
+        }
+        print(json.dumps(_json_clean(document), indent=2))
         return 0
     pct = round(100 * args.ci_prob)
     print(

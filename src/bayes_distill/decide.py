@@ -1384,6 +1384,45 @@ def recommend(
     >>> len(sweep)
     2
     """
+    recs, scalar = _recommendations(
+        fit,
+        compute,
+        student_params,
+        scenario=scenario,
+        risk_tolerance=risk_tolerance,
+        ci_prob=ci_prob,
+        teacher_loss=teacher_loss,
+        teacher_params=teacher_params,
+        teacher_tokens=teacher_tokens,
+        bounds=bounds,
+        approx=approx,
+        random_seed=random_seed,
+    )
+    if scalar:
+        return recs[0]
+    frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
+    frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
+    return frame
+
+
+def _recommendations(
+    fit: ScalingFit,
+    compute: float | Any,
+    student_params: float,
+    *,
+    scenario: str,
+    risk_tolerance: float,
+    ci_prob: float,
+    teacher_loss: float | None,
+    teacher_params: float | None,
+    teacher_tokens: float | None,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]],
+    approx: str,
+    random_seed: int | None,
+) -> tuple[list[Recommendation], bool]:
+    """The work of :func:`recommend` (same arguments, checked here): one
+    :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
+    number. The command line's JSON is built from these for one budget and for a sweep."""
     _check_fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
@@ -1502,11 +1541,7 @@ def recommend(
         where=None if scalar else [f"compute={r.compute:.3g}" for r in recs],
         what="budgets",
     )
-    if scalar:
-        return recs[0]
-    frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
-    frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
-    return frame
+    return recs, scalar
 
 
 def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dict[str, float]:
