@@ -568,6 +568,12 @@ def compute_optimal(
         :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times beyond the range of
         the supervised runs in ``N`` or ``D``, naming each such input, its value and the range.
 
+    Notes
+    -----
+    A sweep that runs longer than a second counts its budgets on stderr when progress is on (a
+    terminal or a Jupyter kernel, unless the environment variable
+    ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`).
+
     Examples
     --------
     >>> import bayes_distill as bd
@@ -1366,7 +1372,9 @@ def recommend(
     -----
     Draws where the law is not finite at the recommendation are dropped from the summaries and
     counted in ``n_dropped``. A sampled fit that failed its diagnostics emits a
-    :class:`~bayes_distill.fit.ConvergenceWarning` first.
+    :class:`~bayes_distill.fit.ConvergenceWarning` first. A sweep that runs longer than a second
+    counts its budgets on stderr when progress is on (a terminal or a Jupyter kernel, unless
+    the environment variable ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`).
 
     Examples
     --------
