@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,7 +119,10 @@ def test_recommend_json_matches_the_api(capsys, fits):
     argv = ["recommend", "--compute", "1e21", "--student-params", "3e8", "--json"]
     status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"])])
     assert status == 0
-    data = json.loads(out)
+    document = json.loads(out)
+    assert document["schema"] == "bayes_distill.recommendation/1"
+    assert len(document["recommendations"]) == 1
+    data = document["recommendations"][0]
     rec = bd.recommend(
         load_fit(fits["distillation"]), compute=1e21, student_params=3e8, random_seed=0
     )
@@ -127,6 +131,7 @@ def test_recommend_json_matches_the_api(capsys, fits):
     assert data["student_loss"]["at_risk"] == pytest.approx(rec.student_loss["at_risk"])
     assert data["allocation"]["N_T"] == pytest.approx(rec.allocation["N_T"])
     assert set(data["flops"]) == {"student", "teacher_logits", "teacher_pretraining", "total"}
+    assert data == json.loads(json.dumps(rec.to_dict()))  # exactly Recommendation.to_dict()
 
 
 def test_recommend_sweep_table_and_json(capsys, fits):
@@ -140,16 +145,17 @@ def test_recommend_sweep_table_and_json(capsys, fits):
     # a fit without runs (from_params): nothing to compare with
     assert lines[-1] == "extrapolation: not assessed: the fit has no runs (ScalingFit.from_params)"
     status, out, _ = run(capsys, [*base, "--json"])
-    rows = json.loads(out)
+    rows = json.loads(out)["recommendations"]
     assert [r["compute"] for r in rows] == [1e20, 1e21, 1e22]
-    assert all(r["N_T"] is None for r in rows)  # best case: only the teacher's loss matters
+    # best case: only the teacher's loss matters
+    assert all(r["allocation"]["N_T"] is None for r in rows)
 
 
 def test_recommend_existing_teacher(capsys, fits):
     argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "2.0"]
     status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"]), "--json"])
     assert status == 0
-    data = json.loads(out)
+    data = json.loads(out)["recommendations"][0]
     assert data["existing_teacher"] is True
     assert data["teacher_loss"]["median"] == pytest.approx(2.0)
 
@@ -198,7 +204,7 @@ def test_recommend_prints_the_extrapolation_and_warns_once(capsys, fits_with_run
     # --json carries the extrapolation dict
     status, out, err = run(capsys, [*argv, "--json"])
     assert status == 0 and len(err.strip().splitlines()) == 1
-    data = json.loads(out)
+    data = json.loads(out)["recommendations"][0]
     d_s = data["extrapolation"]["D_S"]
     assert (d_s["min"], d_s["max"]) == (1e9, 1e12)
     assert d_s["value"] == pytest.approx(1.36e16, rel=1e-2)
@@ -225,10 +231,9 @@ def test_recommend_sweep_extrapolation_table_and_json(capsys, fits_with_runs):
     assert lines[-2] == "  compute=1e+21: all inputs within the fitted runs"
     assert lines[-1].startswith("  compute=1e+26: D_S = 1.36e+16 is 1.36e+04 x beyond")
     status, out, _ = run(capsys, [*argv, "--json"])
-    rows = json.loads(out)
-    assert [r["extrapolation"]["D_S"]["fold"] for r in rows] == pytest.approx(
-        [r["D_S_fold"] for r in rows]
-    )
+    rows = json.loads(out)["recommendations"]
+    assert rows[0]["extrapolation"]["D_S"]["fold"] == 1.0
+    assert rows[1]["extrapolation"]["D_S"]["fold"] == pytest.approx(1.36e4, rel=1e-2)
     assert rows[0]["extrapolation_max_fold"] == 1.0 and rows[1]["extrapolation_max_fold"] > 1e4
 
 
@@ -238,7 +243,7 @@ def test_recommend_teacher_loss_outside_the_plausible_range_exits_2(capsys, fits
     assert status == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("bayes-distill recommend: error: teacher_loss=0.1 is outside")
+    assert lines[0].startswith("bayes-distill recommend: error: --teacher-loss 0.1 is outside")
     assert "the range of plausible losses [0.3, 15] nats/token" in lines[0]
     assert "Give the teacher's validation cross-entropy in nats/token" in lines[0]
 
@@ -253,10 +258,14 @@ def test_compute_optimal_table_and_json(capsys, fits):
     assert status == 0
     lines = out.strip().splitlines()
     assert "Supervised compute-optimal allocation (chinchilla fit, 60 draws" in lines[0]
-    assert len(lines) == 2 + 2 + 1
+    assert lines[1].startswith("FLOPs rule (--approx paper): the paper's F(N) per token")
+    assert len(lines) == 3 + 2 + 1
     assert lines[-1].startswith("extrapolation: not assessed")
     status, out, _ = run(capsys, [*argv, "--json", "--ci-prob", "0.8"])
-    rows = json.loads(out)
+    document = json.loads(out)
+    assert document["schema"] == "bayes_distill.compute_optimal/1"
+    assert (document["approx"], document["ci_prob"]) == ("paper", 0.8)
+    rows = document["rows"]
     frame = bd.compute_optimal(load_fit(fits["chinchilla"]), compute=[1e21, 1e23], ci_prob=0.8)
     assert [r["N_median"] for r in rows] == pytest.approx(frame["N_median"].tolist())
     assert rows[0]["N_lower"] < rows[0]["N_median"] < rows[0]["N_upper"]
@@ -279,7 +288,7 @@ def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_r
     err_lines = err.strip().splitlines()
     assert len(err_lines) == 1 and err_lines[0].startswith("bayes-distill: warning: N = 1.04e+12")
     status, out, _ = run(capsys, [*argv, "--json"])
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert rows[1]["N_fold"] == pytest.approx(104, rel=1e-2)
     assert rows[1]["extrapolation"]["N"]["fold"] == pytest.approx(rows[1]["N_fold"])
     assert rows[0]["extrapolation"]["D"] == {
@@ -303,7 +312,20 @@ def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_r
             "the following arguments are required: --compute",
         ),
         (["recommend", "--compute", "abc", "--student-params", "1e9"], "expected a number"),
-        (["recommend", "--compute", "-1", "--student-params", "1e9"], "finite positive"),
+        (
+            ["recommend", "--compute", "-1", "--student-params", "1e9"],
+            "--compute must be finite and positive FLOPs",
+        ),
+        (
+            ["recommend", "--compute", "-1e22", "--student-params", "1e9"],
+            "--compute must be finite and positive FLOPs, got -1e+22",
+        ),
+        (
+            ["recommend", "--compute", "1e22", "--student-params", "-1e9"],
+            "--student-params must be finite and positive, got -1000000000.0; e.g. "
+            "--student-params 1e9",
+        ),
+        (["compute-optimal", "--compute", "-1e22"], "--compute must be finite and positive FLOPs"),
         (
             [
                 "recommend",
@@ -334,11 +356,11 @@ def test_compute_optimal_extrapolation_line_warning_and_json(capsys, fits_with_r
                 "--teacher-tokens",
                 "1e12",
             ],
-            "teacher_tokens was given without teacher_params",
+            "--teacher-tokens was given without --teacher-params; give both (or --teacher-loss)",
         ),
         (
             ["recommend", "--compute", "1e22", "--student-params", "1e9", "--teacher-loss", "0.1"],
-            "teacher_loss=0.1 is outside the range of plausible losses [0.3, 15] nats/token",
+            "--teacher-loss 0.1 is outside the range of plausible losses [0.3, 15] nats/token",
         ),
         (["compute-optimal", "--compute", "1e9"], "cannot train even the smallest model"),
         (["fit", "no_such_runs.csv", "--law", "chinchilla", "--out", "x.nc"], "neither a file"),
@@ -449,7 +471,7 @@ def test_fit_command_passes_options_and_saves(capsys, tmp_path, monkeypatch):
         "chains": 2,
         "random_seed": 7,
         "supervised_runs": None,
-        "progressbar": True,
+        "progressbar": None,  # bd.fit's rule: shown when stderr is a terminal
     }
     assert len(calls["runs"]) == 240  # the bundled Chinchilla runs
     # the real bd.fit accepts exactly these arguments (checked without running NUTS)
@@ -460,3 +482,322 @@ def test_fit_command_passes_options_and_saves(capsys, tmp_path, monkeypatch):
     assert status == 2 and "--overwrite" in err
     status, _, _ = run(capsys, [*argv, "--overwrite"])
     assert status == 0
+
+
+def _unconverged(law: str = "chinchilla") -> ScalingFit:
+    """A point-cloud posterior with sampler statistics that fail the diagnostics (60 draws are
+    too few for a bulk ESS of 400, and one transition diverged)."""
+    import xarray as xr
+
+    base = ScalingFit.from_params(law, _jittered(law, 60), sigma=0.01)
+    tree = base.dt.copy()
+    diverging = np.zeros((1, 60), dtype=bool)
+    diverging[0, 7] = True
+    tree["sample_stats"] = xr.DataTree(
+        xr.Dataset({"diverging": (("chain", "draw"), diverging)}, coords=base.posterior.coords)
+    )
+    return ScalingFit(tree, law, runs=None)
+
+
+def test_fit_command_prints_the_repr_on_its_own_line_and_each_warning_once(
+    capsys, tmp_path, monkeypatch
+):
+    def fake_fit(runs, **kwargs):
+        result = _unconverged()
+        result.diagnose(warn=True)  # as bd.fit warns for a fit that fails its diagnostics
+        return result
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    argv = ["fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]
+    status, out, err = run(capsys, argv)
+    assert status == 0, err
+    assert out.startswith("ScalingFit(law='chinchilla'")
+    assert "diagnostics: NOT CONVERGED" in out
+    # the problems are in the warning, printed once on stderr, one line
+    assert "divergent transitions" not in out
+    assert "the failed checks and what to try are in the warning on stderr" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bayes-distill: warning: The chinchilla fit did NOT converge")
+    assert err.count("1 divergent transitions") == 1
+
+
+def test_fit_command_prints_a_repeated_warning_once(capsys, tmp_path, monkeypatch):
+    """A two-stage fit validates the supervised runs twice: the CLI says each thing once."""
+    import warnings
+
+    from bayes_distill.data import DataValidationWarning
+
+    def fake_fit(runs, **kwargs):
+        for _ in range(2):
+            message = "load_runs(kind='supervised'): the table has a single run."
+            warnings.warn(message, DataValidationWarning, stacklevel=2)
+        return ScalingFit.from_params("chinchilla", _jittered("chinchilla", 20))
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    argv = ["fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]
+    status, _, err = run(capsys, argv)
+    assert status == 0
+    assert err.count("single run") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# one vocabulary: flags named like the API's arguments, errors phrased for the command line
+
+
+def test_flags_are_named_like_the_api_arguments_with_the_old_names_as_aliases():
+    parser = build_parser()
+    base = ["recommend", "--compute", "1e22", "--student-params", "1e9"]
+    for flag in ("--random-seed", "--seed"):
+        assert parser.parse_args([*base, flag, "5"]).random_seed == 5
+    for flag in ("--approx", "--flops"):
+        assert parser.parse_args([*base, flag, "2N"]).approx == "2N"
+        assert (
+            parser.parse_args(["compute-optimal", "--compute", "1e22", flag, "2N"]).approx == "2N"
+        )
+    fit_base = ["fit", "runs.csv", "--law", "chinchilla", "--out", "f.nc"]
+    for flag in ("--random-seed", "--seed"):
+        assert parser.parse_args([*fit_base, flag, "3"]).random_seed == 3
+
+
+def test_help_names_the_new_flags_and_their_aliases(capsys):
+    status, out, _ = run(capsys, ["recommend", "--help"])
+    text = " ".join(out.split())
+    assert status == 0
+    assert "--random-seed, --seed SEED" in text and "--approx, --flops {paper,2N}" in text
+    status, out, _ = run(capsys, ["fit", "--help"])
+    assert "--random-seed, --seed SEED" in " ".join(out.split())
+
+
+def test_negative_numbers_reach_the_package_checks(capsys, fits):
+    """argparse reads '-1e22' as an option (\"expected at least one argument\"); the CLI passes
+    it on as a number, and the package's check answers."""
+    argv = ["recommend", "--compute", "-1e22", "--student-params", "1e9"]
+    status, out, err = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 2 and out == ""
+    assert "expected at least one argument" not in err
+    assert err.startswith(
+        "bayes-distill recommend: error: --compute must be finite and positive FLOPs, got -1e+22"
+    )
+    for value in ("-inf", "-.5", "-1E+22"):
+        argv = ["compute-optimal", "--compute", value, "--fit", str(fits["chinchilla"])]
+        status, _, err = run(capsys, argv)
+        assert status == 2 and "--compute must be finite and positive FLOPs" in err, value
+
+
+def test_compute_optimal_says_which_flops_rule_it_used(capsys, fits):
+    argv = ["compute-optimal", "--compute", "1e22", "--fit", str(fits["chinchilla"])]
+    status, out, _ = run(capsys, [*argv, "--flops", "2N"])
+    assert status == 0
+    assert "FLOPs rule (--approx 2N): 2N per token, the 6ND rule" in out
+
+
+def _write_runs(path: Path, **columns) -> str:
+    import pandas as pd
+
+    N = np.geomspace(1e8, 3e9, 12)
+    table = {"N": N, "D": 20 * N, "loss": 1.8 + 400 / N**0.34 + 2000 / (20 * N) ** 0.37}
+    table.update(columns)
+    pd.DataFrame(table).to_csv(path, index=False)
+    return str(path)
+
+
+# Python phrasing that CLI messages must not contain: calls, keyword syntax, pandas snippets
+PYTHONIC = re.compile(r"bd\.|runs\[|runs = |np\.|pd\.|load_runs|\b[a-z_]+=\S|`runs`")
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("teacher_loss", "--teacher-loss 0.1 is outside"),
+        ("teacher_tokens", "--teacher-tokens was given without --teacher-params"),
+        ("teacher_params", "--teacher-params alone does not say how good the teacher is"),
+        (
+            "logits",
+            "so --teacher-params is needed to cost them; give --teacher-params, or use "
+            "--scenario best_case",
+        ),
+        ("small_budget", "--compute 1e+08 FLOPs cannot train the student (--student-params 1e+09)"),
+        ("big_student", "--student-params 1e+18 is outside the bounds"),
+        ("wrong_law", "recommend needs a fit of law distillation, got a 'chinchilla' fit"),
+        (
+            "tiny_budget",
+            "--compute 1e+09 FLOPs cannot train even the smallest model allowed by "
+            "--bounds 1e+06 1e+17",
+        ),
+        (
+            "supervised_runs",
+            "--supervised-runs is only used by --law distillation (got --law "
+            "chinchilla); pass the supervised runs as RUNS instead",
+        ),
+        (
+            "units",
+            "multiply by 1e6 (millions) or 1e9 (billions) the values of column 'N' in the file",
+        ),
+        ("nan", "fill them in or drop those runs in the file"),
+        ("case", "Column 'n' looks like 'N' (names are exact): rename it to 'N' in the file"),
+        ("perplexity", "(give the natural log of the perplexity)"),
+        ("kind", "belong to supervised tables: did you mean --law chinchilla (or supervised)?"),
+        ("seed", "--random-seed must be an integer in [0, 4294967295], got 5000000000"),
+    ],
+)
+def test_errors_are_phrased_for_the_command_line(capsys, fits, tmp_path, case, match):
+    rec = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--fit"]
+    rec.append(str(fits["distillation"]))
+    out_nc = str(tmp_path / "out.nc")
+    N = np.geomspace(1e8, 3e9, 12)
+    fit_chinchilla = ["fit", "chinchilla", "--law", "chinchilla", "--out", out_nc]
+    argv = {
+        "teacher_loss": [*rec, "--teacher-loss", "0.1"],
+        "teacher_tokens": [*rec, "--teacher-tokens", "1e12"],
+        "teacher_params": [*rec, "--teacher-params", "1e10"],
+        "logits": [*rec, "--teacher-loss", "2", "--scenario", "teacher_inference"],
+        "small_budget": [*rec, "--compute", "1e8"],
+        "big_student": [*rec, "--student-params", "1e18"],
+        "wrong_law": [*rec, "--fit", str(fits["chinchilla"])],
+        "tiny_budget": ["compute-optimal", "--compute", "1e9", "--fit", str(fits["chinchilla"])],
+        "supervised_runs": [*fit_chinchilla, "--supervised-runs", "chinchilla"],
+        "units": ["fit", _write_runs(tmp_path / "units.csv", N=N / 1e9)],
+        "nan": ["fit", _write_runs(tmp_path / "nan.csv", loss=[np.nan] * 12)],
+        "perplexity": ["fit", _write_runs(tmp_path / "ppl.csv", loss=[300.0] * 12)],
+        "kind": [
+            "fit",
+            _write_runs(tmp_path / "kind.csv"),
+            "--law",
+            "distillation",
+            "--out",
+            out_nc,
+        ],
+        "case": ["fit", _write_runs(tmp_path / "case.csv"), "--law", "chinchilla", "--out", out_nc],
+        "seed": [*fit_chinchilla, "--random-seed", "5000000000"],
+    }[case]
+    if argv[0] == "fit" and "--law" not in argv:
+        argv += ["--law", "chinchilla", "--out", out_nc]
+    if case == "case":
+        import pandas as pd
+
+        pd.read_csv(argv[1]).rename(columns={"N": "n"}).to_csv(argv[1], index=False)
+    status, out, err = run(capsys, argv)
+    assert status == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert match in lines[0]
+    assert not PYTHONIC.search(lines[0].split(": error: ", 1)[1]), lines[0]
+    if argv[0] == "fit" and case not in ("supervised_runs", "seed"):
+        # the message names the run table of the command line
+        assert f"error: RUNS {argv[1]}: " in lines[0]
+
+
+def test_warnings_are_phrased_for_the_command_line(capsys, tmp_path, monkeypatch):
+    def fake_fit(runs, **kwargs):
+        result = _unconverged()
+        result.diagnose(warn=True)
+        return result
+
+    monkeypatch.setattr(FIT_MODULE, "fit", fake_fit)
+    status, _, err = run(
+        capsys, ["fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "f.nc")]
+    )
+    assert status == 0
+    assert "--priors paper" in err and "priors='paper'" not in err
+
+
+def test_for_cli_rewrites():
+    from bayes_distill.cli import _for_cli
+
+    assert _for_cli("e.g. teacher_loss=2.1; or ci_prob=0.9.") == (
+        "e.g. --teacher-loss 2.1; or --ci-prob 0.9."
+    )
+    assert _for_cli("pass supervised_runs= (your teachers)") == (
+        "pass --supervised-runs (your teachers)"
+    )
+    assert _for_cli("more tuning (tune=2000), tighter priors (priors='paper')") == (
+        "more tuning (--tune 2000), tighter priors (--priors paper)"
+    )
+    # labels that are not arguments stay as they are
+    assert _for_cli("D_S = 1e16 (at compute=1e+26; 1 of 2 budgets") == (
+        "D_S = 1e16 (at compute=1e+26; 1 of 2 budgets"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# one JSON schema, versioned
+
+
+def test_recommend_json_has_one_shape_for_one_budget_or_many(capsys, fits):
+    base = ["recommend", "--student-params", "1e9", "--json", "--fit", str(fits["distillation"])]
+    documents = []
+    for budgets in (["1e21"], ["1e21", "1e22"]):
+        status, out, _ = run(capsys, [*base, "--compute", *budgets])
+        assert status == 0
+        documents.append(json.loads(out))
+    one, sweep = documents
+    assert set(one) == set(sweep) == {"schema", "approx", "recommendations", "fit"}
+    assert one["schema"] == sweep["schema"] == "bayes_distill.recommendation/1"
+    assert [len(d["recommendations"]) for d in documents] == [1, 2]
+    assert set(one["recommendations"][0]) == set(sweep["recommendations"][1])
+    # the sweep's rows are what bd.recommend's DataFrame holds, nested as Recommendation.to_dict
+    frame = bd.recommend(load_fit(fits["distillation"]), compute=[1e21, 1e22], student_params=1e9)
+    assert [r["allocation"]["D_S"] for r in sweep["recommendations"]] == pytest.approx(
+        frame["D_S"].tolist()
+    )
+    assert [r["student_loss"]["at_risk"] for r in sweep["recommendations"]] == pytest.approx(
+        frame["student_loss_at_risk"].tolist()
+    )
+    assert one["fit"] == {
+        "law": "distillation",
+        "file": str(fits["distillation"]),
+        "supervised_source": "given directly (ScalingFit.from_params)",
+        # a from_params fit has no sampler statistics
+        "diagnostics": {"ok": None, "max_rhat": None, "min_ess_bulk": None, "divergences": None},
+    }
+
+
+def test_compute_optimal_json_has_one_shape_for_one_budget_or_many(capsys, fits):
+    base = ["compute-optimal", "--json", "--fit", str(fits["chinchilla"])]
+    _, out, _ = run(capsys, [*base, "--compute", "1e22"])
+    one = json.loads(out)
+    _, out, _ = run(capsys, [*base, "--compute", "1e21", "1e22", "--approx", "2N"])
+    sweep = json.loads(out)
+    assert set(one) == set(sweep) == {"schema", "approx", "ci_prob", "loss_kind", "rows", "fit"}
+    assert one["schema"] == "bayes_distill.compute_optimal/1"
+    assert (one["approx"], sweep["approx"]) == ("paper", "2N")
+    assert [len(d["rows"]) for d in (one, sweep)] == [1, 2]
+    assert one["fit"]["law"] == "chinchilla" and one["fit"]["supervised_source"] == "fitted"
+
+
+def test_json_records_a_fit_that_failed_its_diagnostics(capsys, tmp_path):
+    path = _unconverged("distillation").save(tmp_path / "failed.nc")
+    argv = ["recommend", "--compute", "1e21", "--student-params", "1e9", "--json"]
+    status, out, err = run(capsys, [*argv, "--fit", str(path)])
+    assert status == 0
+    diagnostics = json.loads(out)["fit"]["diagnostics"]
+    assert diagnostics["ok"] is False
+    assert diagnostics["divergences"] == 1
+    assert diagnostics["min_ess_bulk"] < 400
+    # and on stderr, once
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "The distillation fit did NOT converge" in lines[0]
+    path = _unconverged("chinchilla").save(tmp_path / "failed_chinchilla.nc")
+    status, out, err = run(
+        capsys, ["compute-optimal", "--compute", "1e22", "--json", "--fit", str(path)]
+    )
+    assert status == 0 and json.loads(out)["fit"]["diagnostics"]["ok"] is False
+    assert "did NOT converge" in err
+
+
+def test_help_documents_the_json_schema(capsys):
+    for command, schema in (
+        ("recommend", "bayes_distill.recommendation/1"),
+        ("compute-optimal", "bayes_distill.compute_optimal/1"),
+    ):
+        status, out, _ = run(capsys, [command, "--help"])
+        text = " ".join(out.split())
+        assert status == 0
+        assert f"schema {schema}" in text
+        assert '"diagnostics": {"ok", "max_rhat", "min_ess_bulk", "divergences"}' in text
+    import bayes_distill.cli as cli
+
+    assert "bayes_distill.recommendation/1" in cli.__doc__
+    assert cli.RECOMMENDATION_SCHEMA == "bayes_distill.recommendation/1"
+    assert cli.COMPUTE_OPTIMAL_SCHEMA == "bayes_distill.compute_optimal/1"

@@ -120,7 +120,7 @@ def test_bd_fit_is_the_function_after_importing_the_submodule(first):
         ({"random_seed": 1.5}, ValueError, r"random_seed must be an integer .* got 1\.5"),
         ({"random_seed": "42"}, ValueError, r"random_seed must be an integer .* got '42'"),
         ({"strict": "yes"}, TypeError, r"strict must be True or False, got 'yes'"),
-        ({"progressbar": 1}, TypeError, r"progressbar must be True or False, got 1"),
+        ({"progressbar": 1}, TypeError, r"progressbar must be True, False or None .*got 1"),
         ({"priors": "papr"}, ValueError, r"priors='papr' is not a known prior set.*'paper'"),
         ({"priors": {"nope": ("Normal", {})}}, ValueError, r"Unknown parameter 'nope'.*log_E"),
         ({"priors": 5}, TypeError, r"priors must be None, 'default', 'paper' or a mapping"),
@@ -404,3 +404,100 @@ def test_recommend_and_compute_optimal_need_a_fit():
 def test_compute_optimal_rejects_bad_arguments(paper_chinchilla, kwargs, error, match):
     with pytest.raises(error, match=match):
         bd.compute_optimal(paper_chinchilla, **{"compute": 1e22, "ci_prob": 0.9, **kwargs})
+
+
+# --------------------------------------------------------------------------------------------
+# misspelled keyword arguments: "Did you mean ...?" from the four entry points alike
+
+
+@pytest.mark.parametrize(
+    ("call", "keyword", "suggestion"),
+    [
+        ("fit", "seed", "random_seed"),
+        ("fit", "chians", "chains"),
+        ("fit", "progress_bar", "progressbar"),
+        ("fit", "Draws", "draws"),
+        ("recommend", "risk", "risk_tolerance"),
+        ("recommend", "seed", "random_seed"),
+        ("recommend", "hdi_prob", "ci_prob"),
+        ("recommend", "budget", "compute"),
+        ("recommend", "flops", "compute"),
+        ("recommend", "n_s", "student_params"),
+        ("recommend", "N_S", "student_params"),
+        ("recommend", "student_size", "student_params"),
+        ("recommend", "teacher_los", "teacher_loss"),
+        ("compute_optimal", "hdi_prob", "ci_prob"),
+        ("compute_optimal", "budget", "compute"),
+        ("compute_optimal", "aprox", "approx"),
+        ("predict", "hdi_prob", "ci_prob"),
+        ("predict", "seed", "random_seed"),
+        ("predict", "knd", "kind"),
+    ],
+)
+def test_misspelled_keywords_suggest_the_argument(
+    no_sampling, paper_distillation, paper_chinchilla, call, keyword, suggestion
+):
+    new = pd.DataFrame({"N": [1e9], "D": [2e10]})
+    calls = {
+        "fit": ("fit", lambda **kw: bd.fit(supervised_runs(), **kw)),
+        "recommend": (
+            "recommend",
+            lambda **kw: bd.recommend(paper_distillation, 1e22, 1e9, **kw),
+        ),
+        "compute_optimal": (
+            "compute_optimal",
+            lambda **kw: bd.compute_optimal(paper_chinchilla, 1e22, **kw),
+        ),
+        "predict": ("ScalingFit.predict", lambda **kw: paper_chinchilla.predict(new, **kw)),
+    }
+    name, function = calls[call]
+    message = (
+        rf"^{re.escape(name)}\(\) got an unexpected keyword argument '{keyword}'\. "
+        rf"Did you mean '{suggestion}'\?$"
+    )
+    with pytest.raises(TypeError, match=message):
+        function(**{keyword: 1})
+
+
+def test_a_keyword_without_a_close_match_lists_the_keywords(no_sampling, paper_chinchilla):
+    with pytest.raises(
+        TypeError,
+        match=r"^fit\(\) got an unexpected keyword argument 'colour'\. Its keyword arguments "
+        r"are runs, law, priors, draws, .*, strict, progressbar\.$",
+    ):
+        bd.fit(supervised_runs(), colour="red")
+    # a synonym is suggested only where the function takes its target
+    with pytest.raises(TypeError, match=r"'budget'\. Its keyword arguments are new_runs, kind"):
+        paper_chinchilla.predict(pd.DataFrame({"N": [1e9], "D": [2e10]}), budget=1e22)
+
+
+def test_checked_functions_keep_their_signature_and_docs():
+    import inspect
+
+    for function in (bd.fit, bd.recommend, bd.compute_optimal, ScalingFit.predict):
+        assert "Parameters" in function.__doc__
+        assert inspect.signature(function) == inspect.signature(function.__wrapped__)
+    assert list(inspect.signature(bd.fit).parameters)[:2] == ["runs", "law"]
+
+
+def test_warnings_still_point_at_the_callers_line():
+    """The keyword check adds a frame; warnings skip the package's frames and name this file."""
+    import warnings
+
+    import xarray as xr
+
+    rng = np.random.default_rng(3)
+    params = {k: v * np.exp(0.02 * rng.standard_normal(40)) for k, v in laws.PAPER.items()}
+    base = ScalingFit.from_params("distillation", params, sigma=0.01)
+    tree = base.dt.copy()
+    diverging = np.ones((1, 40), dtype=bool)
+    tree["sample_stats"] = xr.DataTree(
+        xr.Dataset({"diverging": (("chain", "draw"), diverging)}, coords=base.posterior.coords)
+    )
+    failed = ScalingFit(tree, "distillation", runs=None)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        bd.recommend(failed, compute=1e22, student_params=1e9)
+    convergence = [w for w in record if issubclass(w.category, bd.ConvergenceWarning)]
+    assert len(convergence) == 1
+    assert convergence[0].filename == __file__

@@ -15,10 +15,10 @@ Examples
 >>> fit.summary()                                     # doctest: +SKIP
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+# Helper imports are private (leading underscore), so that ``dir(bd)`` and tab completion
+# show the public names only (see ``__dir__`` below).
+import importlib as _importlib
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -95,13 +95,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
+        module = _importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module
         return module
     if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        module = _importlib.import_module(f"{__name__}.{_LAZY[name]}")
         value = getattr(module, name)
         globals()[name] = value
         return value
@@ -109,4 +109,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names: ``__all__`` (which lists the submodules users import too).
+
+    Internal submodules that Python binds on the package once imported (``decide``, ``model``,
+    ``priors``, ...) and helper names stay reachable as attributes but are not listed.
+    """
+    return sorted(set(__all__) | set(_SUBMODULES))

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import laws
+from . import _progress, laws
 from . import model as _model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -792,8 +792,10 @@ def backtest(
         FLOPs per token for ``compute_below`` (:func:`bayes_distill.compute.forward_flops`).
     **fit_kwargs
         Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``random_seed``,
-        ``priors``, ``discrepancy``, ``supervised_runs``, ...). ``random_seed`` also seeds the
-        predictive noise.
+        ``priors``, ``discrepancy``, ``supervised_runs``, ``progressbar``, ...). ``random_seed``
+        also seeds the predictive noise. When progress is on (``progressbar``, as in
+        :func:`bayes_distill.fit`), a line on stderr says what is fitted and when the held-out
+        runs are predicted.
 
     Returns
     -------
@@ -835,7 +837,14 @@ def backtest(
         )
     train_runs = table[mask].reset_index(drop=True)
     test_runs = table[~mask].reset_index(drop=True)
+    show = _progress.enabled(fit_kwargs.get("progressbar"))
+    if show:
+        _progress.note(
+            f"backtest: fitting the {law} law to {len(train_runs)} of {len(table)} runs ({rule})"
+        )
     fitted = _fit(train_runs, law=law, **fit_kwargs)
+    if show:
+        _progress.note(f"backtest: predicting the {len(test_runs)} held-out runs")
     seed = fit_kwargs.get("random_seed")
     inputs = list(_INPUTS[law])
     new = test_runs[inputs]
@@ -1176,6 +1185,9 @@ def sbc(
     **fit_kwargs
         Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``sampler``, and the
         model options ``likelihood``, ``discrepancy``, ..., which the simulation uses too).
+        ``progressbar`` (as in :func:`bayes_distill.fit`: None shows progress when interactive,
+        see ``BAYES_DISTILL_PROGRESS``) turns on a counter of fitted datasets on stderr; the
+        fits' own progress bars are shown only when it is True.
 
     Returns
     -------
@@ -1267,6 +1279,11 @@ def sbc(
 
     rows: list[dict[str, Any]] = []
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    progressbar = fit_kwargs.pop("progressbar", None)
+    show = _progress.enabled(progressbar)
+    if show:
+        _progress.note(f"sbc: fitting {n_datasets} simulated {law} datasets")
+    counter = _progress.Counter("sbc: dataset", n_datasets, on=show)
     for i, (true_scalars, y) in enumerate(zip(truths_used, ys, strict=True)):
         sampled = {k: true_scalars[k] for k in laws.SAMPLED_NAMES[law]}
         truths = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
@@ -1280,7 +1297,15 @@ def sbc(
             # its diagnostics: both are recorded, not raised.
             warnings.simplefilter("ignore", DataValidationWarning)
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fitted = _fit(sim, law=law, priors=priors, random_seed=seed, **fit_kwargs)
+            fitted = _fit(
+                sim,
+                law=law,
+                priors=priors,
+                random_seed=seed,
+                # the counter below reports each dataset; a bar per fit only when asked for
+                progressbar=progressbar is True,
+                **fit_kwargs,
+            )
         seconds = time.perf_counter() - start
         diag = fitted.diagnose()
         post = fitted.posterior
@@ -1310,8 +1335,10 @@ def sbc(
                 }
             )
         rows += new_rows
+        counter.step(f"(last fit {seconds:.0f} s, {'converged' if diag.ok else 'NOT converged'})")
         if callback is not None:
             callback(i, pd.DataFrame(new_rows))
+    counter.close()
     return SBCResult(
         law=law,
         truth="prior" if fixed_params is None else "fixed",

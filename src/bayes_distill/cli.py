@@ -7,6 +7,50 @@ one line on stderr. A bad argument, or a value the package rejects, prints one l
 and exits with status 2; a missing shipped posterior exits with status 1 and says how to build
 it.
 
+JSON output
+-----------
+``--json`` prints one JSON document whose shape does not depend on the number of budgets.
+``schema`` names the document and its version; the version changes when a member is renamed or
+removed or changes meaning, and new members may be added within a version. Numbers that are not
+finite (NaN, infinity) are ``null``.
+
+``recommend --json``::
+
+    {
+      "schema": "bayes_distill.recommendation/1",
+      "approx": "paper",                    # the FLOPs rule (--approx)
+      "recommendations": [                  # one per --compute value, in the order given
+        {...}                               # Recommendation.to_dict(): scenario, compute,
+      ],                                    # allocation, flops, student_loss, ...,
+                                            # p_distillation_better, extrapolation, notes
+      "fit": {
+        "law": "distillation",
+        "file": "my_fit.nc",                # --fit; null for the shipped posterior
+        "supervised_source": "...",         # where the supervised law comes from
+        "diagnostics": {                    # null members: no sampler statistics
+          "ok": true,                       # false: the fit failed R-hat, ESS or divergences
+          "max_rhat": 1.004, "min_ess_bulk": 1210.0, "divergences": 0
+        }
+      }
+    }
+
+``compute-optimal --json``::
+
+    {
+      "schema": "bayes_distill.compute_optimal/1",
+      "approx": "paper", "ci_prob": 0.9,
+      "loss_kind": "mean law (epistemic; no run-to-run noise)",
+      "rows": [                             # one per --compute value, in the order given
+        {"compute": 1e22, "N_median": ..., "N_lower": ..., "N_upper": ..., "D_median": ...,
+         "tokens_per_param_median": ..., "loss_median": ..., "on_bound": 0.0,
+         "n_draws": 4000, "extrapolation": {...}}      # the columns of bd.compute_optimal
+      ],
+      "fit": {...}                          # as for recommend
+    }
+
+A fit that failed its diagnostics says so twice: ``"ok": false`` in the JSON, and a warning on
+stderr.
+
 Examples
 --------
 .. code-block:: console
@@ -14,7 +58,7 @@ Examples
     $ bayes-distill recommend --compute 1e22 --student-params 1e9 \\
           --scenario teacher_pretraining --risk-tolerance 0.1
     $ bayes-distill compute-optimal --compute 1e21 1e22 1e23
-    $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --seed 1
+    $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --random-seed 1
 """
 
 from __future__ import annotations
@@ -22,19 +66,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import textwrap
 import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMPUTE_OPTIMAL_SCHEMA", "RECOMMENDATION_SCHEMA", "build_parser", "main"]
 
 PROG = "bayes-distill"
 SCENARIOS = ("teacher_pretraining", "best_case", "teacher_inference", "pretraining_and_inference")
 LAWS = ("chinchilla", "supervised", "distillation")
 DATASETS = ("chinchilla", "distillation")
+APPROX = ("paper", "2N")
+#: What each FLOPs rule (``--approx``) counts, for the output.
+APPROX_MEANING = {
+    "paper": "the paper's F(N) per token, with attention and embeddings",
+    "2N": "2N per token, the 6ND rule",
+}
 BUILD_COMMAND = "python scripts/build_models.py"
+#: Names and versions of the JSON documents of ``--json`` (see the module docstring). The
+#: version changes when a member is renamed or removed, or changes meaning; new members may be
+#: added within a version.
+RECOMMENDATION_SCHEMA = "bayes_distill.recommendation/1"
+COMPUTE_OPTIMAL_SCHEMA = "bayes_distill.compute_optimal/1"
 
 _EPILOG = f"""\
 examples:
@@ -43,20 +99,44 @@ examples:
   {PROG} recommend --compute 1e20 1e21 1e22 --student-params 3e8 --scenario best_case --json
   {PROG} recommend --compute 1e22 --student-params 1e9 --teacher-loss 2.0
   {PROG} compute-optimal --compute 1e21 1e22 1e23
-  {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --seed 1
+  {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --random-seed 1
   {PROG} fit distillation --law distillation --out distillation.nc
 
 Without --fit, recommend uses the distillation posterior shipped in models/ and
 compute-optimal the Chinchilla one (build them with `{BUILD_COMMAND}`).
-Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments."""
+Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments.
+
+JSON (--json): one document, the same shape for one budget or several:
+  recommend        {{"schema": "{RECOMMENDATION_SCHEMA}", "approx",
+                    "recommendations": [Recommendation.to_dict() per budget], "fit"}}
+  compute-optimal  {{"schema": "{COMPUTE_OPTIMAL_SCHEMA}", "approx", "ci_prob",
+                    "loss_kind", "rows": [one record per budget], "fit"}}
+  "fit": {{"law", "file", "supervised_source",
+          "diagnostics": {{"ok", "max_rhat", "min_ess_bulk", "divergences"}}}};
+  "ok" is false for a fit that failed its diagnostics (also warned on stderr).
+  The version (/1) changes when a member is renamed or removed."""
 
 
 class _UsageError(Exception):
     """A bad argument found after parsing (exit status 2)."""
 
 
+#: Arguments that look like negative numbers, ``-1``, ``-1e22``, ``-.5``, ``-inf``: values, not
+#: options (argparse's own rule misses exponents), so that ``--compute -1e22`` reaches the
+#: package's validation and its message.
+_NEGATIVE_NUMBER = re.compile(
+    r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE
+)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+    """An ArgumentParser whose errors are one line on stderr and exit status 2, and which
+    reads arguments such as ``-1e22`` as (negative) numbers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse's private matcher (an attribute since Python 3.2); sub-parsers are _Parsers
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see '{self.prog} --help')\n")
@@ -68,6 +148,14 @@ def _wrap(text: str) -> str:
 
 def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
+
+
+def _number(text: str) -> float:
+    """Any float (negative, zero, inf and NaN too): the package checks it and says why."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 1e22, got {text!r}") from None
 
 
 def _positive_float(text: str) -> float:
@@ -154,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--compute",
-        type=_positive_float,
+        type=_number,
         nargs="+",
         required=True,
         metavar="C",
@@ -162,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--student-params",
-        type=_positive_float,
+        type=_number,
         required=True,
         metavar="N_S",
         help="student non-embedding parameters, e.g. 1e9",
@@ -183,24 +271,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument(
         "--teacher-loss",
-        type=_positive_float,
+        type=_number,
         metavar="L_T",
         help="existing teacher's loss (cross-entropy in nats/token, within 0.3 to 15)",
     )
     rec.add_argument(
         "--teacher-params",
-        type=_positive_float,
+        type=_number,
         metavar="N_T",
         help="existing teacher's parameters",
     )
     rec.add_argument(
         "--teacher-tokens",
-        type=_positive_float,
+        type=_number,
         metavar="D_T",
         help="existing teacher's pretraining tokens",
     )
     rec.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="seed of the predictive noise (default 0)"
+        "--random-seed",
+        "--seed",
+        dest="random_seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="SEED",
+        help="seed of the predictive noise (default 0; --seed is an alias)",
     )
     _common(rec, default_fit="distillation")
 
@@ -218,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     co.add_argument(
         "--compute",
-        type=_positive_float,
+        type=_number,
         nargs="+",
         required=True,
         metavar="C",
@@ -262,10 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(
+        "--random-seed",
         "--seed",
+        dest="random_seed",
         type=_non_negative_int,
         default=None,
-        help="random seed (default: drawn and recorded)",
+        metavar="SEED",
+        help="random seed (default: drawn and recorded; --seed is an alias)",
     )
     ft.add_argument(
         "--priors",
@@ -279,7 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="distillation law only: supervised runs fitted jointly (CSV/Parquet or 'chinchilla')",
     )
     ft.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    ft.add_argument("--no-progress", action="store_true", help="hide the sampler's progress bar")
+    ft.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress on stderr (the sampler's bar and the line before compiling); "
+        "by default it is shown when stderr is a terminal, unless BAYES_DISTILL_PROGRESS=0",
+    )
     return parser
 
 
@@ -287,7 +389,7 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
     p.add_argument(
         "--fit",
         metavar="PATH",
-        help=f"a saved fit (bd.ScalingFit.save / {PROG} fit); default: the shipped "
+        help=f"a saved fit ({PROG} fit, or ScalingFit.save in Python); default: the shipped "
         f"{default_fit} posterior in models/",
     )
     p.add_argument(
@@ -305,12 +407,20 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
         help="bounds on parameters and tokens (default 1e6 1e17)",
     )
     p.add_argument(
+        "--approx",
         "--flops",
-        choices=("paper", "2N"),
+        dest="approx",
+        choices=APPROX,
         default="paper",
-        help="FLOPs per token: the paper's F(N) (default) or 2N",
+        help="FLOPs per token: the paper's F(N), with attention and embeddings (default), or "
+        "2N, the 6ND rule (--flops is an alias)",
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    schema = RECOMMENDATION_SCHEMA if default_fit == "distillation" else COMPUTE_OPTIMAL_SCHEMA
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print one JSON document instead of a table (schema {schema}; see 'JSON' below)",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,6 +488,26 @@ def _extrapolation_lines(reports: Sequence[dict], budgets: Sequence[float], law:
     return out
 
 
+def _fit_json(fit, path: str | None) -> dict[str, Any]:
+    """The ``"fit"`` member of the JSON output: which posterior answered, and whether it passed
+    its diagnostics (all null for a fit without sampler statistics, e.g. from_params)."""
+    diagnostics: dict[str, Any] = dict.fromkeys(("ok", "max_rhat", "min_ess_bulk", "divergences"))
+    if "sample_stats" in fit.dt.children:
+        d = fit.diagnose()
+        diagnostics = {
+            "ok": bool(d.ok),
+            "max_rhat": d.max_rhat,
+            "min_ess_bulk": d.min_ess_bulk,
+            "divergences": d.divergences,
+        }
+    return {
+        "law": fit.law,
+        "file": path,
+        "supervised_source": fit.supervised_source,
+        "diagnostics": diagnostics,
+    }
+
+
 def _records_with_extrapolation(frame) -> list[dict[str, Any]]:
     """JSON records of a table, each with its row's extrapolation dict."""
     rows = _records(frame)
@@ -387,11 +517,22 @@ def _records_with_extrapolation(frame) -> list[dict[str, Any]]:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    from .decide import recommend
+    import pandas as pd
+
+    from .decide import _recommendations
+    from .extrapolation import _to_json
 
     fit = _load_or_explain(args.fit, "distillation")
+    if fit.law != "distillation":
+        raise _UsageError(
+            f"recommend needs a fit of law distillation, got a {fit.law!r} fit (--fit "
+            f"{args.fit}). Omit --fit to use the shipped distillation posterior, or fit one with "
+            f"`{PROG} fit RUNS --law distillation --out FILE.nc`; for a {fit.law} fit use "
+            f"`{PROG} compute-optimal`."
+        )
     budgets = args.compute
-    result = recommend(
+    # what bd.recommend computes, kept as Recommendation objects for sweeps too (for --json)
+    recs, _ = _recommendations(
         fit,
         compute=budgets[0] if len(budgets) == 1 else budgets,
         student_params=args.student_params,
@@ -402,18 +543,22 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         teacher_params=args.teacher_params,
         teacher_tokens=args.teacher_tokens,
         bounds=tuple(args.bounds),
-        approx=args.flops,
-        random_seed=args.seed,
+        approx=args.approx,
+        random_seed=args.random_seed,
     )
-    if len(budgets) == 1:
-        if args.json:
-            print(json.dumps(result.to_dict(), indent=2))
-        else:
-            print(result)
-        return 0
     if args.json:
-        print(json.dumps(_records_with_extrapolation(result), indent=2))
+        document = {
+            "schema": RECOMMENDATION_SCHEMA,
+            "approx": args.approx,
+            "recommendations": [r.to_dict() for r in recs],
+            "fit": _fit_json(fit, args.fit),
+        }
+        print(json.dumps(_json_clean(document), indent=2))
         return 0
+    if len(budgets) == 1:
+        print(recs[0])
+        return 0
+    result = pd.concat([r.to_frame() for r in recs], ignore_index=True)
     g = round(100 * (1 - args.risk_tolerance))
     print(
         f"Distillation sweep: student N_S = {args.student_params:.3g}, scenario "
@@ -432,7 +577,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"{r['supervised_loss_median']:>8.4f} {r['p_distillation_better']:>7.3f} "
             f"{_g(r['extrapolation_max_fold']):>8}  {r['on_bound'] or '-'}"
         )
-    for line in _extrapolation_lines(result.attrs["extrapolation"], budgets, fit.law):
+    reports = [_to_json(r.extrapolation) for r in recs]
+    for line in _extrapolation_lines(reports, budgets, fit.law):
         print(line)
     return 0
 
@@ -446,15 +592,27 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
         compute=args.compute,
         ci_prob=args.ci_prob,
         bounds=tuple(args.bounds),
-        approx=args.flops,
+        approx=args.approx,
     )
     if args.json:
-        print(json.dumps(_records_with_extrapolation(frame), indent=2))
+        document = {
+            "schema": COMPUTE_OPTIMAL_SCHEMA,
+            "approx": frame.attrs["approx"],
+            "ci_prob": frame.attrs["ci_prob"],
+            "loss_kind": frame.attrs["loss_kind"],
+            "rows": _records_with_extrapolation(frame),
+            "fit": _fit_json(fit, args.fit),
+        }
+        print(json.dumps(_json_clean(document), indent=2))
         return 0
     pct = round(100 * args.ci_prob)
     print(
         f"Supervised compute-optimal allocation ({fit.law} fit, {fit.n_samples} draws; "
         f"medians and {pct}% credible intervals; loss is the mean law, nats/token)"
+    )
+    print(
+        f"FLOPs rule (--approx {args.approx}): {APPROX_MEANING[args.approx]}; a budget C "
+        "trains N parameters on D = C / (3 F(N)) tokens"
     )
     print(
         f"{'compute':>10}  {'N*':>9} {'interval':<21} {'D*':>9} {'interval':<21} "
@@ -509,15 +667,125 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
-        random_seed=args.seed,
+        random_seed=args.random_seed,
         supervised_runs=sup,
-        progressbar=not args.no_progress,
+        # None: shown when stderr is a terminal (bd.fit's rule, BAYES_DISTILL_PROGRESS too)
+        progressbar=False if args.no_progress else None,
     )
     path = result.save(out, overwrite=args.overwrite)
     print(result)
-    print(result.diagnose())
+    # the failed checks and what to try are in the convergence warning (stderr), once
+    print(_diagnostics_table(result.diagnose()))
     print(f"saved the {args.law} fit to {path}")
     return 0
+
+
+def _diagnostics_table(diag) -> str:
+    """The diagnostics' numbers, without the list of problems (the warning carries it)."""
+    lines = [line for line in str(diag).splitlines() if not line.startswith("  ! ")]
+    if not diag.ok:
+        lines.append("  (the failed checks and what to try are in the warning on stderr)")
+    return "\n".join(lines)
+
+
+# The package's messages are written for Python callers: argument names, keyword syntax and
+# pandas snippets. The CLI rewrites them into flags and file advice with these rules, applied in
+# order to every error and warning it prints (not to the tables on stdout).
+_API_FLAGS = (
+    "student_params",
+    "teacher_loss",
+    "teacher_params",
+    "teacher_tokens",
+    "risk_tolerance",
+    "ci_prob",
+    "random_seed",
+    "supervised_runs",
+)
+_REWRITES: tuple[tuple[str, str], ...] = (
+    # pandas snippets of load_runs -> what to do in the file
+    (r", e\.g\. runs\[('[^']*')\] = runs\[\1\] \* 1e9\.", r" the values of column \1 in the file."),
+    (r" To list them: runs\[pd\.to_numeric\(.*?\)\.isna\(\)\]\.", ""),
+    (r", e\.g\. runs = runs\.dropna\(subset=\[[^\]]*\]\)\.", " in the file."),
+    (r"runs = runs\.rename\(columns=\{('[^']*'): ('[^']*')\}\)\.", r"rename it to \2 in the file."),
+    (
+        r"e\.g\. runs = runs\.drop\(columns=\[('[^']*')\]\)\.",
+        r"e.g. remove column \1 from the file.",
+    ),
+    (r"e\.g\. runs\.columns = \[.*? for c in runs\.columns\]\.", "one name per column."),
+    (r"drop them with runs\.drop_duplicates\(subset=\[[^\]]*\]\)", "drop the copies from the file"),
+    (r"\(use np\.log\(perplexity\)\)", "(give the natural log of the perplexity)"),
+    (r"\(give its log, np\.log\(perplexity\)\)", "(give its natural log)"),
+    (r"For other formats read the file with pandas and pass the DataFrame\.", "Save it as CSV."),
+    (r"did you mean kind='distillation'\?", "did you mean --law distillation?"),
+    (r"did you mean kind='supervised'\?", "did you mean --law chinchilla (or supervised)?"),
+    (
+        r"\(the range load_runs accepts for run-table losses\)",
+        "(the range accepted for losses in run tables)",
+    ),
+    # Python calls -> commands
+    (r"bd\.fit\(runs, law='(\w+)'\)", rf"`{PROG} fit RUNS --law \1 --out FILE.nc`"),
+    (r"bd\.datasets\.fitted\('(\w+)'\)", "(omit --fit)"),
+    (r"bd\.compute_optimal", f"`{PROG} compute-optimal`"),
+    (r"pass the supervised runs as `runs` instead", "pass the supervised runs as RUNS instead"),
+    (r"or a 1-D array of budgets for a sweep", "or several budgets for a sweep"),
+    # keyword arguments -> flags
+    (r"\bcompute=(\S+) FLOPs", r"--compute \1 FLOPs"),
+    (r"\bbounds=\(([^,()]+), ([^()]+)\)", r"--bounds \1 \2"),
+    (r"\b(law|scenario|priors)='(\w+)'", r"--\1 \2"),
+    (r"\b(tune|draws|chains)=(\d+)", r"--\1 \2"),
+    (r"^(compute|bounds|approx|draws|tune|chains) must", r"--\1 must"),
+    (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=(?=[^\s)])", r"--\1 "),  # name=value
+    (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=?", r"--\1"),  # a bare name, or name= alone
+)
+
+
+def _for_cli(text: str) -> str:
+    """A message of the package, rewritten for the command line (flags, not Python).
+
+    Examples
+    --------
+    >>> _for_cli("teacher_tokens was given without teacher_params; give both.")
+    '--teacher-tokens was given without --teacher-params; give both.'
+    >>> _for_cli("Try more tuning (tune=2000), tighter priors (priors='paper').")
+    'Try more tuning (--tune 2000), tighter priors (--priors paper).'
+    """
+    for pattern, replacement in _REWRITES:
+        text = re.sub(pattern, replacement, text)
+    # flags are spelled with dashes: --student_params -> --student-params
+    return re.sub(r"--(\w+)", lambda m: "--" + m[1].replace("_", "-"), text)
+
+
+def _runs_context(text: str, args: argparse.Namespace) -> str:
+    """``load_runs(kind=...): `` names the run table of the command line it is about."""
+
+    def which(m: re.Match) -> str:
+        if getattr(args, "command", None) != "fit":
+            return "the run table: "
+        if m[1] == "supervised" and args.law == "distillation":
+            return f"--supervised-runs {args.supervised_runs}: "
+        return f"RUNS {args.runs}: "
+
+    return re.sub(r"load_runs\(kind='(\w+)'\): ", which, text)
+
+
+def _message(exc: Any, args: argparse.Namespace) -> str:
+    """One line of an error or warning of the package, phrased for the command line."""
+    return _for_cli(_runs_context(_one_line(exc), args))
+
+
+def _print_warnings(caught: Sequence[warnings.WarningMessage], args: argparse.Namespace) -> None:
+    """Convergence, data and extrapolation warnings on stderr: one line each, phrased for the
+    command line, each text once (a two-stage distillation fit validates its supervised runs
+    twice); library noise (deprecations) is left out."""
+    seen: set[tuple[type, str]] = set()
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
+            continue
+        text = _message(w.message, args)
+        if (w.category, text) in seen:
+            continue
+        seen.add((w.category, text))
+        print(f"{PROG}: warning: {text}", file=sys.stderr)
 
 
 _COMMANDS = {
@@ -558,15 +826,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             status = _COMMANDS[args.command](args)
-        for w in caught:  # convergence and data warnings, one line each; not library noise
-            if not issubclass(w.category, DeprecationWarning | PendingDeprecationWarning):
-                print(f"{PROG}: warning: {_one_line(w.message)}", file=sys.stderr)
+        _print_warnings(caught, args)
         return status
     except _MissingShipped as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
-    except (_UsageError, ValueError, TypeError, DataValidationError, FileNotFoundError) as exc:
+    except _UsageError as exc:  # written for the command line already
         print(f"{prog}: error: {_one_line(exc)} (see '{prog} --help')", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, DataValidationError, FileNotFoundError, ImportError) as exc:
+        # the package's own checks (its messages name Python arguments: rewritten as flags)
+        print(f"{prog}: error: {_message(exc, args)} (see '{prog} --help')", file=sys.stderr)
         return 2
 
 

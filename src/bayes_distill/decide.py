@@ -56,6 +56,7 @@ import inspect
 import itertools
 import math
 import numbers
+import os
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -65,9 +66,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import _progress, laws
 from . import compute as _compute
 from . import extrapolation as _extrap
-from . import laws
+from ._keywords import check_keywords
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fit import ScalingFit
@@ -281,7 +283,8 @@ def _warn_if_not_converged(fit: ScalingFit) -> None:
         warnings.warn(
             f"The {fit.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
             ConvergenceWarning,
-            stacklevel=4,
+            # attributed to the caller's line, outside the package
+            skip_file_prefixes=(os.path.dirname(__file__),),
         )
 
 
@@ -306,6 +309,14 @@ def _check_seed(random_seed: Any) -> int | None:
             f"random_seed must be a non-negative integer or None, got {random_seed!r}."
         )
     return int(random_seed)
+
+
+def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
+    """The progress counter of a sweep of budgets: on stderr when progress is on
+    (:func:`bayes_distill._progress.enabled`), the sweep has several budgets and it has run
+    for :data:`~bayes_distill._progress.SWEEP_DELAY` seconds."""
+    on = n_budgets > 1 and _progress.enabled()
+    return _progress.Counter(what, n_budgets, on=on, delay=_progress.SWEEP_DELAY)
 
 
 # --------------------------------------------------------------------------------------------
@@ -498,6 +509,7 @@ def _supervised_noise(fit: ScalingFit, seed: np.random.SeedSequence) -> np.ndarr
 # compute_optimal
 
 
+@check_keywords
 def compute_optimal(
     fit: ScalingFit,
     compute: float | Any,
@@ -556,6 +568,12 @@ def compute_optimal(
         :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times beyond the range of
         the supervised runs in ``N`` or ``D``, naming each such input, its value and the range.
 
+    Notes
+    -----
+    A sweep that runs longer than a second counts its budgets on stderr when progress is on (a
+    terminal or a Jupyter kernel, unless the environment variable
+    ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`).
+
     Examples
     --------
     >>> import bayes_distill as bd
@@ -604,6 +622,7 @@ def compute_optimal(
     S = fit.n_samples
     fitted = _supervised_ranges(fit)
     rows, reports = [], []
+    counter = _sweep_counter("compute_optimal: budget", len(budgets))
     for c, (n_min, n_max) in zip(budgets, ranges, strict=True):
 
         def objective(u, c=c):
@@ -662,6 +681,8 @@ def compute_optimal(
             row["extrapolation"] = _extrap.max_fold(report)
         reports.append(report)
         rows.append(row)
+        counter.step()
+    counter.close()
     frame = pd.DataFrame(rows)
     frame.attrs.update(
         {
@@ -1249,6 +1270,7 @@ class Recommendation:
 # recommend
 
 
+@check_keywords
 def recommend(
     fit: ScalingFit,
     compute: float | Any,
@@ -1350,7 +1372,9 @@ def recommend(
     -----
     Draws where the law is not finite at the recommendation are dropped from the summaries and
     counted in ``n_dropped``. A sampled fit that failed its diagnostics emits a
-    :class:`~bayes_distill.fit.ConvergenceWarning` first.
+    :class:`~bayes_distill.fit.ConvergenceWarning` first. A sweep that runs longer than a second
+    counts its budgets on stderr when progress is on (a terminal or a Jupyter kernel, unless
+    the environment variable ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`).
 
     Examples
     --------
@@ -1368,6 +1392,45 @@ def recommend(
     >>> len(sweep)
     2
     """
+    recs, scalar = _recommendations(
+        fit,
+        compute,
+        student_params,
+        scenario=scenario,
+        risk_tolerance=risk_tolerance,
+        ci_prob=ci_prob,
+        teacher_loss=teacher_loss,
+        teacher_params=teacher_params,
+        teacher_tokens=teacher_tokens,
+        bounds=bounds,
+        approx=approx,
+        random_seed=random_seed,
+    )
+    if scalar:
+        return recs[0]
+    frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
+    frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
+    return frame
+
+
+def _recommendations(
+    fit: ScalingFit,
+    compute: float | Any,
+    student_params: float,
+    *,
+    scenario: str,
+    risk_tolerance: float,
+    ci_prob: float,
+    teacher_loss: float | None,
+    teacher_params: float | None,
+    teacher_tokens: float | None,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]],
+    approx: str,
+    random_seed: int | None,
+) -> tuple[list[Recommendation], bool]:
+    """The work of :func:`recommend` (same arguments, checked here): one
+    :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
+    number. The command line's JSON is built from these for one budget and for a sweep."""
     _check_fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
@@ -1435,6 +1498,7 @@ def recommend(
     spend = _BudgetCeiling(build, noise, 1.0 - risk, scenario, budgets)
     ranges = _extrap.fitted_ranges(fit)
     recs = []
+    counter = _sweep_counter("recommend: budget", len(budgets))
     for c in budgets:
         p, searched = spend.best(float(c))
         rec = _solve(
@@ -1451,6 +1515,8 @@ def recommend(
             searched=searched,
         )
         recs.append(rec)
+        counter.step()
+    counter.close()
     # in a sweep, a larger budget never promises a worse loss at risk than a smaller one
     order = np.argsort(budgets, kind="stable")
     for i, j in itertools.pairwise(order):
@@ -1483,11 +1549,7 @@ def recommend(
         where=None if scalar else [f"compute={r.compute:.3g}" for r in recs],
         what="budgets",
     )
-    if scalar:
-        return recs[0]
-    frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
-    frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
-    return frame
+    return recs, scalar
 
 
 def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dict[str, float]:

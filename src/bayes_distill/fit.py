@@ -7,6 +7,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import __version__, laws
+from . import __version__, _progress, laws
 from . import model as _model
+from ._keywords import check_keywords
 from .priors import NOISE_NAMES, Prior, resolve_priors
 
 __all__ = [
@@ -71,6 +73,11 @@ _CANONICAL = {
     "supervised": (("N", "D"), "loss"),
     "distillation": (("N_S", "D_S", "L_T"), "L_S"),
 }
+
+
+#: Warnings are attributed to the first caller outside the package (the user's line), however
+#: deep inside bayes_distill (or its keyword-checking wrappers) they are raised.
+_INTERNAL = (os.path.dirname(__file__),)
 
 
 class ConvergenceError(RuntimeError):
@@ -190,8 +197,11 @@ def _diagnose_tree(dt: xr.DataTree) -> Diagnostics:
     for name in post.data_vars:
         r = np.asarray(rhat[name].values, dtype=float)
         e = np.asarray(ess[name].values, dtype=float)
-        r_max = float(np.nanmax(r)) if r.size else 1.0
-        e_min = float(np.nanmin(e)) if e.size else np.inf
+        with warnings.catch_warnings():
+            # all-NaN statistics (a one-chain posterior) warn in nanmax; R-hat is then a failure
+            warnings.simplefilter("ignore", RuntimeWarning)
+            r_max = float(np.nanmax(r)) if r.size else 1.0
+            e_min = float(np.nanmin(e)) if e.size else np.inf
         if not np.isfinite(r_max):
             r_max = np.inf
         max_rhat = max(max_rhat, r_max)
@@ -590,10 +600,11 @@ class ScalingFit:
             warnings.warn(
                 f"The {self.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
                 ConvergenceWarning,
-                stacklevel=2,
+                skip_file_prefixes=_INTERNAL,
             )
         return diag
 
+    @check_keywords
     def predict(
         self,
         new_runs: pd.DataFrame,
@@ -699,7 +710,7 @@ class ScalingFit:
                 "remaining draws. Non-finite draws come from extreme parameter values or inputs "
                 "far outside the data; see the result's attrs['n_dropped'] for the count per row.",
                 RuntimeWarning,
-                stacklevel=2,
+                skip_file_prefixes=_INTERNAL,
             )
             q = np.nanquantile(losses, probs, axis=0)
         else:
@@ -1162,6 +1173,7 @@ def _validate_int(name: str, value: Any, minimum: int, maximum: int | None = Non
     return int(value)
 
 
+@check_keywords
 def fit(
     runs: pd.DataFrame | str | os.PathLike,
     law: Literal["chinchilla", "supervised", "distillation"] = "chinchilla",
@@ -1178,7 +1190,7 @@ def fit(
     supervised_runs: pd.DataFrame | str | os.PathLike | None = None,
     supervised: Literal["cut", "joint"] = "cut",
     strict: bool = False,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
 ) -> ScalingFit:
     """Fit a scaling law to training runs with NUTS.
 
@@ -1242,8 +1254,13 @@ def fit(
         the supervised law (measured on the bundled data: ``beta`` 0.43 -> 0.34).
     strict : bool, default False
         Raise :class:`ConvergenceError` instead of warning when the diagnostics fail.
-    progressbar : bool, default False
-        Show the sampler's progress bar.
+    progressbar : bool or None, default None
+        Show progress on stderr: the sampler's progress bar, and one line before a model is
+        compiled (the first fit of a model in a process compiles it: about 20-30 s the first
+        time on a machine, a few seconds once numba's disk cache holds it). None shows progress
+        in interactive sessions (stderr is a terminal, or a Jupyter kernel) unless the
+        environment variable ``BAYES_DISTILL_PROGRESS`` says otherwise (``0`` off everywhere,
+        ``1`` on); True or False force it.
 
     Returns
     -------
@@ -1274,9 +1291,14 @@ def fit(
         raise ValueError(f"Unknown discrepancy {discrepancy!r}. Valid: {', '.join(DISCREPANCIES)}.")
     if random_seed is not None:
         random_seed = _validate_int("random_seed", random_seed, 0, _SEED_MAX)
-    for flag_name, flag in (("strict", strict), ("progressbar", progressbar)):
-        if not isinstance(flag, bool | np.bool_):
-            raise TypeError(f"{flag_name} must be True or False, got {flag!r}.")
+    if not isinstance(strict, bool | np.bool_):
+        raise TypeError(f"strict must be True or False, got {strict!r}.")
+    if progressbar is not None and not isinstance(progressbar, bool | np.bool_):
+        raise TypeError(
+            f"progressbar must be True, False or None (shown when interactive), got "
+            f"{progressbar!r}."
+        )
+    progressbar = _progress.enabled(progressbar)
     if sampler == "numpyro":
         import importlib.util
 
@@ -1409,7 +1431,7 @@ def fit(
         msg = f"The {law} fit did NOT converge:\n  " + "\n  ".join(diag.problems())
         if strict:
             raise ConvergenceError(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_INTERNAL)
     return result
 
 
@@ -1489,6 +1511,11 @@ def _sample(
         key = _model_key(inputs, priors, likelihood, discrepancy, noise)
         compiled = _COMPILED_CACHE.get(key)
         if compiled is None:
+            if progressbar:
+                _progress.note(
+                    f"compiling the {inputs.law} model (about 20-30 s the first time on a "
+                    "machine, a few seconds once cached)"
+                )
             pm_model = _model.build_model(
                 inputs, priors, likelihood=likelihood, discrepancy=discrepancy, noise=noise
             )
@@ -1497,7 +1524,7 @@ def _sample(
             _COMPILED_CACHE[key] = compiled
         else:
             compiled = compiled.with_data(**_data_updates(inputs, discrepancy, noise))
-        return nutpie.sample(
+        dt = nutpie.sample(
             compiled,
             draws=settings["draws"],
             tune=settings["tune"],
@@ -1511,6 +1538,12 @@ def _sample(
             target_accept=settings["target_accept"],
             save_warmup=False,
         )
+        if progressbar and _progress._stderr_is_terminal():
+            # nutpie's terminal progress bar leaves the cursor after its last row: end that
+            # line, so that what is printed next (e.g. the fit's repr) starts on its own line
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        return dt
     import pymc as pm
 
     pm_model = _model.build_model(
