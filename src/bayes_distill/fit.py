@@ -1401,7 +1401,7 @@ def fit(
         supervised_fit = ""
     if stage1 is not None:
         keep["posterior"] = xr.merge(
-            [keep["posterior"].drop_vars("supervised_draw"), _stage1_noise(stage1)]
+            [keep["posterior"].drop_vars("supervised_z"), _stage1_noise(stage1)]
         )
         if "sample_stats" in keep and "sample_stats" in stage1.dt.children:
             div = stage1.dt["sample_stats"].to_dataset().get("diverging")
@@ -1469,8 +1469,6 @@ def _model_key(inputs: _model.ModelInputs, priors, likelihood, discrepancy, nois
         tuple((g, grp.n) for g, grp in inputs.groups.items()),
         inputs.supervised_groups.n if inputs.supervised_groups is not None else None,
         tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
-        # the normal approximation is a constant of the graph, not data
-        repr(inputs.supervised_posterior) if inputs.supervised_posterior is not None else None,
     )
 
 
@@ -1485,6 +1483,10 @@ def _data_updates(inputs: _model.ModelInputs, discrepancy: str, noise: str) -> d
     upd["log_loss"] = inputs.y
     for k, v in (inputs.fixed_supervised or {}).items():
         upd[f"fixed_{k}"] = v
+    if inputs.supervised_posterior is not None:
+        mean, cov = inputs.supervised_posterior
+        upd["supervised_mean"] = np.asarray(mean, float)
+        upd["supervised_chol"] = np.linalg.cholesky(np.asarray(cov, float))
     if discrepancy != "none":
         upd.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
     if noise == "distance":

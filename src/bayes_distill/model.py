@@ -148,7 +148,11 @@ def _cut_supervised(pm, fixed: Mapping[str, float], posterior) -> dict:
     import pytensor.tensor as pt
 
     mean, cov = posterior
-    raw = pm.MvNormal("supervised_draw", mu=mean, cov=cov)
+    # non-centred, with the approximation as data so that a compiled model serves every fit
+    loc = pm.Data("supervised_mean", np.asarray(mean, float))
+    chol = pm.Data("supervised_chol", np.linalg.cholesky(np.asarray(cov, float)))
+    z = pm.Normal("supervised_z", 0.0, 1.0, shape=len(laws.SAMPLED_NAMES["supervised"]))
+    raw = loc + pt.dot(chol, z)
     out = {}
     for i, name in enumerate(laws.SAMPLED_NAMES["supervised"]):
         value = pt.exp(raw[i]) if name in _LOG_SCALE else raw[i]
