@@ -6,6 +6,7 @@ built once in session-scoped fixtures and shared by every test here.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
@@ -289,3 +290,50 @@ def test_distillation_extrapolation_intervals_are_honest():
     strong = runs["L_S"] <= runs["L_S"].quantile(0.3)
     fit = _backtest_fit(runs[~strong], "distillation")
     assert _coverage(fit, runs[strong], "L_S", 0.9) >= DISTILLATION_BACKTEST_MIN_COVERAGE
+
+
+# --- automatic retry of a fit that misses its diagnostics ----------------------------------
+
+
+def test_a_fit_that_misses_its_diagnostics_is_sampled_again_and_says_so(monkeypatch):
+    fit_mod = importlib.import_module("bayes_distill.fit")
+
+    real = fit_mod._diagnose_tree
+    calls = []
+
+    def first_fails(tree):
+        d = real(tree)
+        calls.append(d)
+        if len(calls) == 1:  # the first attempt "fails": one divergence
+            return fit_mod.Diagnostics(False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], [])
+        return d
+
+    monkeypatch.setattr(fit_mod, "_diagnose_tree", first_fails)
+    runs = bd.datasets.load("chinchilla")
+    fit = bd.fit(runs, law="chinchilla", random_seed=3, tune=300)
+    report = fit.sampling_report
+    assert list(report["attempt"]) == [1, 2] and list(report["ok"]) == [False, True]
+    assert list(report["tune"]) == [300, 600]  # twice the tuning on the second attempt
+    assert report.loc[0, "random_seed"] == 3 and report.loc[1, "random_seed"] != 3
+    assert list(report["kept"]) == [False, True]
+    assert fit.config["sampler_settings"]["tune"] == 600
+    assert "kept attempt 2 of 2 (tune 600)" in repr(fit)
+
+
+def test_retries_zero_samples_once_and_warns(monkeypatch):
+    fit_mod = importlib.import_module("bayes_distill.fit")
+
+    real = fit_mod._diagnose_tree
+
+    def always_fails(tree):
+        d = real(tree)
+        return fit_mod.Diagnostics(False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], [])
+
+    monkeypatch.setattr(fit_mod, "_diagnose_tree", always_fails)
+    runs = bd.datasets.load("chinchilla")
+    with pytest.warns(bd.ConvergenceWarning, match=r"The chinchilla fit did NOT converge:"):
+        fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200, retries=0)
+    assert len(fit.sampling_report) == 1
+    with pytest.warns(bd.ConvergenceWarning, match=r"did NOT converge \(in 2 attempts"):
+        fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200)
+    assert len(fit.sampling_report) == 2
