@@ -22,7 +22,7 @@ from scipy import optimize
 
 import bayes_distill as bd
 from bayes_distill import laws
-from bayes_distill.compute import SCENARIOS, forward_flops, student_tokens
+from bayes_distill.compute import SCENARIOS, forward_flops
 from bayes_distill.fit import ConvergenceWarning, ScalingFit
 
 LO, HI = 1e6, 1e17
@@ -70,12 +70,15 @@ def paper_optimum(scenario: str, C: float, N_S: float) -> dict:
     return slsqp_optimum(dict(laws.PAPER), scenario, C, N_S)
 
 
-def slsqp_optimum(params: dict[str, float], scenario: str, C: float, N_S: float) -> dict:
+def slsqp_optimum(
+    params: dict[str, float], scenario: str, C: float, N_S: float, n_students: int = 1
+) -> dict:
     """Per-draw optimum of the student loss by multi-start SLSQP in log space.
 
     ``best_case`` optimises ``L_T`` over the losses a teacher within the bounds reaches; the
     other scenarios optimise ``(N_T, D_T)`` freely within the bounds (also ``D_T`` in
-    ``teacher_inference``, where it costs nothing) subject to ``D_S >= 1e6``.
+    ``teacher_inference``, where it costs nothing) subject to ``D_S >= 1e6``. A teacher shared
+    by ``n_students`` students charges each ``1 / n_students`` of its pretraining.
     """
     sup = {k: params[k] for k in SUPERVISED_KEYS}
 
@@ -86,7 +89,11 @@ def slsqp_optimum(params: dict[str, float], scenario: str, C: float, N_S: float)
         if scenario == "best_case":
             return C / (3 * forward_flops(N_S))
         N_T, D_T = math.exp(x[0]), math.exp(x[1])
-        return student_tokens(C, N_S, N_T=N_T, D_T=D_T, scenario=scenario)
+        share = 1.0 / n_students if SCENARIOS[scenario][1] else 0.0
+        pretraining = share * 3 * forward_flops(N_T) * D_T
+        logits = SCENARIOS[scenario][0] * forward_flops(N_T)
+        # written out (Eq. 9), not through compute.student_tokens
+        return (C - pretraining) / (3 * forward_flops(N_S) + logits)
 
     def objective(x):
         L_T = math.exp(x[0]) if scenario == "best_case" else teacher_loss(x[0], x[1])
@@ -672,3 +679,141 @@ def test_compute_optimal_errors(kwargs, error, match):
 def test_compute_optimal_rejects_non_fit():
     with pytest.raises(TypeError, match="needs a ScalingFit"):
         bd.compute_optimal("models/chinchilla.nc", compute=1e22)
+
+
+# --------------------------------------------------------------------------------------------
+# a teacher shared by several students (n_students)
+
+SHARED_KS = [1, 2, 4, 8, 16, 32]
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_one_student_is_the_default_answer(jitter_fit, scenario):
+    kw = {"compute": 1e22, "student_params": 1e9, "scenario": scenario}
+    default = bd.recommend(jitter_fit, **kw)
+    one = bd.recommend(jitter_fit, **kw, n_students=1)
+    assert default.n_students == one.n_students == 1
+    assert one.to_dict() == default.to_dict()
+    pd.testing.assert_frame_equal(one.per_draw, default.per_draw)
+    assert str(one) == str(default)
+    assert "shared by" not in str(one)
+
+
+@pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_and_inference"])
+def test_shared_teacher_charges_its_share_of_pretraining(paper_fit, scenario):
+    C, N_S, k = 1e22, 1e9, 8
+    rec = bd.recommend(paper_fit, compute=C, student_params=N_S, scenario=scenario, n_students=k)
+    a, f = rec.allocation, rec.flops
+    full = 3 * forward_flops(a["N_T"]) * a["D_T"]
+    assert f["teacher_pretraining"] == pytest.approx(full / k, rel=1e-12)
+    # the logits are paid per student, on all of its tokens
+    d_logits = SCENARIOS[scenario][0]
+    assert f["teacher_logits"] == pytest.approx(d_logits * forward_flops(a["N_T"]) * a["D_S"])
+    assert f["total"] == pytest.approx(C, rel=1e-9)
+    # the allocation is what SLSQP finds with the same accounting
+    ref = slsqp_optimum(dict(laws.PAPER), scenario, C, N_S, n_students=k)
+    assert rec.student_loss_mean["median"] == pytest.approx(ref["loss"], rel=5e-3)
+    assert rec.student_loss_mean["median"] <= ref["loss"] * (1 + 5e-3)
+    # and a teacher shared by 8 students is better value than one trained for one
+    one = bd.recommend(paper_fit, compute=C, student_params=N_S, scenario=scenario)
+    assert rec.student_loss_mean["median"] < one.student_loss_mean["median"]
+
+
+@pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_and_inference"])
+@pytest.mark.parametrize("C", [1e21, 1e22])
+def test_more_students_per_teacher_never_make_distillation_less_likely(jitter_fit, scenario, C):
+    recs = [
+        bd.recommend(jitter_fit, compute=C, student_params=1e9, scenario=scenario, n_students=k)
+        for k in SHARED_KS
+    ]
+    p = np.array([r.p_distillation_better for r in recs])
+    assert np.all(np.diff(p) >= 0), p
+    assert p[-1] > p[0]
+    at_risk = np.array([r.student_loss["at_risk"] for r in recs])
+    assert np.all(np.diff(at_risk) <= 1e-12), at_risk
+    # each draw's own optimum can only improve (a cheaper teacher leaves more for the student),
+    # to the accuracy of the per-draw search (5e-4 nats at worst, on the law's sharp break)
+    optimal = np.stack([r.per_draw["loss_optimal"].to_numpy() for r in recs])
+    assert np.all(np.diff(optimal, axis=0) <= 5e-4), np.diff(optimal, axis=0).max()
+    assert np.mean(np.diff(optimal, axis=0) <= 1e-5) > 0.99
+
+
+@pytest.mark.parametrize("scenario", ["best_case", "teacher_inference"])
+def test_shared_teacher_changes_nothing_where_pretraining_is_not_paid(jitter_fit, scenario):
+    kw = {"compute": 1e22, "student_params": 1e9, "scenario": scenario}
+    one = bd.recommend(jitter_fit, **kw)
+    shared = bd.recommend(jitter_fit, **kw, n_students=8)
+    a, b = one.to_dict(), shared.to_dict()
+    assert b.pop("n_students") == 8 and a.pop("n_students") == 1
+    note = f"n_students=8 changes nothing here: scenario {scenario!r} does not pay"
+    assert [n for n in b.pop("notes") if n not in a["notes"]] == [
+        next(n for n in shared.notes if n.startswith(note))
+    ]
+    a.pop("notes")
+    assert a == b
+    assert "shared by" not in str(shared)
+
+
+def test_shared_existing_teacher_is_never_charged_pretraining(paper_fit):
+    rec = bd.recommend(
+        paper_fit,
+        compute=1e22,
+        student_params=1e9,
+        scenario="teacher_pretraining",
+        teacher_loss=2.0,
+        n_students=4,
+    )
+    assert rec.flops["teacher_pretraining"] == 0
+    assert any(
+        "n_students=4 changes nothing here: an existing teacher's pretraining is sunk" in n
+        for n in rec.notes
+    )
+
+
+def test_shared_teacher_is_reported(paper_fit):
+    rec = bd.recommend(
+        paper_fit, compute=1e22, student_params=1e9, scenario="teacher_pretraining", n_students=16
+    )
+    assert rec.n_students == 16 and rec.shares_teacher_pretraining
+    text = str(rec)
+    assert "teacher pretraining shared by 16 students: 1/16 of its FLOPs charged" in text
+    assert "teacher tokens D_T (1/16)" in text
+    assert rec.to_frame()["n_students"].iloc[0] == 16
+    assert rec.to_dict()["n_students"] == 16
+    json.dumps(rec.to_dict())
+    sweep = bd.recommend(paper_fit, compute=[1e21, 1e22], student_params=1e9, n_students=16)
+    assert sweep["n_students"].tolist() == [16, 16]
+    assert sweep["flops_teacher_pretraining"].iloc[1] == pytest.approx(
+        rec.flops["teacher_pretraining"]
+    )
+
+
+def test_shared_teacher_makes_a_smaller_budget_feasible(paper_fit):
+    # 2.2e14 FLOPs train a 1e7 student on 1.1e6 tokens, but not the smallest teacher (1e6
+    # parameters on 1e6 tokens, 5.8e13 FLOPs) too; shared by 1000 students it costs 5.8e10
+    with pytest.raises(ValueError, match="too small for scenario 'teacher_pretraining'"):
+        bd.recommend(paper_fit, compute=2.2e14, student_params=1e7)
+    rec = bd.recommend(paper_fit, compute=2.2e14, student_params=1e7, n_students=1000)
+    assert rec.flops["total"] == pytest.approx(2.2e14, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (0, ValueError, r"n_students must be an integer >= 1, got 0; give how many students"),
+        (-3, ValueError, r"n_students must be an integer >= 1, got -3"),
+        (2.5, TypeError, r"n_students must be an integer >= 1, got 2\.5 \(float\)"),
+        (4.0, TypeError, r"n_students must be an integer >= 1, got 4\.0 \(float\)"),
+        (True, TypeError, r"n_students must be an integer >= 1, got True \(bool\)"),
+        ("8", TypeError, r"n_students must be an integer >= 1, got '8' \(str\)"),
+        (None, TypeError, r"n_students must be an integer >= 1, got None"),
+    ],
+)
+def test_n_students_errors(paper_fit, value, error, match):
+    with pytest.raises(error, match=match):
+        bd.recommend(paper_fit, compute=1e22, student_params=1e9, n_students=value)
+
+
+def test_n_students_accepts_numpy_integers(paper_fit):
+    rec = bd.recommend(paper_fit, compute=1e22, student_params=1e9, n_students=np.int64(4))
+    assert rec.n_students == 4 and type(rec.n_students) is int

@@ -742,6 +742,8 @@ class _Problem:
     #: The supervised parameters of the student's own supervised loss inside the law, when
     #: they differ from ``sup`` (a two-stage fit holds them at the values it was fitted with).
     sup_student: dict[str, Any] | None = None
+    #: Students sharing the teacher: each is charged ``1 / n_students`` of its pretraining.
+    n_students: int = 1
 
     @property
     def dim(self) -> int:
@@ -785,6 +787,7 @@ class _Problem:
                 D_T=D_T_arg,
                 scenario=self.accounting,
                 approx=self.approx,
+                n_students=self.n_students,
             )
         d = np.broadcast_to(np.asarray(d, float), u.shape[:-1])
         return np.where(d > 0, d, np.nan)
@@ -867,6 +870,7 @@ class _Problem:
                 D_T=D_T if pays_pretraining else None,
                 scenario=self.accounting,
                 approx=self.approx,
+                n_students=self.n_students,
             )
         return {
             "D_S": D_S,
@@ -997,6 +1001,11 @@ class Recommendation:
         against the fit's supervised runs (fold NaN and a ``"reason"`` when it has none).
         ``fold`` is how many times beyond the fitted range the value lies (1 inside it).
         Empty for a fit without runs (:meth:`ScalingFit.from_params`).
+    n_students : int
+        Students sharing the teacher (``recommend(..., n_students=k)``): in the scenarios that
+        pay for the teacher's pretraining, ``1/k`` of its FLOPs is charged to this student
+        (``allocation["flops_teacher_pretraining"]`` is that share); its logits are charged
+        per student. 1 is a teacher trained for one student.
 
     Examples
     --------
@@ -1040,6 +1049,14 @@ class Recommendation:
     notes: tuple[str, ...]
     per_draw: pd.DataFrame
     extrapolation: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_students: int = 1
+
+    @property
+    def shares_teacher_pretraining(self) -> bool:
+        """Whether this student is charged only its share of the teacher's pretraining: more
+        than one student shares a teacher that the scenario trains."""
+        pays = _compute.SCENARIOS[self.scenario][1] > 0
+        return self.n_students > 1 and pays and not self.existing_teacher
 
     @property
     def extrapolation_max_fold(self) -> float:
@@ -1090,6 +1107,7 @@ class Recommendation:
             "compute_spent": self.compute_spent,
             "unspent": self.unspent,
             "student_params": self.student_params,
+            "n_students": self.n_students,
             "risk_tolerance": self.risk_tolerance,
             "ci_prob": self.ci_prob,
             "existing_teacher": self.existing_teacher,
@@ -1144,6 +1162,7 @@ class Recommendation:
                 "compute_spent": self.compute_spent,
                 "unspent": self.unspent,
                 "student_params": self.student_params,
+                "n_students": self.n_students,
                 "risk_tolerance": self.risk_tolerance,
                 "ci_prob": self.ci_prob,
                 "existing_teacher": self.existing_teacher,
@@ -1184,6 +1203,14 @@ class Recommendation:
             f"Distillation recommendation: student N_S = {self.student_params:.3g} parameters, "
             f"budget C = {self.compute:.3g} FLOPs",
             f"  scenario {self.scenario!r}: {head}",
+            *(
+                [
+                    f"  teacher pretraining shared by {self.n_students} students: "
+                    f"1/{self.n_students} of its FLOPs charged"
+                ]
+                if self.shares_teacher_pretraining
+                else []
+            ),
             f"  risk tolerance {self.risk_tolerance:g}: the allocation minimises the {g}% quantile "
             f"of the predictive student loss",
             f"  posterior draws used: {self.n_draws}"
@@ -1200,6 +1227,9 @@ class Recommendation:
         ]
         if self.scenario == "teacher_inference" and not self.existing_teacher:
             rows[2] = ("teacher tokens D_T (bound)", a["D_T"], f["teacher_pretraining"])
+        if self.shares_teacher_pretraining:
+            share = f"teacher tokens D_T (1/{self.n_students})"
+            rows[2] = (share, a["D_T"], f["teacher_pretraining"])
         for name, value, flops in rows:
             v = "" if value is None else _fmt(value)
             fl = "" if flops is None else _fmt(flops)
@@ -1285,12 +1315,14 @@ def recommend(
     bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
     approx: Literal["paper", "2N"] = "paper",
     random_seed: int | None = 0,
+    n_students: int = 1,
 ) -> Recommendation | pd.DataFrame:
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
     For every posterior draw and candidate allocation ``x = (D_S, N_T, D_T)`` meeting the budget
     (``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T) = C``, DESIGN.md
-    section 3) the distillation law gives the student's loss. The recommended allocation
+    section 3, with ``delta_pretrain`` divided by ``n_students`` when a teacher is shared) the
+    distillation law gives the student's loss. The recommended allocation
     minimises the ``1 - risk_tolerance`` quantile over draws of the posterior *predictive*
     student loss; see the module docstring for the search.
 
@@ -1340,6 +1372,14 @@ def recommend(
     random_seed : int or None, default 0
         Seed of the predictive noise draws. Fixed by default so that the same call gives the
         same recommendation; None draws fresh noise.
+    n_students : int, default 1
+        How many students share the teacher: one teacher trained once, its pretraining FLOPs
+        divided among ``n_students`` students, so this student's budget pays ``1/n_students``
+        of them (``delta_pretrain = 1 / n_students``) in the scenarios that pay for them
+        (``teacher_pretraining``, ``pretraining_and_inference``). The teacher's logits are
+        still paid per student where the scenario pays them. It changes nothing in the other
+        scenarios or for an existing teacher (a note says so). 1 gives the single-student
+        answers. See :func:`bayes_distill.plots.shared_teacher` for a sweep over it.
 
     Returns
     -------
@@ -1355,8 +1395,8 @@ def recommend(
     ValueError
         For a fit of another law, an unknown scenario, ``risk_tolerance`` or ``ci_prob``
         outside (0, 1), a student outside ``bounds``, a ``teacher_loss`` outside the plausible
-        range of losses, or a budget that cannot train the student (on one token, or within
-        ``bounds``) in the scenario.
+        range of losses, ``n_students`` below 1 (a non-integer is a TypeError), or a budget
+        that cannot train the student (on one token, or within ``bounds``) in the scenario.
 
     Warns
     -----
@@ -1391,6 +1431,12 @@ def recommend(
     >>> sweep = bd.recommend(fit, compute=[1e20, 1e21], student_params=1e9, scenario="best_case")
     >>> len(sweep)
     2
+
+    A teacher trained once for 16 students charges each a sixteenth of its pretraining:
+
+    >>> shared = bd.recommend(fit, compute=1e22, student_params=1e9, n_students=16)
+    >>> shared.p_distillation_better, shared.n_students
+    (1.0, 16)
     """
     recs, scalar = _recommendations(
         fit,
@@ -1405,6 +1451,7 @@ def recommend(
         bounds=bounds,
         approx=approx,
         random_seed=random_seed,
+        n_students=n_students,
     )
     if scalar:
         return recs[0]
@@ -1427,6 +1474,7 @@ def _recommendations(
     bounds: tuple[float, float] | Mapping[str, tuple[float, float]],
     approx: str,
     random_seed: int | None,
+    n_students: int = 1,
 ) -> tuple[list[Recommendation], bool]:
     """The work of :func:`recommend` (same arguments, checked here): one
     :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
@@ -1446,6 +1494,7 @@ def _recommendations(
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
     seed = _check_seed(random_seed)
+    n_students = _compute.check_n_students(n_students)
     if not b.n_lo <= N_S <= b.n_hi:
         raise ValueError(
             f"student_params={N_S:.3g} is outside the bounds on parameters "
@@ -1484,7 +1533,9 @@ def _recommendations(
     sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
 
     def build(c: float) -> _Problem:
-        return _build_problem(sup, dist, N_S, c, scenario, teacher, approx, b, sup_student)
+        return _build_problem(
+            sup, dist, N_S, c, scenario, teacher, approx, b, sup_student, n_students
+        )
 
     # Validate every budget before computing anything.
     for c in budgets:
@@ -1538,7 +1589,9 @@ def _recommendations(
     source = fit.supervised_source if fit.runs is not None else "given directly"
     recs = [
         dataclasses.replace(
-            r, supervised_source=source, paper=_paper_answer(fit, r, scenario, teacher, approx, b)
+            r,
+            supervised_source=source,
+            paper=_paper_answer(fit, r, scenario, teacher, approx, b, n_students),
         )
         for r in recs
     ]
@@ -1552,7 +1605,9 @@ def _recommendations(
     return recs, scalar
 
 
-def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dict[str, float]:
+def _paper_answer(
+    fit, rec: Recommendation, scenario, teacher, approx, b, n_students=1
+) -> dict[str, float]:
     """The paper's Table-6 coefficients' answer to the same question (a point estimate)."""
     if fit.runs is None or ("L_T" in teacher and "N_T" not in teacher):
         return {}  # a fit of given parameters, or a teacher given only by its loss
@@ -1564,7 +1619,17 @@ def _paper_answer(fit, rec: Recommendation, scenario, teacher, approx, b) -> dic
     sup, dist = _supervised_params(paper), _distillation_params(paper)
     teacher = {k: v for k, v in teacher.items() if k != "L_T"}
     try:
-        p = _build_problem(sup, dist, rec.student_params, rec.compute, scenario, teacher, approx, b)
+        p = _build_problem(
+            sup,
+            dist,
+            rec.student_params,
+            rec.compute,
+            scenario,
+            teacher,
+            approx,
+            b,
+            n_students=n_students,
+        )
     except ValueError:
         return {}
     ans = _solve(
@@ -1652,9 +1717,13 @@ class _BudgetCeiling:
 
 
 def _build_problem(
-    sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds, sup_student=None
+    sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds, sup_student=None, n_students=1
 ) -> _Problem:
-    """The search problem of one budget; raises ValueError when the budget cannot work."""
+    """The search problem of one budget; raises ValueError when the budget cannot work.
+
+    ``n_students`` students share the teacher: each is charged ``1 / n_students`` of its
+    pretraining, in the budget's feasibility as everywhere else (:meth:`_Problem.student_tokens`).
+    """
     n_lo, n_hi, d_lo, d_hi = b.logs
     F_S = _compute.forward_flops(N_S, approx=approx)
     if C < 3 * F_S:
@@ -1666,6 +1735,7 @@ def _build_problem(
     d_logits = _compute.SCENARIOS[scenario][0]
     common = {"sup": sup, "dist": dist, "N_S": N_S, "compute": C, "approx": approx, "bounds": b}
     common["sup_student"] = sup_student
+    common["n_students"] = n_students
     if teacher:
         accounting = "teacher_inference" if d_logits else "best_case"
         N_T, D_T = teacher.get("N_T"), teacher.get("D_T")
@@ -1926,6 +1996,13 @@ def _solve(
             "than the expected loss falls, far from the fitted runs). The supervised baseline "
             "spends the whole budget."
         )
+    if p.n_students > 1 and (existing or _compute.SCENARIOS[scenario][1] == 0):
+        why = (
+            "an existing teacher's pretraining is sunk and never charged"
+            if existing
+            else f"scenario {scenario!r} does not pay for the teacher's pretraining"
+        )
+        notes.append(f"n_students={p.n_students} changes nothing here: {why}.")
     if not own_supervised_noise:
         notes.append(
             "the supervised baseline's predictive noise reuses the distillation fit's noise model "
@@ -2040,6 +2117,7 @@ def _solve(
         extrapolation=_allocation_extrapolation(
             ranges or {}, p.N_S, allocation, teacher_loss["median"]
         ),
+        n_students=p.n_students,
     )
 
 
