@@ -62,6 +62,7 @@ import itertools
 import math
 import numbers
 import os
+import re
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -2283,28 +2284,30 @@ def _crossover_grid(
     are compared on the same footing.
     """
     problems: list[tuple[float, _Problem]] = []
-    errors: list[str] = []
+    errors: dict[float, str] = {}
     for c in budgets:
         try:
             D_sup = float(_compute.supervised_tokens(float(c), N_S, approx=approx))
             if not b.d_lo <= D_sup <= b.d_hi:
                 raise ValueError(
-                    f"compute={c:.3g} FLOPs trains the supervised student on {D_sup:.3g} tokens, "
-                    f"outside the bounds on tokens ({b.d_lo:.3g}, {b.d_hi:.3g})"
+                    f"it trains the supervised student on {D_sup:.3g} tokens, outside the bounds "
+                    f"on tokens ({b.d_lo:.3g}, {b.d_hi:.3g})"
                 )
             p = _build_problem(sup, dist, N_S, float(c), scenario, teacher, approx, b, sup_student)
         except ValueError as exc:
-            errors.append(str(exc))
+            # the budget is named once, by the caller's message
+            errors[float(c)] = re.sub(r"^compute=\S+ FLOPs ", "it ", str(exc)).rstrip(".")
             if problems:  # past the largest budget that can train it
                 break
             continue
         problems.append((float(c), p))
     if len(problems) < 2:
-        why = f" ({errors[-1]})" if errors else ""
+        ends = dict.fromkeys([min(errors), max(errors)]) if errors else {}
+        why = "".join(f"; at {c:.3g} FLOPs {errors[c]}" for c in ends)
         raise ValueError(
             f"compute_range=({budgets[0]:.3g}, {budgets[-1]:.3g}) holds no range of budgets that "
             f"can train the student (student_params={N_S:.3g}) in scenario {scenario!r} within "
-            f"bounds={b}{why}; widen compute_range or the bounds."
+            f"bounds={b}{why}. Choose another compute_range or widen the bounds."
         )
     return problems
 
