@@ -801,3 +801,208 @@ def test_help_documents_the_json_schema(capsys):
     assert "bayes_distill.recommendation/1" in cli.__doc__
     assert cli.RECOMMENDATION_SCHEMA == "bayes_distill.recommendation/1"
     assert cli.COMPUTE_OPTIMAL_SCHEMA == "bayes_distill.compute_optimal/1"
+
+
+# --------------------------------------------------------------------------------------------
+# a teacher shared by several students (--n-students)
+
+
+def test_recommend_n_students_table_and_json(capsys, fits):
+    argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--n-students", "8"]
+    argv += ["--fit", str(fits["distillation"])]
+    status, out, err = run(capsys, argv)
+    assert status == 0, err
+    assert "teacher pretraining shared by 8 students: 1/8 of its FLOPs charged" in out
+    assert "teacher tokens D_T (1/8)" in out
+    status, out, _ = run(capsys, [*argv, "--json"])
+    data = json.loads(out)["recommendations"][0]
+    rec = bd.recommend(
+        load_fit(fits["distillation"]), compute=1e22, student_params=1e9, n_students=8
+    )
+    assert data["n_students"] == 8
+    assert data == json.loads(json.dumps(rec.to_dict()))
+    # the default is one student per teacher
+    status, out, _ = run(capsys, [*argv[:5], "--fit", str(fits["distillation"]), "--json"])
+    assert json.loads(out)["recommendations"][0]["n_students"] == 1
+
+
+def test_recommend_n_students_sweep_says_the_teacher_is_shared(capsys, fits):
+    argv = ["recommend", "--compute", "1e21", "1e22", "--student-params", "1e9"]
+    argv += ["--n-students", "4", "--fit", str(fits["distillation"])]
+    status, out, _ = run(capsys, argv)
+    assert status == 0
+    assert (
+        out.splitlines()[1] == "teacher pretraining shared by 4 students: 1/4 of its FLOPs charged"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("0", "error: --n-students must be an integer >= 1, got 0; give how many students"),
+        ("-2", "error: --n-students must be an integer >= 1, got -2"),
+        ("2.5", "argument --n-students: expected a whole number such as 8, got '2.5'"),
+    ],
+)
+def test_recommend_bad_n_students_exits_2(capsys, fits, value, match):
+    argv = ["recommend", "--compute", "1e22", "--student-params", "1e9", "--n-students", value]
+    status, out, err = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0], err
+    assert "e.g. --n-students 8" in lines[0] or value == "2.5"
+    assert not PYTHONIC.search(lines[0].split(": error: ", 1)[1]), lines[0]
+
+
+# --------------------------------------------------------------------------------------------
+# crossover
+
+
+def test_crossover_prints_a_table(capsys, fits):
+    argv = ["crossover", "--student-params", "1e9", "3e9", "1e10"]
+    status, out, err = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 0, err
+    assert err == ""
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("Crossover: the compute beyond which supervised training beats")
+    assert "scenario 'best_case'; 60 draws, mean law; medians and 90% intervals" in lines[0]
+    assert lines[1].startswith("FLOPs rule (--approx paper)")
+    assert lines[2].split() == [
+        "N_S", "crossover", "90%", "interval", "none", "never", "still", "searched", "(FLOPs)"
+    ]  # fmt: skip
+    frame = bd.crossover(load_fit(fits["distillation"]), student_params=[1e9, 3e9, 1e10])
+    for line, (_, r) in zip(lines[3:6], frame.iterrows(), strict=True):
+        assert line.split()[:2] == [f"{r['student_params']:.3g}", f"{r['median']:.3g}"]
+    assert lines[6].startswith("none: share of draws without a crossover")
+    assert lines[-1] == "extrapolation: not assessed: the fit has no runs (ScalingFit.from_params)"
+
+
+def test_crossover_json_matches_the_api(capsys, fits):
+    argv = ["crossover", "--student-params", "1e9", "--scenario", "teacher_inference"]
+    argv += ["--compute-range", "1e19", "1e25", "--ci-prob", "0.8", "--json"]
+    status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 0
+    document = json.loads(out)
+    assert set(document) == {
+        "schema", "approx", "scenario", "ci_prob", "compute_range", "teacher_loss", "loss_kind",
+        "rows", "fit",
+    }  # fmt: skip
+    assert document["schema"] == "bayes_distill.crossover/1"
+    assert document["scenario"] == "teacher_inference" and document["ci_prob"] == 0.8
+    assert document["compute_range"] == [1e19, 1e25] and document["teacher_loss"] is None
+    frame = bd.crossover(
+        load_fit(fits["distillation"]),
+        student_params=1e9,
+        scenario="teacher_inference",
+        ci_prob=0.8,
+        compute_range=(1e19, 1e25),
+    )
+    (row,) = document["rows"]
+    assert row["extrapolation"] == {}
+    assert {k: v for k, v in row.items() if k != "extrapolation"} == pytest.approx(
+        frame.iloc[0].to_dict()
+    )
+    assert document["fit"]["file"] == str(fits["distillation"])
+
+
+def test_crossover_with_an_existing_teacher(capsys, fits):
+    argv = ["crossover", "--student-params", "1e9", "--teacher-loss", "2.3", "--json"]
+    status, out, _ = run(capsys, [*argv, "--fit", str(fits["distillation"])])
+    assert status == 0
+    document = json.loads(out)
+    assert document["teacher_loss"] == 2.3
+    status, out, _ = run(capsys, [*argv[:-1], "--fit", str(fits["distillation"])])
+    assert "from an existing teacher of loss 2.3" in out
+
+
+def test_crossover_uses_the_shipped_posterior_by_default(capsys, fits, monkeypatch):
+    asked = []
+
+    def fake_fitted(name):
+        asked.append(name)
+        return load_fit(fits[name])
+
+    monkeypatch.setattr(datasets, "fitted", fake_fitted)
+    status, out, _ = run(capsys, ["crossover", "--student-params", "1e9"])
+    assert status == 0 and out.startswith("Crossover")
+    assert asked == ["distillation"]
+
+
+def test_crossover_prints_the_extrapolation_and_warns_once(capsys, fits_with_runs):
+    """The paper's point posterior, with distillation runs of D_S in [1e9, 1e12]: at its
+    crossover (2.2e22 FLOPs) a 1e9 student trains on 3e12 tokens, 3 times the largest; a 1e10
+    student (1.8e24 FLOPs) on 2.8e13, 28 times: only that one is warned about."""
+    argv = ["crossover", "--student-params", "1e9", "1e10", "--fit"]
+    status, out, err = run(capsys, [*argv, str(fits_with_runs["distillation"])])
+    assert status == 0
+    assert "(scenario 'best_case'; 1 draw, mean law;" in out
+    lines = out.strip().splitlines()
+    assert lines[-3] == "extrapolation (the inputs of each row beyond the fitted runs' range):"
+    assert lines[-2] == (
+        "  student_params=1e+09: D_S = 3e+12 is 3 x beyond the fitted runs' range [1e+09, 1e+12]"
+    )
+    assert lines[-1].startswith("  student_params=1e+10: D_S = 2.82e+13 is 28.2 x beyond")
+    warned = err.strip().splitlines()
+    assert len(warned) == 1
+    assert warned[0].startswith("bayes-distill: warning: D_S = 2.82e+13 is 28.2 x beyond")
+    assert "(at --student-params 1e+10; 1 of 2 students beyond the threshold)" in warned[0]
+    status, out, _ = run(capsys, [*argv, str(fits_with_runs["distillation"]), "--json"])
+    rows = json.loads(out)["rows"]
+    assert rows[1]["D_S_fold"] == pytest.approx(rows[1]["D_S_median"] / 1e12)
+    assert rows[1]["extrapolation"]["D_S"]["max"] == 1e12
+    assert rows[0]["extrapolation"]["N_S"]["fold"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (
+            ["--compute-range", "1e20", "1e10"],
+            "--compute-range must be two numbers LO HI (FLOPs) with 0 < LO < HI, e.g. 1e18 1e27",
+        ),
+        (
+            ["--compute-range", "1e5", "1e9"],
+            "--compute-range 1e+05 1e+09 holds no range of budgets that can train the student "
+            "(--student-params 1e+09)",
+        ),
+        (
+            ["--teacher-loss", "2", "--scenario", "teacher_inference"],
+            "crossover takes an existing teacher by its loss only: use --scenario best_case",
+        ),
+        (["--teacher-loss", "0.1"], "--teacher-loss 0.1 is outside the range"),
+        (["--student-params", "1e9", "1e18"], "--student-params 1e+18 is outside the bounds"),
+        (["--student-params", "-1e9"], "--student-params must be finite and positive"),
+        (["--scenario", "free"], "invalid choice: 'free'"),
+    ],
+)
+def test_crossover_errors_are_phrased_for_the_command_line(capsys, fits, extra, match):
+    argv = ["crossover", "--student-params", "1e9", "--fit", str(fits["distillation"]), *extra]
+    status, out, err = run(capsys, argv)
+    assert status == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0], err
+    assert not PYTHONIC.search(lines[0].split(": error: ", 1)[1]), lines[0]
+
+
+def test_crossover_with_a_supervised_fit_exits_2(capsys, fits):
+    status, _, err = run(
+        capsys, ["crossover", "--student-params", "1e9", "--fit", str(fits["chinchilla"])]
+    )
+    assert status == 2
+    assert "crossover needs a fit of law distillation, got a 'chinchilla' fit" in err
+
+
+def test_crossover_parser_defaults_and_help(capsys):
+    args = build_parser().parse_args(["crossover", "--student-params", "1e9", "1e10"])
+    assert args.student_params == [1e9, 1e10] and args.scenario == "best_case"
+    assert tuple(args.compute_range) == (1e18, 1e27) == bd.decide.DEFAULT_COMPUTE_RANGE
+    assert args.teacher_loss is None and args.ci_prob == 0.9 and args.approx == "paper"
+    status, out, _ = run(capsys, ["crossover", "--help"])
+    text = " ".join(out.split())
+    assert status == 0 and "examples:" in text
+    assert "schema bayes_distill.crossover/1" in text
+    assert "crossover --student-params 1e9 3e9 1e10" in text
+    import bayes_distill.cli as cli
+
+    assert cli.CROSSOVER_SCHEMA == "bayes_distill.crossover/1"
+    assert '"schema": "bayes_distill.crossover/1"' in cli.__doc__

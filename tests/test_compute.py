@@ -224,6 +224,74 @@ def test_supervised_tokens_is_c_over_3f():
     assert compute.student_tokens(1e22, 1e9) == compute.supervised_tokens(1e22, 1e9)
 
 
+# --- a teacher shared by several students ---------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ALL_SCENARIOS)
+@pytest.mark.parametrize("k", [1, 3, 16])
+def test_shared_teacher_charges_one_kth_of_its_pretraining(scenario, k):
+    phases = compute.flops_by_phase(**RUN, scenario=scenario, n_students=k)
+    d_logits, d_pretrain = DELTAS.get(scenario, (0, 0))
+    f_t = oracle_forward(RUN["N_T"])
+    # pretraining divided among the k students; logits paid per student, whatever k
+    assert phases["teacher_pretraining"] == pytest.approx(
+        d_pretrain * 3 * f_t * RUN["D_T"] / k, rel=1e-13
+    )
+    assert phases["teacher_logits"] == pytest.approx(d_logits * f_t * RUN["D_S"], rel=1e-13)
+    total = compute.total_flops(**RUN, scenario=scenario, n_students=k)
+    assert total == pytest.approx(sum(phases.values()), rel=1e-14)
+    # the budget that total costs buys the same student tokens back
+    D_S = compute.student_tokens(
+        total, RUN["N_S"], N_T=RUN["N_T"], D_T=RUN["D_T"], scenario=scenario, n_students=k
+    )
+    assert D_S == pytest.approx(RUN["D_S"], rel=1e-12)
+
+
+@pytest.mark.parametrize("scenario", ALL_SCENARIOS)
+def test_one_student_is_the_default_accounting(scenario):
+    kw = {"scenario": scenario}
+    assert compute.total_flops(**RUN, **kw, n_students=1) == compute.total_flops(**RUN, **kw)
+    one = compute.flops_by_phase(**RUN, **kw, n_students=1)
+    assert one == compute.flops_by_phase(**RUN, **kw)
+    tokens = compute.student_tokens(3e22, 1e9, N_T=7e9, D_T=1e11, **kw, n_students=1)
+    assert tokens == compute.student_tokens(3e22, 1e9, N_T=7e9, D_T=1e11, **kw)
+
+
+def test_shared_teacher_leaves_more_tokens_for_the_student():
+    teacher = {"N_T": 7e9, "D_T": 1e12}
+    tokens = [
+        compute.student_tokens(1e23, 1e9, **teacher, scenario="teacher_pretraining", n_students=k)
+        for k in (1, 2, 8, 10**6)
+    ]
+    assert np.all(np.diff(tokens) > 0)
+    # a teacher shared by very many students is nearly free
+    assert tokens[-1] == pytest.approx(compute.supervised_tokens(1e23, 1e9), rel=1e-5)
+
+
+@pytest.mark.parametrize("func", ["total_flops", "flops_by_phase", "student_tokens"])
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (0, ValueError, r"^n_students must be an integer >= 1, got 0; "),
+        (-2, ValueError, r"^n_students must be an integer >= 1, got -2"),
+        (1.5, TypeError, r"^n_students must be an integer >= 1, got 1\.5 \(float\)"),
+        (False, TypeError, r"^n_students must be an integer >= 1, got False \(bool\)"),
+    ],
+)
+@pytest.mark.parametrize("scenario", ["supervised", "teacher_pretraining"])
+def test_n_students_is_checked(func, value, error, match, scenario):
+    args = (1e22, 1e9) if func == "student_tokens" else (1e9, 2e10)
+    with pytest.raises(error, match=match):
+        getattr(compute, func)(*args, N_T=7e9, D_T=1e11, scenario=scenario, n_students=value)
+
+
+def test_check_n_students():
+    assert compute.check_n_students(np.int32(5)) == 5
+    assert type(compute.check_n_students(np.int32(5))) is int
+    with pytest.raises(TypeError, match=r"e\.g\. n_students=8"):
+        compute.check_n_students("8")
+
+
 # --- user errors -----------------------------------------------------------------------------
 
 

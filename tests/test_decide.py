@@ -22,7 +22,7 @@ from scipy import optimize
 
 import bayes_distill as bd
 from bayes_distill import laws
-from bayes_distill.compute import SCENARIOS, forward_flops, student_tokens
+from bayes_distill.compute import SCENARIOS, forward_flops
 from bayes_distill.fit import ConvergenceWarning, ScalingFit
 
 LO, HI = 1e6, 1e17
@@ -70,12 +70,15 @@ def paper_optimum(scenario: str, C: float, N_S: float) -> dict:
     return slsqp_optimum(dict(laws.PAPER), scenario, C, N_S)
 
 
-def slsqp_optimum(params: dict[str, float], scenario: str, C: float, N_S: float) -> dict:
+def slsqp_optimum(
+    params: dict[str, float], scenario: str, C: float, N_S: float, n_students: int = 1
+) -> dict:
     """Per-draw optimum of the student loss by multi-start SLSQP in log space.
 
     ``best_case`` optimises ``L_T`` over the losses a teacher within the bounds reaches; the
     other scenarios optimise ``(N_T, D_T)`` freely within the bounds (also ``D_T`` in
-    ``teacher_inference``, where it costs nothing) subject to ``D_S >= 1e6``.
+    ``teacher_inference``, where it costs nothing) subject to ``D_S >= 1e6``. A teacher shared
+    by ``n_students`` students charges each ``1 / n_students`` of its pretraining.
     """
     sup = {k: params[k] for k in SUPERVISED_KEYS}
 
@@ -86,7 +89,11 @@ def slsqp_optimum(params: dict[str, float], scenario: str, C: float, N_S: float)
         if scenario == "best_case":
             return C / (3 * forward_flops(N_S))
         N_T, D_T = math.exp(x[0]), math.exp(x[1])
-        return student_tokens(C, N_S, N_T=N_T, D_T=D_T, scenario=scenario)
+        share = 1.0 / n_students if SCENARIOS[scenario][1] else 0.0
+        pretraining = share * 3 * forward_flops(N_T) * D_T
+        logits = SCENARIOS[scenario][0] * forward_flops(N_T)
+        # written out (Eq. 9), not through compute.student_tokens
+        return (C - pretraining) / (3 * forward_flops(N_S) + logits)
 
     def objective(x):
         L_T = math.exp(x[0]) if scenario == "best_case" else teacher_loss(x[0], x[1])
@@ -672,3 +679,406 @@ def test_compute_optimal_errors(kwargs, error, match):
 def test_compute_optimal_rejects_non_fit():
     with pytest.raises(TypeError, match="needs a ScalingFit"):
         bd.compute_optimal("models/chinchilla.nc", compute=1e22)
+
+
+# --------------------------------------------------------------------------------------------
+# a teacher shared by several students (n_students)
+
+SHARED_KS = [1, 2, 4, 8, 16, 32]
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_one_student_is_the_default_answer(jitter_fit, scenario):
+    kw = {"compute": 1e22, "student_params": 1e9, "scenario": scenario}
+    default = bd.recommend(jitter_fit, **kw)
+    one = bd.recommend(jitter_fit, **kw, n_students=1)
+    assert default.n_students == one.n_students == 1
+    assert one.to_dict() == default.to_dict()
+    pd.testing.assert_frame_equal(one.per_draw, default.per_draw)
+    assert str(one) == str(default)
+    assert "shared by" not in str(one)
+
+
+@pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_and_inference"])
+def test_shared_teacher_charges_its_share_of_pretraining(paper_fit, scenario):
+    C, N_S, k = 1e22, 1e9, 8
+    rec = bd.recommend(paper_fit, compute=C, student_params=N_S, scenario=scenario, n_students=k)
+    a, f = rec.allocation, rec.flops
+    full = 3 * forward_flops(a["N_T"]) * a["D_T"]
+    assert f["teacher_pretraining"] == pytest.approx(full / k, rel=1e-12)
+    # the logits are paid per student, on all of its tokens
+    d_logits = SCENARIOS[scenario][0]
+    assert f["teacher_logits"] == pytest.approx(d_logits * forward_flops(a["N_T"]) * a["D_S"])
+    assert f["total"] == pytest.approx(C, rel=1e-9)
+    # the allocation is what SLSQP finds with the same accounting
+    ref = slsqp_optimum(dict(laws.PAPER), scenario, C, N_S, n_students=k)
+    assert rec.student_loss_mean["median"] == pytest.approx(ref["loss"], rel=5e-3)
+    assert rec.student_loss_mean["median"] <= ref["loss"] * (1 + 5e-3)
+    # and a teacher shared by 8 students is better value than one trained for one
+    one = bd.recommend(paper_fit, compute=C, student_params=N_S, scenario=scenario)
+    assert rec.student_loss_mean["median"] < one.student_loss_mean["median"]
+
+
+@pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_and_inference"])
+@pytest.mark.parametrize("C", [1e21, 1e22])
+def test_more_students_per_teacher_never_make_distillation_less_likely(jitter_fit, scenario, C):
+    recs = [
+        bd.recommend(jitter_fit, compute=C, student_params=1e9, scenario=scenario, n_students=k)
+        for k in SHARED_KS
+    ]
+    p = np.array([r.p_distillation_better for r in recs])
+    assert np.all(np.diff(p) >= 0), p
+    assert p[-1] > p[0]
+    at_risk = np.array([r.student_loss["at_risk"] for r in recs])
+    assert np.all(np.diff(at_risk) <= 1e-12), at_risk
+    # each draw's own optimum can only improve (a cheaper teacher leaves more for the student),
+    # to the accuracy of the per-draw search (5e-4 nats at worst, on the law's sharp break)
+    optimal = np.stack([r.per_draw["loss_optimal"].to_numpy() for r in recs])
+    assert np.all(np.diff(optimal, axis=0) <= 5e-4), np.diff(optimal, axis=0).max()
+    assert np.mean(np.diff(optimal, axis=0) <= 1e-5) > 0.99
+
+
+@pytest.mark.parametrize("scenario", ["best_case", "teacher_inference"])
+def test_shared_teacher_changes_nothing_where_pretraining_is_not_paid(jitter_fit, scenario):
+    kw = {"compute": 1e22, "student_params": 1e9, "scenario": scenario}
+    one = bd.recommend(jitter_fit, **kw)
+    shared = bd.recommend(jitter_fit, **kw, n_students=8)
+    a, b = one.to_dict(), shared.to_dict()
+    assert b.pop("n_students") == 8 and a.pop("n_students") == 1
+    note = f"n_students=8 changes nothing here: scenario {scenario!r} does not pay"
+    assert [n for n in b.pop("notes") if n not in a["notes"]] == [
+        next(n for n in shared.notes if n.startswith(note))
+    ]
+    a.pop("notes")
+    assert a == b
+    assert "shared by" not in str(shared)
+
+
+def test_shared_existing_teacher_is_never_charged_pretraining(paper_fit):
+    rec = bd.recommend(
+        paper_fit,
+        compute=1e22,
+        student_params=1e9,
+        scenario="teacher_pretraining",
+        teacher_loss=2.0,
+        n_students=4,
+    )
+    assert rec.flops["teacher_pretraining"] == 0
+    assert any(
+        "n_students=4 changes nothing here: an existing teacher's pretraining is sunk" in n
+        for n in rec.notes
+    )
+
+
+def test_shared_teacher_is_reported(paper_fit):
+    rec = bd.recommend(
+        paper_fit, compute=1e22, student_params=1e9, scenario="teacher_pretraining", n_students=16
+    )
+    assert rec.n_students == 16 and rec.shares_teacher_pretraining
+    text = str(rec)
+    assert "teacher pretraining shared by 16 students: 1/16 of its FLOPs charged" in text
+    assert "teacher tokens D_T (1/16)" in text
+    assert rec.to_frame()["n_students"].iloc[0] == 16
+    assert rec.to_dict()["n_students"] == 16
+    json.dumps(rec.to_dict())
+    sweep = bd.recommend(paper_fit, compute=[1e21, 1e22], student_params=1e9, n_students=16)
+    assert sweep["n_students"].tolist() == [16, 16]
+    assert sweep["flops_teacher_pretraining"].iloc[1] == pytest.approx(
+        rec.flops["teacher_pretraining"]
+    )
+
+
+def test_shared_teacher_makes_a_smaller_budget_feasible(paper_fit):
+    # 2.2e14 FLOPs train a 1e7 student on 1.1e6 tokens, but not the smallest teacher (1e6
+    # parameters on 1e6 tokens, 5.8e13 FLOPs) too; shared by 1000 students it costs 5.8e10
+    with pytest.raises(ValueError, match="too small for scenario 'teacher_pretraining'"):
+        bd.recommend(paper_fit, compute=2.2e14, student_params=1e7)
+    rec = bd.recommend(paper_fit, compute=2.2e14, student_params=1e7, n_students=1000)
+    assert rec.flops["total"] == pytest.approx(2.2e14, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (0, ValueError, r"n_students must be an integer >= 1, got 0; give how many students"),
+        (-3, ValueError, r"n_students must be an integer >= 1, got -3"),
+        (2.5, TypeError, r"n_students must be an integer >= 1, got 2\.5 \(float\)"),
+        (4.0, TypeError, r"n_students must be an integer >= 1, got 4\.0 \(float\)"),
+        (True, TypeError, r"n_students must be an integer >= 1, got True \(bool\)"),
+        ("8", TypeError, r"n_students must be an integer >= 1, got '8' \(str\)"),
+        (None, TypeError, r"n_students must be an integer >= 1, got None"),
+    ],
+)
+def test_n_students_errors(paper_fit, value, error, match):
+    with pytest.raises(error, match=match):
+        bd.recommend(paper_fit, compute=1e22, student_params=1e9, n_students=value)
+
+
+def test_n_students_accepts_numpy_integers(paper_fit):
+    rec = bd.recommend(paper_fit, compute=1e22, student_params=1e9, n_students=np.int64(4))
+    assert rec.n_students == 4 and type(rec.n_students) is int
+
+
+# --------------------------------------------------------------------------------------------
+# crossover: a root-finder per draw
+
+
+def crossover_oracle(
+    params: dict[str, float],
+    scenario: str,
+    N_S: float,
+    compute_range: tuple[float, float],
+    *,
+    lt_box: tuple[float, float] | None = None,
+    teacher_loss: float | None = None,
+    per_decade: int = 6,
+) -> float:
+    """One draw's crossover by ``brentq``: the first budget, after distillation has won, where
+    the best distilled student (a SciPy minimisation per budget) stops beating supervised
+    training; NaN when there is none in ``compute_range``.
+
+    ``best_case`` minimises over ``log L_T`` in ``lt_box`` (a grid of 200, then a bounded
+    ``minimize_scalar``); the scenarios that pay for the teacher use :func:`slsqp_optimum`; a
+    given ``teacher_loss`` is used as it is.
+    """
+    sup = {k: params[k] for k in SUPERVISED_KEYS}
+
+    def best_distilled(C):
+        D = C / (3 * forward_flops(N_S))
+        if teacher_loss is not None:
+            return float(bd.laws.distillation_loss(N_S, D, teacher_loss, **params))
+        if scenario != "best_case":
+            return slsqp_optimum(params, scenario, C, N_S)["loss"]
+
+        def f(log_LT):
+            return float(bd.laws.distillation_loss(N_S, D, math.exp(log_LT), **params))
+
+        grid = np.linspace(*lt_box, 200)
+        i = int(np.argmin([f(t) for t in grid]))
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+        res = optimize.minimize_scalar(f, bounds=(lo, hi), method="bounded")
+        return min(float(res.fun), f(grid[i]))
+
+    def gap(log_C):
+        C = math.exp(log_C)
+        L_sup = float(bd.laws.supervised_loss(N_S, C / (3 * forward_flops(N_S)), **sup))
+        return best_distilled(C) - L_sup
+
+    lo, hi = np.log(compute_range)
+    n = round((hi - lo) / math.log(10) * per_decade) + 1
+    scan = np.linspace(lo, hi, n)
+    won = False
+    previous = None
+    for x in scan:
+        g = gap(x)
+        if g < 0:
+            won = True
+        elif won:
+            return math.exp(optimize.brentq(gap, previous, x, xtol=1e-6))
+        previous = x
+    return math.nan
+
+
+def lt_box(fit: ScalingFit) -> tuple[float, float]:
+    """The teacher losses ``recommend`` and ``crossover`` search in ``best_case`` (log): those a
+    teacher within the bounds reaches, over all draws."""
+    losses = [
+        (
+            float(
+                laws.supervised_loss(HI, HI, **{k: draw_params(fit, s)[k] for k in SUPERVISED_KEYS})
+            ),
+            float(
+                laws.supervised_loss(LO, LO, **{k: draw_params(fit, s)[k] for k in SUPERVISED_KEYS})
+            ),
+        )
+        for s in range(fit.n_samples)
+    ]
+    return math.log(min(a for a, _ in losses)), math.log(max(b for _, b in losses))
+
+
+@pytest.fixture(scope="module")
+def xover_fit() -> ScalingFit:
+    """Four draws around the paper's coefficients (for the per-draw root-finder)."""
+    return ScalingFit.from_params("distillation", jittered_params(4, scale=0.05, seed=7))
+
+
+def test_crossover_matches_a_root_finder_per_draw(xover_fit):
+    sizes = [1e9, 3e9, 1e10]
+    frame = bd.crossover(xover_fit, student_params=sizes, compute_range=(1e19, 1e26))
+    box = lt_box(xover_fit)
+    crossed = []
+    for row, N_S in enumerate(sizes):
+        got = np.asarray(frame.attrs["draws"][row])
+        ref = [
+            crossover_oracle(draw_params(xover_fit, s), "best_case", N_S, (1e19, 1e26), lt_box=box)
+            for s in range(xover_fit.n_samples)
+        ]
+        # the same draws cross (NaN: still winning at 1e26), at the same budgets to 0.2%
+        np.testing.assert_allclose(got, ref, rtol=2e-3)
+        crossed.append(np.isfinite(ref))
+        assert frame["p_still_winning"].iloc[row] == pytest.approx(1 - np.mean(crossed[-1]))
+        if crossed[-1].any():
+            assert frame["median"].iloc[row] == pytest.approx(np.nanmedian(ref), rel=2e-3)
+    # both kinds of draw are checked: two cross, two are still winning at 1e26 FLOPs
+    assert np.any(crossed) and not np.all(crossed)
+
+
+def test_crossover_of_a_trained_teacher_matches_a_root_finder(xover_fit):
+    """Teacher pretraining paid: a 1e10 student distils best below ~3e20 FLOPs."""
+    fit = ScalingFit.from_params("distillation", jittered_params(3, scale=0.05, seed=7))
+    frame = bd.crossover(
+        fit, student_params=1e10, scenario="teacher_pretraining", compute_range=(1e19, 1e22)
+    )
+    got = np.asarray(frame.attrs["draws"][0])
+    ref = [
+        crossover_oracle(
+            draw_params(fit, s), "teacher_pretraining", 1e10, (1e19, 1e22), per_decade=3
+        )
+        for s in range(fit.n_samples)
+    ]
+    assert np.isfinite(ref).all(), ref
+    np.testing.assert_allclose(got, ref, rtol=2e-3)
+
+
+def test_crossover_of_an_existing_teacher_matches_a_root_finder(xover_fit):
+    frame = bd.crossover(
+        xover_fit, student_params=1e9, teacher_loss=2.3, compute_range=(1e19, 1e26)
+    )
+    ref = [
+        crossover_oracle(
+            draw_params(xover_fit, s), "best_case", 1e9, (1e19, 1e26), teacher_loss=2.3
+        )
+        for s in range(xover_fit.n_samples)
+    ]
+    assert np.isfinite(ref).all(), ref
+    np.testing.assert_allclose(frame.attrs["draws"][0], ref, rtol=2e-3)
+    assert frame.attrs["teacher_loss"] == 2.3
+
+
+def test_crossover_frame_summarises_the_draws(jitter_fit):
+    frame = bd.crossover(jitter_fit, student_params=[1e9, 1e10], ci_prob=0.8)
+    assert list(frame.columns) == [
+        "student_params",
+        "median",
+        "lower",
+        "upper",
+        "p_no_crossover",
+        "p_never_wins",
+        "p_still_winning",
+        "n_draws",
+        "n_crossover",
+        "D_S_median",
+        "compute_lo",
+        "compute_hi",
+    ]  # a fit without runs has no extrapolation columns
+    for row in range(2):
+        draws = np.asarray(frame.attrs["draws"][row])
+        assert draws.shape == (jitter_fit.n_samples,)
+        crossed = draws[np.isfinite(draws)]
+        r = frame.iloc[row]
+        assert r["n_crossover"] == crossed.size and r["n_draws"] == jitter_fit.n_samples
+        lo, med, hi = np.quantile(crossed, [0.1, 0.5, 0.9])
+        assert (r["lower"], r["median"], r["upper"]) == pytest.approx((lo, med, hi))
+        assert r["p_no_crossover"] == pytest.approx(1 - crossed.size / jitter_fit.n_samples)
+        assert r["p_no_crossover"] == pytest.approx(r["p_never_wins"] + r["p_still_winning"])
+        assert r["compute_lo"] <= r["lower"] <= r["median"] <= r["upper"] <= r["compute_hi"]
+        # best case: the student's tokens at the crossover are what the budget buys
+        D = np.median(crossed / (3 * forward_flops(r["student_params"])))
+        assert r["D_S_median"] == pytest.approx(D, rel=1e-6)
+    assert frame["median"].iloc[0] < frame["median"].iloc[1]
+    assert frame.attrs["scenario"] == "best_case" and frame.attrs["ci_prob"] == 0.8
+    assert frame.attrs["compute_range"] == (1e18, 1e27)
+    assert frame.attrs["teacher_loss"] is None
+    assert frame.attrs["extrapolation"] == [{}, {}]
+    assert "mean law" in frame.attrs["loss_kind"]
+
+
+def test_crossover_agrees_with_a_recommend_sweep(paper_fit):
+    """The paper's coefficients: each crossover lies between the last budget of a sweep at
+    which distillation wins and the first at which it loses (compare best_case_crossover)."""
+    budgets = np.logspace(18, 25, 15)
+    frame = bd.crossover(paper_fit, student_params=[1e9, 3e9, 1e10])
+    for N_S, c in zip((1e9, 3e9, 1e10), frame["median"], strict=True):
+        first_lost = best_case_crossover(paper_fit, N_S, budgets)
+        assert first_lost / 10**0.5 < c <= first_lost
+    assert frame["median"].is_monotonic_increasing
+    assert (frame["p_no_crossover"] == 0).all()
+
+
+def test_small_students_are_still_winning_at_the_top_of_the_range(paper_fit):
+    """Table 6: below ~1e9 parameters the best case never loses (see the xfail above); a
+    student whose teacher's pretraining is paid only starts winning (near 1e20 FLOPs)."""
+    frame = bd.crossover(paper_fit, student_params=1e8)
+    row = frame.iloc[0]
+    assert np.isnan(row["median"]) and row["n_crossover"] == 0
+    assert row["p_no_crossover"] == row["p_still_winning"] == 1.0
+    # 1e27 FLOPs would train 1e8 parameters on more than 1e17 tokens: the range stops below
+    assert row["compute_hi"] <= 3 * forward_flops(1e8) * HI < 1e27
+    assert row["compute_lo"] == 1e18
+    paid = bd.crossover(paper_fit, student_params=1e8, scenario="teacher_pretraining")
+    assert paid["p_still_winning"].iloc[0] == 1.0
+    never = bd.crossover(
+        paper_fit,
+        student_params=1e9,
+        scenario="pretraining_and_inference",
+        compute_range=(1e20, 1e26),
+    )
+    assert never["p_never_wins"].iloc[0] == 1.0 and np.isnan(never["median"].iloc[0])
+
+
+def test_crossover_drops_non_finite_draws():
+    params = jittered_params(20)
+    params["B"] = params["B"].copy()
+    params["B"][3] = np.nan
+    fit = ScalingFit.from_params("distillation", params)
+    frame = bd.crossover(fit, student_params=1e9)
+    assert frame["n_draws"].iloc[0] == 19
+    assert np.isnan(frame.attrs["draws"][0][3])
+    assert np.isfinite(frame["median"].iloc[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"student_params": "1e9"}, TypeError, "student_params must be numbers"),
+        ({"student_params": [[1e9]]}, ValueError, "non-empty 1-D array"),
+        ({"student_params": []}, ValueError, "non-empty 1-D array"),
+        ({"student_params": [1e9, -1.0]}, ValueError, "student_params must be finite and positive"),
+        (
+            {"student_params": [1e9, 1e18]},
+            ValueError,
+            r"student_params=1e\+18 is outside the bounds",
+        ),
+        ({"scenario": "cheap"}, ValueError, r"Unknown scenario 'cheap'"),
+        ({"ci_prob": 1.0}, ValueError, r"ci_prob must be .* got 1\.0"),
+        ({"approx": "6ND"}, ValueError, "approx must be 'paper'"),
+        ({"bounds": (1e9, 1e6)}, ValueError, "bounds must be a pair"),
+        ({"compute_range": 1e22}, ValueError, r"compute_range must be a pair .*got 1e\+22"),
+        ({"compute_range": (1e22, 1e20)}, ValueError, "0 < lower < upper"),
+        ({"compute_range": (0, 1e20)}, ValueError, "0 < lower < upper"),
+        ({"compute_range": ("a", 1e20)}, ValueError, "compute_range must be a pair"),
+        (
+            {"compute_range": (1e5, 1e9)},
+            ValueError,
+            r"compute_range=\(1e\+05, 1e\+09\) holds no range of budgets that can train the "
+            r"student \(student_params=1e\+09\) in scenario 'best_case'",
+        ),
+        ({"teacher_loss": 30.0}, ValueError, r"teacher_loss=30\.0 is outside the range"),
+        (
+            {"teacher_loss": 2.0, "scenario": "teacher_inference"},
+            ValueError,
+            r"scenario 'teacher_inference' pays for the teacher's logits.*by its loss only",
+        ),
+        ({"compute_ranges": (1e18, 1e20)}, TypeError, "Did you mean 'compute_range'"),
+    ],
+)
+def test_crossover_errors(paper_fit, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        bd.crossover(paper_fit, **{"student_params": 1e9, **kwargs})
+
+
+def test_crossover_rejects_other_fits():
+    with pytest.raises(ValueError, match=r"crossover needs a fit of law distillation"):
+        bd.crossover(ScalingFit.from_params("chinchilla", EPOCH), student_params=1e9)
+    with pytest.raises(TypeError, match="needs a ScalingFit"):
+        bd.crossover("models/distillation.nc", student_params=1e9)

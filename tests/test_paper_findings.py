@@ -214,3 +214,41 @@ def test_sweeps_beyond_the_runs_warn_once_naming_each_input(shipped):
     assert [set(r) for r in frame.attrs["extrapolation"]] == [
         {"N_S", "D_S", "tokens_per_param", "L_T", "N_T", "D_T"}
     ] * len(BUDGETS)
+
+
+def test_crossover_on_the_shipped_posterior(shipped):
+    """F1 per draw: the budget where the best distilled student stops beating supervised
+    training grows with the student, in the same decades as the paper's coefficients; the
+    draws whose distilled student is still winning at the top of the range are counted."""
+    with pytest.warns(bd.ExtrapolationWarning, match=r"D_S = \S+ is \S+ x beyond") as caught:
+        frame = bd.crossover(shipped, student_params=[1e9, 1e10])
+    assert len(caught) == 1
+    one, ten = frame.iloc[0], frame.iloc[1]
+    assert 1e22 < one["median"] < 1e24 and 1e24 < ten["median"] < 1e26
+    assert one["lower"] < one["median"] < one["upper"]
+    assert one["median"] < ten["median"]
+    for row in (one, ten):
+        # some draws never stop winning within 1e27 FLOPs (the near-tie far beyond the runs)
+        assert 0.05 < row["p_no_crossover"] < 0.5
+        assert row["p_no_crossover"] == pytest.approx(row["p_never_wins"] + row["p_still_winning"])
+        assert row["n_draws"] == shipped.n_samples
+        # the student's tokens at the crossover lie far beyond the runs (and are flagged)
+        assert row["D_S_fold"] > 10 and row["extrapolation"] >= row["D_S_fold"]
+    paper = bd.crossover(ScalingFit.from_params("distillation", laws.PAPER), [1e9, 1e10])
+    # within a decade of the paper's coefficients' crossovers (2.2e22 and 1.8e24 FLOPs)
+    assert np.all(np.abs(np.log10(paper["median"] / frame["median"])) < 1)
+
+
+@pytest.mark.parametrize(("C", "risk_tolerance"), [(1e22, 0.1), (1e23, 0.5)])
+def test_a_teacher_shared_by_more_students_pays_more_often(shipped, C, risk_tolerance):
+    ps = []
+    for k in (1, 2, 4, 8, 16, 32):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", bd.ExtrapolationWarning)
+            rec = bd.recommend(
+                shipped, compute=C, student_params=1e9, scenario="teacher_pretraining",
+                risk_tolerance=risk_tolerance, n_students=k,
+            )  # fmt: skip
+        ps.append(rec.p_distillation_better)
+    assert np.all(np.diff(ps) >= 0), ps
+    assert ps[0] < 0.6 < ps[-1]

@@ -324,6 +324,125 @@ def test_recommendation_errors(rec):
 
 
 # --------------------------------------------------------------------------------------------
+# the crossover, and a teacher shared by several students
+
+
+@pytest.fixture(scope="module")
+def crossover_frame(distillation_fit):
+    return bd.crossover(distillation_fit, student_params=[1e9, 3e9, 1e10])
+
+
+def test_crossover_band_contains_the_median(crossover_frame):
+    fig = plots.crossover(crossover_frame)
+    (ax,) = fig.axes
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "student parameters N_S"
+    assert ax.get_ylabel() == "crossover compute C (FLOPs)"
+    assert "scenario 'best_case'" in ax.get_title()
+    band = next(c for c in ax.collections if isinstance(c, PolyCollection))
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_xdata(), crossover_frame["student_params"])
+    np.testing.assert_allclose(line.get_ydata(), crossover_frame["median"])
+    assert _band_contains(band, line)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["90% interval over draws", "crossover (median over draws)"]
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == [f"{p:.0%} no crossover" for p in crossover_frame["p_no_crossover"]]
+
+
+def test_crossover_marks_students_without_one():
+    """The paper's coefficients: a 1e8 student's best-case distillation never stops winning."""
+    fit = ScalingFit.from_params("distillation", laws.PAPER)
+    frame = bd.crossover(fit, student_params=[1e8, 1e9])
+    fig = plots.crossover(frame)
+    ax = fig.axes[0]
+    notes = [t.get_text() for t in ax.texts]
+    top = frame["compute_hi"].iloc[0]
+    assert notes[0] == f"no crossover up to {top:.2g}\n(distillation still winning)"
+    assert notes[1] == "0% no crossover"
+    marker = next(ln for ln in ax.get_lines() if ln.get_marker() == "^")
+    assert marker.get_xdata()[0] == 1e8 and marker.get_ydata()[0] == top
+    # one student and no band: its error bar only
+    one = plots.crossover(frame.iloc[1:])
+    assert not [c for c in one.axes[0].collections if isinstance(c, PolyCollection)]
+
+
+def test_crossover_plot_errors(crossover_frame):
+    with pytest.raises(TypeError, match=r"needs the DataFrame of bd\.crossover"):
+        plots.crossover(crossover_frame.to_dict())
+    with pytest.raises(ValueError, match=r"has no column\(s\) \['p_no_crossover'\]"):
+        plots.crossover(crossover_frame.drop(columns="p_no_crossover"))
+    with pytest.raises(ValueError, match="at least one student"):
+        plots.crossover(crossover_frame.iloc[:0])
+
+
+def test_shared_teacher_probabilities_and_losses(distillation_fit):
+    ks = [1, 4, 16, 64]
+    fig = plots.shared_teacher(distillation_fit, compute=1e21, student_params=1e9, n_students=ks)
+    ax_p, ax_l = fig.axes
+    assert _labelled(ax_p) and _labelled(ax_l)
+    assert ax_p.get_xlabel() == "students sharing one trained teacher, k"
+    assert ax_p.get_xscale() == "log"
+    p = ax_p.get_lines()[0].get_ydata()
+    np.testing.assert_allclose(ax_p.get_lines()[0].get_xdata(), ks)
+    assert np.all(np.diff(p) >= 0) and p[0] < 0.5 < p[-1]
+    rec = bd.recommend(
+        distillation_fit,
+        compute=1e21,
+        student_params=1e9,
+        scenario="teacher_pretraining",
+        n_students=16,
+    )
+    assert p[2] == pytest.approx(rec.p_distillation_better)
+    assert ax_p.get_lines()[1].get_ydata()[2] == pytest.approx(rec.p_distillation_better_by_margin)
+    assert ax_l.get_lines()[0].get_ydata()[2] == pytest.approx(rec.student_loss["at_risk"])
+    # the smallest k with P > 0.5 is marked
+    k0 = ks[int(np.argmax(p > 0.5))]
+    labels = [t.get_text() for t in ax_p.get_legend().get_texts()]
+    assert f"pays from k = {k0} (P > 0.5)" in labels
+    assert "supervised, loss at risk (90% q.)" in [
+        t.get_text() for t in ax_l.get_legend().get_texts()
+    ]
+
+
+def test_shared_teacher_warns_once_for_the_sweep():
+    shipped = bd.datasets.fitted("distillation")
+    with pytest.warns(bd.ExtrapolationWarning, match=r"of 6 values of n_students") as caught:
+        plots.shared_teacher(shipped, compute=1e23, student_params=1e9, max_draws=100)
+    assert len(caught) == 1
+    assert caught[0].filename == __file__  # attributed to the caller
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"scenario": "best_case"},
+            ValueError,
+            r"needs a scenario that pays for the teacher's pretraining \('teacher_pretraining' "
+            r"or 'pretraining_and_inference'\), got 'best_case'",
+        ),
+        ({"n_students": [1, 0]}, ValueError, "n_students must be an integer >= 1, got 0"),
+        ({"n_students": [1, 2.5]}, TypeError, r"n_students must be an integer >= 1, got 2\.5"),
+        ({"n_students": 8}, TypeError, "n_students must be a sequence of integers"),
+        ({"n_students": "8"}, TypeError, "n_students must be a sequence of integers"),
+        ({"n_students": []}, ValueError, "n_students is empty"),
+        ({"max_draws": 0}, ValueError, "max_draws must be a positive integer"),
+        ({"compute": -1.0}, ValueError, "compute must be finite and positive"),
+    ],
+)
+def test_shared_teacher_errors(distillation_fit, kwargs, error, match):
+    base = {"compute": 1e21, "student_params": 1e9}
+    with pytest.raises(error, match=match):
+        plots.shared_teacher(distillation_fit, **{**base, **kwargs})
+
+
+def test_shared_teacher_needs_a_distillation_fit(chinchilla_fit):
+    with pytest.raises(ValueError, match="shared_teacher needs a fit of the 'distillation' law"):
+        plots.shared_teacher(chinchilla_fit, compute=1e21, student_params=1e9)
+
+
+# --------------------------------------------------------------------------------------------
 # ArviZ plots
 
 

@@ -55,6 +55,7 @@ _LAZY = {
     "ExtrapolationWarning": "extrapolation",
     # decisions
     "compute_optimal": "decide",
+    "crossover": "decide",
     "recommend": "decide",
     "Recommendation": "decide",
     # model checking
@@ -87,6 +88,7 @@ __all__ = [
     # decisions
     "Recommendation",
     "compute_optimal",
+    "crossover",
     "recommend",
     # model checking
     "backtest",

@@ -1,4 +1,4 @@
-"""The ``bayes-distill`` command line: ``recommend``, ``compute-optimal`` and ``fit``.
+"""The ``bayes-distill`` command line: ``recommend``, ``crossover``, ``compute-optimal``, ``fit``.
 
 Every command prints a readable table (or JSON with ``--json``), with how far its inputs lie
 beyond the runs the posterior was fitted to (``extrapolation``, see
@@ -48,6 +48,23 @@ finite (NaN, infinity) are ``null``.
       "fit": {...}                          # as for recommend
     }
 
+``crossover --json``::
+
+    {
+      "schema": "bayes_distill.crossover/1",
+      "approx": "paper", "scenario": "best_case", "ci_prob": 0.9,
+      "compute_range": [1e18, 1e27],         # --compute-range
+      "teacher_loss": null,                  # --teacher-loss
+      "loss_kind": "mean law (epistemic; no run-to-run noise)",
+      "rows": [                              # one per --student-params value, in the order given
+        {"student_params": 1e9, "median": ..., "lower": ..., "upper": ...,
+         "p_no_crossover": 0.14, "p_never_wins": 0.0, "p_still_winning": 0.14,
+         "n_draws": 8000, "n_crossover": 6858, "D_S_median": ..., "compute_lo": 1e18,
+         "compute_hi": ..., "extrapolation": {...}}    # the columns of bd.crossover
+      ],
+      "fit": {...}                           # as for recommend
+    }
+
 A fit that failed its diagnostics says so twice: ``"ok": false`` in the JSON, and a warning on
 stderr.
 
@@ -57,6 +74,8 @@ Examples
 
     $ bayes-distill recommend --compute 1e22 --student-params 1e9 \\
           --scenario teacher_pretraining --risk-tolerance 0.1
+    $ bayes-distill recommend --compute 1e22 --student-params 1e9 --n-students 8
+    $ bayes-distill crossover --student-params 1e9 3e9 1e10 --scenario best_case
     $ bayes-distill compute-optimal --compute 1e21 1e22 1e23
     $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --random-seed 1
 """
@@ -73,7 +92,13 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-__all__ = ["COMPUTE_OPTIMAL_SCHEMA", "RECOMMENDATION_SCHEMA", "build_parser", "main"]
+__all__ = [
+    "COMPUTE_OPTIMAL_SCHEMA",
+    "CROSSOVER_SCHEMA",
+    "RECOMMENDATION_SCHEMA",
+    "build_parser",
+    "main",
+]
 
 PROG = "bayes-distill"
 SCENARIOS = ("teacher_pretraining", "best_case", "teacher_inference", "pretraining_and_inference")
@@ -91,6 +116,7 @@ BUILD_COMMAND = "python scripts/build_models.py"
 #: added within a version.
 RECOMMENDATION_SCHEMA = "bayes_distill.recommendation/1"
 COMPUTE_OPTIMAL_SCHEMA = "bayes_distill.compute_optimal/1"
+CROSSOVER_SCHEMA = "bayes_distill.crossover/1"
 
 _EPILOG = f"""\
 examples:
@@ -98,12 +124,14 @@ examples:
       --risk-tolerance 0.1
   {PROG} recommend --compute 1e20 1e21 1e22 --student-params 3e8 --scenario best_case --json
   {PROG} recommend --compute 1e22 --student-params 1e9 --teacher-loss 2.0
+  {PROG} recommend --compute 1e22 --student-params 1e9 --n-students 8
+  {PROG} crossover --student-params 1e9 3e9 1e10 --scenario best_case
   {PROG} compute-optimal --compute 1e21 1e22 1e23
   {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --random-seed 1
   {PROG} fit distillation --law distillation --out distillation.nc
 
-Without --fit, recommend uses the distillation posterior shipped in models/ and
-compute-optimal the Chinchilla one (build them with `{BUILD_COMMAND}`).
+Without --fit, recommend and crossover use the distillation posterior shipped in
+models/ and compute-optimal the Chinchilla one (build them with `{BUILD_COMMAND}`).
 Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments.
 
 JSON (--json): one document, the same shape for one budget or several:
@@ -111,6 +139,9 @@ JSON (--json): one document, the same shape for one budget or several:
                     "recommendations": [Recommendation.to_dict() per budget], "fit"}}
   compute-optimal  {{"schema": "{COMPUTE_OPTIMAL_SCHEMA}", "approx", "ci_prob",
                     "loss_kind", "rows": [one record per budget], "fit"}}
+  crossover        {{"schema": "{CROSSOVER_SCHEMA}", "approx", "scenario", "ci_prob",
+                    "compute_range", "teacher_loss", "loss_kind",
+                    "rows": [one record per student], "fit"}}
   "fit": {{"law", "file", "supervised_source",
           "diagnostics": {{"ok", "max_rhat", "min_ess_bulk", "divergences"}}}};
   "ok" is false for a fit that failed its diagnostics (also warned on stderr).
@@ -191,6 +222,16 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
+
+
+def _integer(text: str) -> int:
+    """Any integer (zero and negative too): the package checks it and says why."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number such as 8, got {text!r}"
+        ) from None
 
 
 def _non_negative_int(text: str) -> int:
@@ -296,7 +337,58 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEED",
         help="seed of the predictive noise (default 0; --seed is an alias)",
     )
-    _common(rec, default_fit="distillation")
+    rec.add_argument(
+        "--n-students",
+        type=_integer,
+        default=1,
+        metavar="K",
+        help="students sharing one trained teacher: each is charged 1/K of its pretraining "
+        "FLOPs, in the scenarios that pay for them (default 1); logits stay per student",
+    )
+    _common(rec, default_fit="distillation", schema=RECOMMENDATION_SCHEMA)
+
+    # ---- crossover ----------------------------------------------------------------------
+    xo = sub.add_parser(
+        "crossover",
+        help="the compute beyond which supervised training beats the best distilled student",
+        description=_wrap(
+            "Per posterior draw, the budget (FLOPs) at which the best distilled student stops "
+            "beating the same student trained on data with the whole budget (mean law), "
+            "summarised by median and credible interval, with the share of draws that have no "
+            "crossover in the range searched."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    xo.add_argument(
+        "--student-params",
+        type=_number,
+        nargs="+",
+        required=True,
+        metavar="N_S",
+        help="student non-embedding parameters, e.g. 1e9 3e9 1e10 (one row each)",
+    )
+    xo.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="best_case",
+        help="what the budget pays for (default: best_case)",
+    )
+    xo.add_argument(
+        "--teacher-loss",
+        type=_number,
+        metavar="L_T",
+        help="distil from an existing teacher of this loss (nats/token) instead of the best one",
+    )
+    xo.add_argument(
+        "--compute-range",
+        type=_number,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=(1e18, 1e27),
+        help="budgets searched, in FLOPs (default 1e18 1e27)",
+    )
+    _common(xo, default_fit="distillation", schema=CROSSOVER_SCHEMA)
 
     # ---- compute-optimal --------------------------------------------------------------------
     co = sub.add_parser(
@@ -318,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="budget(s) in FLOPs, e.g. 1e21 1e22 1e23",
     )
-    _common(co, default_fit="chinchilla")
+    _common(co, default_fit="chinchilla", schema=COMPUTE_OPTIMAL_SCHEMA)
 
     # ---- fit ------------------------------------------------------------------------------
     ft = sub.add_parser(
@@ -385,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
+def _common(p: argparse.ArgumentParser, *, default_fit: str, schema: str) -> None:
     p.add_argument(
         "--fit",
         metavar="PATH",
@@ -415,7 +507,6 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str) -> None:
         help="FLOPs per token: the paper's F(N), with attention and embeddings (default), or "
         "2N, the 6ND rule (--flops is an alias)",
     )
-    schema = RECOMMENDATION_SCHEMA if default_fit == "distillation" else COMPUTE_OPTIMAL_SCHEMA
     p.add_argument(
         "--json",
         action="store_true",
@@ -475,16 +566,20 @@ def _g(x: float) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.3g}"
 
 
-def _extrapolation_lines(reports: Sequence[dict], budgets: Sequence[float], law: str) -> list[str]:
-    """The extrapolation of a table of budgets: one line when every row says the same,
-    otherwise one line per budget (``reports`` as in ``attrs["extrapolation"]``)."""
+def _extrapolation_lines(
+    reports: Sequence[dict], budgets: Sequence[float], law: str, row: str = "compute"
+) -> list[str]:
+    """The extrapolation of a table of budgets (or of the rows named ``row``, e.g.
+    ``student_params``): one line when every row says the same, otherwise one line per row
+    (``reports`` as in ``attrs["extrapolation"]``)."""
     from .extrapolation import _summary
 
     lines = [_summary(r, law) for r in reports]
     if len(set(lines)) <= 1:
         return [f"extrapolation: {lines[0] if lines else _summary({}, law)}"]
-    out = ["extrapolation (the inputs of each budget beyond the fitted runs' range):"]
-    out += [f"  compute={c:.3g}: {line}" for c, line in zip(budgets, lines, strict=True)]
+    what = "budget" if row == "compute" else "row"
+    out = [f"extrapolation (the inputs of each {what} beyond the fitted runs' range):"]
+    out += [f"  {row}={c:.3g}: {line}" for c, line in zip(budgets, lines, strict=True)]
     return out
 
 
@@ -545,6 +640,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         bounds=tuple(args.bounds),
         approx=args.approx,
         random_seed=args.random_seed,
+        n_students=args.n_students,
     )
     if args.json:
         document = {
@@ -565,6 +661,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         f"{args.scenario!r}, risk tolerance {args.risk_tolerance:g} (losses in nats/token; "
         f"predictive median and loss at risk, the {g}% quantile)"
     )
+    if recs[0].shares_teacher_pretraining:
+        k = args.n_students
+        print(f"teacher pretraining shared by {k} students: 1/{k} of its FLOPs charged")
     header = (
         f"{'compute':>10} {'D_S':>10} {'N_T':>10} {'D_T':>10} {'student':>8} "
         f"{'at risk':>8} {'superv.':>8} {'P(dist)':>7} {'fold':>8}  on bound"
@@ -579,6 +678,76 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         )
     reports = [_to_json(r.extrapolation) for r in recs]
     for line in _extrapolation_lines(reports, budgets, fit.law):
+        print(line)
+    return 0
+
+
+def _cmd_crossover(args: argparse.Namespace) -> int:
+    from .decide import crossover
+
+    fit = _load_or_explain(args.fit, "distillation")
+    if fit.law != "distillation":
+        raise _UsageError(
+            f"crossover needs a fit of law distillation, got a {fit.law!r} fit (--fit "
+            f"{args.fit}). Omit --fit to use the shipped distillation posterior, or fit one with "
+            f"`{PROG} fit RUNS --law distillation --out FILE.nc`."
+        )
+    sizes = args.student_params
+    frame = crossover(
+        fit,
+        student_params=sizes[0] if len(sizes) == 1 else sizes,
+        scenario=args.scenario,
+        ci_prob=args.ci_prob,
+        teacher_loss=args.teacher_loss,
+        bounds=tuple(args.bounds),
+        approx=args.approx,
+        compute_range=tuple(args.compute_range),
+    )
+    if args.json:
+        document = {
+            "schema": CROSSOVER_SCHEMA,
+            "approx": frame.attrs["approx"],
+            "scenario": frame.attrs["scenario"],
+            "ci_prob": frame.attrs["ci_prob"],
+            "compute_range": list(frame.attrs["compute_range"]),
+            "teacher_loss": frame.attrs["teacher_loss"],
+            "loss_kind": frame.attrs["loss_kind"],
+            "rows": _records_with_extrapolation(frame),
+            "fit": _fit_json(fit, args.fit),
+        }
+        print(json.dumps(_json_clean(document), indent=2))
+        return 0
+    pct = round(100 * args.ci_prob)
+    teacher = (
+        f"an existing teacher of loss {args.teacher_loss:g}"
+        if args.teacher_loss is not None
+        else "the best teacher"
+    )
+    print(
+        f"Crossover: the compute beyond which supervised training beats distillation from "
+        f"{teacher} (scenario {args.scenario!r}; {fit.n_samples} "
+        f"draw{'s' if fit.n_samples != 1 else ''}, mean law; medians and "
+        f"{pct}% intervals over the draws that cross)"
+    )
+    print(f"FLOPs rule (--approx {args.approx}): {APPROX_MEANING[args.approx]}")
+    print(
+        f"{'N_S':>9}  {'crossover':>10} {f'{pct}% interval':<22} {'none':>6} {'never':>6} "
+        f"{'still':>6}  {'searched (FLOPs)':<20}"
+    )
+    for _, r in frame.iterrows():
+        iv = f"[{_g(r['lower'])}, {_g(r['upper'])}]"
+        searched = f"{r['compute_lo']:.3g} to {r['compute_hi']:.3g}"
+        print(
+            f"{r['student_params']:>9.3g}  {_g(r['median']):>10} {iv:<22} "
+            f"{r['p_no_crossover']:>6.3f} {r['p_never_wins']:>6.3f} {r['p_still_winning']:>6.3f}"
+            f"  {searched:<20}"
+        )
+    print(
+        "none: share of draws without a crossover in the range searched = never (distillation "
+        "never wins there) + still (it is still winning at the top of the range)"
+    )
+    reports = frame.attrs["extrapolation"]
+    for line in _extrapolation_lines(reports, frame["student_params"], fit.law, "student_params"):
         print(line)
     return 0
 
@@ -700,6 +869,8 @@ _API_FLAGS = (
     "ci_prob",
     "random_seed",
     "supervised_runs",
+    "n_students",
+    "compute_range",
 )
 _REWRITES: tuple[tuple[str, str], ...] = (
     # pandas snippets of load_runs -> what to do in the file
@@ -731,9 +902,15 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     # keyword arguments -> flags
     (r"\bcompute=(\S+) FLOPs", r"--compute \1 FLOPs"),
     (r"\bbounds=\(([^,()]+), ([^()]+)\)", r"--bounds \1 \2"),
+    (r"\bcompute_range=\(([^,()]+), ([^()]+)\)", r"--compute-range \1 \2"),
+    (
+        r"a pair \(lower, upper\) of FLOPs with 0 < lower < upper, e\.g\. \(1e18, 1e27\); "
+        r"got \(([^,()]+), ([^()]+)\)",
+        r"two numbers LO HI (FLOPs) with 0 < LO < HI, e.g. 1e18 1e27; got \1 \2",
+    ),
     (r"\b(law|scenario|priors)='(\w+)'", r"--\1 \2"),
     (r"\b(tune|draws|chains)=(\d+)", r"--\1 \2"),
-    (r"^(compute|bounds|approx|draws|tune|chains) must", r"--\1 must"),
+    (r"^(compute|bounds|approx|draws|tune|chains|compute_range) must", r"--\1 must"),
     (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=(?=[^\s)])", r"--\1 "),  # name=value
     (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=?", r"--\1"),  # a bare name, or name= alone
 )
@@ -790,6 +967,7 @@ def _print_warnings(caught: Sequence[warnings.WarningMessage], args: argparse.Na
 
 _COMMANDS = {
     "recommend": _cmd_recommend,
+    "crossover": _cmd_crossover,
     "compute-optimal": _cmd_compute_optimal,
     "fit": _cmd_fit,
 }

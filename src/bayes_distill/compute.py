@@ -5,17 +5,22 @@ backward pass costs twice the forward pass). A distillation run costs::
 
     FLOPs = 3 F(N_S) D_S + F(N_T) (delta_logits * D_S + delta_pretrain * 3 D_T)
 
-with ``(delta_logits, delta_pretrain)`` set by the scenario (see :data:`SCENARIOS`).
+with ``(delta_logits, delta_pretrain)`` set by the scenario (see :data:`SCENARIOS`). A teacher
+trained once and shared by ``k`` students (``n_students=k``) charges each student ``1/k`` of its
+pretraining: ``delta_pretrain`` is divided by ``k``; its logits are paid per student
+(``delta_logits`` is unchanged).
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Literal
 
 import numpy as np
 
 __all__ = [
     "SCENARIOS",
+    "check_n_students",
     "flops_by_phase",
     "forward_flops",
     "student_tokens",
@@ -96,6 +101,45 @@ def forward_flops(
     return out if out.ndim else float(out)
 
 
+def check_n_students(n_students: Any) -> int:
+    """``n_students`` as an int, checked: the number of students that share one teacher.
+
+    Parameters
+    ----------
+    n_students : int
+        An integer >= 1 (NumPy integers too); ``1`` is a teacher trained for one student.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        For anything but an integer (a float such as ``4.0`` or ``2.5``, a string, a bool).
+    ValueError
+        For an integer below 1.
+
+    Examples
+    --------
+    >>> from bayes_distill.compute import check_n_students
+    >>> check_n_students(8)
+    8
+    """
+    hint = (
+        "give how many students share the teacher as a whole number, e.g. n_students=8 "
+        "(1, the default, is a teacher trained for one student)."
+    )
+    if isinstance(n_students, bool) or not isinstance(n_students, numbers.Integral):
+        raise TypeError(
+            f"n_students must be an integer >= 1, got {n_students!r} "
+            f"({type(n_students).__name__}); {hint}"
+        )
+    if n_students < 1:
+        raise ValueError(f"n_students must be an integer >= 1, got {n_students!r}; {hint}")
+    return int(n_students)
+
+
 def _scenario_deltas(scenario: str) -> tuple[float, float]:
     if scenario not in SCENARIOS:
         valid = ", ".join(repr(s) for s in ("supervised", *SCENARIOS))
@@ -103,9 +147,13 @@ def _scenario_deltas(scenario: str) -> tuple[float, float]:
     return SCENARIOS[scenario]
 
 
-def _teacher_flops(scenario, N_T, D_T, approx):
-    """Teacher forward FLOPs per token and checked D_T, for the scenario's deltas."""
+def _teacher_flops(scenario, N_T, D_T, approx, n_students=1):
+    """The scenario's deltas (``delta_pretrain`` divided by ``n_students``, the students that
+    share the teacher), the teacher's forward FLOPs per token and the checked ``D_T``."""
     d_logits, d_pretrain = _scenario_deltas(scenario)
+    n_students = check_n_students(n_students)
+    if d_pretrain and n_students != 1:
+        d_pretrain = d_pretrain / n_students
     if (d_logits or d_pretrain) and N_T is None:
         raise ValueError(f"scenario {scenario!r} pays for the teacher, so N_T is required.")
     if d_pretrain and D_T is None:
@@ -127,6 +175,7 @@ def flops_by_phase(
     D_T=None,
     scenario: str = "supervised",
     approx: Literal["paper", "2N"] = "paper",
+    n_students: int = 1,
 ) -> dict[str, Any]:
     """FLOPs of each phase: ``student`` training, ``teacher_logits`` and ``teacher_pretraining``.
 
@@ -140,18 +189,32 @@ def flops_by_phase(
         ``"supervised"`` or one of :data:`SCENARIOS`.
     approx : {"paper", "2N"}
         See :func:`forward_flops`.
+    n_students : int, default 1
+        Students sharing the teacher: ``teacher_pretraining`` is this student's share,
+        ``1 / n_students`` of the teacher's pretraining FLOPs (logits are per student).
 
     Returns
     -------
     dict
         ``{"student": ..., "teacher_logits": ..., "teacher_pretraining": ...}``.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> one = bd.compute.flops_by_phase(1e9, 2e10, N_T=7e9, D_T=1.4e11,
+    ...                                 scenario="teacher_pretraining")
+    >>> four = bd.compute.flops_by_phase(1e9, 2e10, N_T=7e9, D_T=1.4e11,
+    ...                                  scenario="teacher_pretraining", n_students=4)
+    >>> bool(four["teacher_pretraining"] * 4 == one["teacher_pretraining"])
+    True
     """
     d_s = _positive_array("D_S", D_S)
     student = 3.0 * forward_flops(_positive_array("N_S", N_S), approx=approx) * d_s
     zero = np.zeros_like(student) if np.ndim(student) else 0.0
     if scenario == "supervised":
+        check_n_students(n_students)
         return {"student": student, "teacher_logits": zero, "teacher_pretraining": zero}
-    d_logits, d_pretrain, f_t, d_t = _teacher_flops(scenario, N_T, D_T, approx)
+    d_logits, d_pretrain, f_t, d_t = _teacher_flops(scenario, N_T, D_T, approx, n_students)
     logits = d_logits * f_t * d_s if d_logits else zero
     pretrain = d_pretrain * 3.0 * f_t * d_t if d_pretrain else zero
     return {"student": student, "teacher_logits": logits, "teacher_pretraining": pretrain}
@@ -165,11 +228,14 @@ def total_flops(
     D_T=None,
     scenario: str = "supervised",
     approx: Literal["paper", "2N"] = "paper",
+    n_students: int = 1,
 ):
     """Total training FLOPs of a supervised run or of a distillation scenario.
 
     ``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T)``; for
     ``scenario="supervised"`` only the first term (``N_S, D_S`` are then the model's ``N, D``).
+    With ``n_students=k`` the teacher's pretraining is shared by ``k`` students and each is
+    charged ``1/k`` of it (``delta_pretrain / k``).
 
     Examples
     --------
@@ -178,7 +244,9 @@ def total_flops(
     >>> c > bd.compute.total_flops(1e9, 2e10)
     True
     """
-    phases = flops_by_phase(N_S, D_S, N_T=N_T, D_T=D_T, scenario=scenario, approx=approx)
+    phases = flops_by_phase(
+        N_S, D_S, N_T=N_T, D_T=D_T, scenario=scenario, approx=approx, n_students=n_students
+    )
     total = phases["student"] + phases["teacher_logits"] + phases["teacher_pretraining"]
     return total if np.ndim(total) else float(total)
 
@@ -198,16 +266,20 @@ def student_tokens(
     D_T=None,
     scenario: str = "supervised",
     approx: Literal["paper", "2N"] = "paper",
+    n_students: int = 1,
 ):
     """Distillation tokens ``D_S`` that the rest of the budget buys.
 
-    ``D_S = (C - 3 delta_pretrain F(N_T) D_T) / (3 F(N_S) + delta_logits F(N_T))``. The result
-    is zero or negative when the teacher alone exceeds the budget; callers decide what to do.
+    ``D_S = (C - 3 delta_pretrain F(N_T) D_T) / (3 F(N_S) + delta_logits F(N_T))``, with
+    ``delta_pretrain`` divided by ``n_students`` when that many students share the teacher. The
+    result is zero or negative when the teacher alone exceeds the budget; callers decide what
+    to do.
     """
     c = _positive_array("compute", compute)
     if scenario == "supervised":
+        check_n_students(n_students)
         return supervised_tokens(c, N_S, approx=approx)
-    d_logits, d_pretrain, f_t, d_t = _teacher_flops(scenario, N_T, D_T, approx)
+    d_logits, d_pretrain, f_t, d_t = _teacher_flops(scenario, N_T, D_T, approx, n_students)
     f_s = forward_flops(_positive_array("N_S", N_S), approx=approx)
     spent = 3.0 * d_pretrain * f_t * d_t
     out = (c - spent) / (3.0 * f_s + d_logits * f_t)

@@ -10,6 +10,10 @@ figures you no longer need with ``plt.close(fig)``.
 :func:`loss_vs_compute`         isoFLOP curves and the compute-optimal frontier (supervised laws)
 :func:`capacity_gap`            student loss against teacher loss: the U-shape (distillation)
 :func:`distill_map`             P(distillation beats supervised) over student size x budget
+:func:`crossover`               the compute where supervised training overtakes distillation,
+                                against student size (from :func:`bayes_distill.crossover`)
+:func:`shared_teacher`          P(distillation better) and the loss at risk against the number
+                                of students sharing one trained teacher
 :func:`recommendation`          the loss distribution of a recommendation against the baseline
 :func:`trace`, :func:`rank`,    ArviZ's trace, rank and pair plots of the natural parameters
 :func:`pair`
@@ -47,12 +51,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "capacity_gap",
+    "crossover",
     "distill_map",
     "loss_vs_compute",
     "pair",
     "ppc",
     "rank",
     "recommendation",
+    "shared_teacher",
     "trace",
 ]
 
@@ -682,6 +688,286 @@ def _edges(centres: np.ndarray) -> np.ndarray:
         return np.exp(np.array([logc[0] - 0.5, logc[0] + 0.5]))
     mid = (logc[1:] + logc[:-1]) / 2
     return np.exp(np.r_[2 * logc[0] - mid[0], mid, 2 * logc[-1] - mid[-1]])
+
+
+# --------------------------------------------------------------------------------------------
+# the crossover, and a teacher shared by several students
+
+#: The columns of :func:`bayes_distill.crossover` that :func:`crossover` draws.
+_CROSSOVER_COLUMNS = ("student_params", "median", "lower", "upper", "p_no_crossover")
+
+
+def crossover(frame: pd.DataFrame) -> Figure:
+    """The compute beyond which supervised training beats distillation, against student size.
+
+    The median over posterior draws of each student's crossover (from
+    :func:`bayes_distill.crossover`) with its ``ci_prob`` interval, as a band (and error bars)
+    on log-log axes: below the line the best distilled student wins, above it supervised
+    training does. Each point is labelled with the share of draws that have no crossover in
+    the range searched (``p_no_crossover``); a student none of whose draws cross is drawn as a
+    hollow triangle at the top of its range, labelled with why (distillation never wins, or is
+    still winning there).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The result of :func:`bayes_distill.crossover` (its ``attrs`` give the scenario and
+        ``ci_prob`` of the title and legend).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> frame = bd.crossover(fit, student_params=[1e9, 3e9, 1e10])
+    >>> fig = bd.plots.crossover(frame)
+    >>> fig.axes[0].get_ylabel()
+    'crossover compute C (FLOPs)'
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            "crossover needs the DataFrame of bd.crossover(fit, student_params=...), got "
+            f"{type(frame).__name__}."
+        )
+    missing = [c for c in _CROSSOVER_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"crossover needs the DataFrame of bd.crossover(fit, student_params=...); this one "
+            f"has no column(s) {missing}."
+        )
+    if frame.empty:
+        raise ValueError("crossover needs at least one student: the DataFrame is empty.")
+    data = frame.sort_values("student_params")
+    sizes = data["student_params"].to_numpy(float)
+    med, lo, hi = (data[c].to_numpy(float) for c in ("median", "lower", "upper"))
+    crossed = np.isfinite(med)
+    ci_prob = frame.attrs.get("ci_prob")
+    interval = f"{_pct(ci_prob)} interval" if ci_prob is not None else "interval"
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    if crossed.sum() >= 2:
+        ax.fill_between(
+            sizes[crossed],
+            lo[crossed],
+            hi[crossed],
+            color="C0",
+            alpha=0.25,
+            lw=0,
+            label=f"{interval} over draws",
+        )
+    if crossed.any():
+        ax.errorbar(
+            sizes[crossed],
+            med[crossed],
+            yerr=[med[crossed] - lo[crossed], hi[crossed] - med[crossed]],
+            fmt="o-",
+            color="C0",
+            lw=2,
+            capsize=4,
+            label="crossover (median over draws)",
+        )
+    for n, m, row in zip(sizes, med, data.itertuples(index=False), strict=True):
+        p = float(row.p_no_crossover)
+        if np.isfinite(m):
+            ax.annotate(
+                f"{p:.0%} no crossover",
+                (n, m),
+                textcoords="offset points",
+                xytext=(6, -12),
+                fontsize="small",
+                color="0.3",
+            )
+            continue
+        top = float(getattr(row, "compute_hi", np.nan))
+        if not np.isfinite(top):
+            continue
+        never = float(getattr(row, "p_never_wins", np.nan))
+        why = "distillation never wins" if never >= 0.5 else "distillation still winning"
+        ax.plot([n], [top], marker="^", ms=9, mfc="none", mec="C3", ls="none")
+        ax.annotate(
+            f"no crossover up to {top:.2g}\n({why})",
+            (n, top),
+            textcoords="offset points",
+            xytext=(8, -6),
+            va="top",
+            fontsize="small",
+            color="C3",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("student parameters N_S")
+    ax.set_ylabel("crossover compute C (FLOPs)")
+    scenario = frame.attrs.get("scenario", "")
+    ax.set_title(
+        "Where supervised training overtakes distillation"
+        + (f": scenario {scenario!r}" if scenario else "")
+        + "\n(below the line distillation wins; mean law)",
+        fontsize="medium",
+    )
+    ax.margins(x=0.15, y=0.1)
+    if crossed.any():
+        ax.legend(loc="lower right", frameon=False, fontsize="small")
+    return fig
+
+
+def shared_teacher(
+    fit: ScalingFit,
+    compute: float,
+    student_params: float,
+    n_students: Sequence[int] = (1, 2, 4, 8, 16, 32),
+    scenario: str = "teacher_pretraining",
+    *,
+    risk_tolerance: float = 0.1,
+    max_draws: int | None = None,
+    random_seed: int | None = 0,
+) -> Figure:
+    """From how many students a trained teacher pays: distillation against ``n_students``.
+
+    For each ``k`` in ``n_students``, :func:`bayes_distill.recommend` with ``n_students=k``
+    (one teacher trained once for ``k`` students, each charged ``1/k`` of its pretraining).
+    Left: P(distillation beats supervised), on the mean law and by the decision margin
+    (0.01 nats), with the line at 0.5 and the smallest ``k`` above it marked. Right: the
+    distilled student's loss at risk (the ``1 - risk_tolerance`` quantile of its predictive
+    loss) and predictive median against ``k``, with the supervised baseline's.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit.
+    compute : float
+        The budget of one student, FLOPs.
+    student_params : float
+        Student non-embedding parameters ``N_S``.
+    n_students : sequence of int, default (1, 2, 4, 8, 16, 32)
+        Numbers of students sharing the teacher (integers >= 1).
+    scenario : {"teacher_pretraining", "pretraining_and_inference"}
+        A scenario that pays for the teacher's pretraining (in the others sharing it changes
+        nothing).
+    risk_tolerance : float, default 0.1
+        Passed to :func:`bayes_distill.recommend`.
+    max_draws : int or None, default None
+        Thin the posterior to at most this many draws; None uses every draw.
+    random_seed : int, optional
+        Seed of the predictive noise in :func:`bayes_distill.recommend`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The probabilities are also the y data of ``fig.axes[0].lines[0]`` (mean law) and
+        ``lines[1]`` (by the margin), the losses at risk of ``fig.axes[1].lines[0]``.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once for the sweep, naming the ``k`` whose allocation lies furthest beyond the fitted
+        runs for each input (as :func:`bayes_distill.recommend` does for a sweep of budgets).
+    ConvergenceWarning
+        Once, for a sampled fit that failed its diagnostics.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> fig = bd.plots.shared_teacher(fit, compute=1e22, student_params=1e9)
+    >>> [round(p) for p in fig.axes[0].lines[0].get_ydata()]
+    [0, 0, 0, 1, 1, 1]
+    """
+    from . import compute as _compute
+    from . import extrapolation as _extrap
+    from .decide import recommend
+    from .extrapolation import ExtrapolationWarning
+
+    fit = _check_fit(fit, ("distillation",), "shared_teacher")
+    pays = [s for s, (_, d_pretrain) in _compute.SCENARIOS.items() if d_pretrain]
+    if scenario not in pays:
+        raise ValueError(
+            f"shared_teacher needs a scenario that pays for the teacher's pretraining "
+            f"({' or '.join(map(repr, pays))}), got {scenario!r}: in the others a shared "
+            "teacher changes nothing."
+        )
+    if isinstance(n_students, str | bytes) or not isinstance(n_students, Sequence | np.ndarray):
+        raise TypeError(
+            f"n_students must be a sequence of integers >= 1, got {n_students!r}; e.g. "
+            "[1, 2, 4, 8, 16, 32]."
+        )
+    ks = sorted({_compute.check_n_students(k) for k in n_students})
+    if not ks:
+        raise ValueError("n_students is empty; give e.g. [1, 2, 4, 8, 16, 32].")
+    if max_draws is not None and (
+        isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1
+    ):
+        raise ValueError(f"max_draws must be a positive integer or None, got {max_draws!r}.")
+    small = _thinned(fit, max_draws)
+    recs = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in ks:
+            recs.append(
+                recommend(
+                    small,
+                    compute=compute,
+                    student_params=student_params,
+                    scenario=scenario,
+                    risk_tolerance=risk_tolerance,
+                    random_seed=random_seed,
+                    n_students=k,
+                )
+            )
+    seen = set()
+    for w in caught:  # each message once for the sweep, attributed to the caller
+        key = (w.category, str(w.message))
+        if issubclass(w.category, ExtrapolationWarning) or key in seen:
+            continue
+        seen.add(key)
+        warnings.warn(w.message, w.category, stacklevel=2)
+    # one extrapolation warning for the sweep, naming the furthest k of each input
+    _extrap._warn(
+        _extrap._stack([r.extrapolation for r in recs]),
+        "distillation",
+        where=[f"n_students={k}" for k in ks],
+        what="values of n_students",
+    )
+
+    x = np.array(ks, float)
+    p = np.array([r.p_distillation_better for r in recs])
+    p_margin = np.array([r.p_distillation_better_by_margin for r in recs])
+    at_risk = np.array([r.student_loss["at_risk"] for r in recs])
+    median = np.array([r.student_loss["median"] for r in recs])
+    sup_risk = recs[0].supervised_loss["at_risk"]
+    sup_median = recs[0].supervised_loss["median"]
+    g = 1 - recs[0].risk_tolerance
+
+    plt = _pyplot()
+    fig, (ax_p, ax_l) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    ax_p.plot(x, p, "o-", color="C0", lw=2, label="P(distillation better), mean law")
+    ax_p.plot(x, p_margin, "s--", color="C0", lw=1.2, alpha=0.7, label="... by more than 0.01 nats")
+    ax_p.axhline(0.5, color="0.4", ls=":", lw=1)
+    above = np.flatnonzero(p > 0.5)
+    if above.size:
+        k0 = ks[int(above[0])]
+        ax_p.axvline(k0, color="C2", lw=1.2, ls="--", label=f"pays from k = {k0} (P > 0.5)")
+    ax_p.set_ylim(-0.03, 1.03)
+    ax_p.set_ylabel("P(distillation beats supervised)")
+    ax_l.plot(x, at_risk, "o-", color="C0", lw=2, label=f"distilled, loss at risk ({g:.0%} q.)")
+    ax_l.plot(x, median, "o--", color="C0", lw=1.2, alpha=0.7, label="distilled, median")
+    ax_l.axhline(sup_risk, color="C1", lw=2, label=f"supervised, loss at risk ({g:.0%} q.)")
+    ax_l.axhline(sup_median, color="C1", ls="--", lw=1.2, alpha=0.7, label="supervised, median")
+    ax_l.set_ylabel("predictive student loss (nats/token)")
+    for ax in (ax_p, ax_l):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x, [str(k) for k in ks])
+        ax.set_xlabel("students sharing one trained teacher, k")
+        ax.legend(loc="best", frameon=False, fontsize="small")
+    fig.suptitle(
+        f"A teacher shared by k students (each charged 1/k of its pretraining): "
+        f"{scenario}, N_S = {student_params:.3g}, C = {compute:.3g} FLOPs per student",
+        fontsize="medium",
+    )
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
