@@ -1672,9 +1672,10 @@ class _BudgetCeiling:
     """Chooses how much of a budget to spend: budgets are ceilings, not amounts to burn.
 
     For a budget ``C``, the smaller budgets ``C * 10**-k`` (``k = 1 .. _CEILING_STEPS``, while
-    the student can still be trained) and, in a sweep, every smaller budget of the sweep are
-    screened by the loss at risk (the ``q`` quantile of the predictive student loss) on the
-    coarse grid; the best of them, if it screens better than ``C``, is searched fully and
+    each screens better than the one above it and the student can still be trained) and, in a
+    sweep, every smaller budget of the sweep are screened by the loss at risk (the ``q``
+    quantile of the predictive student loss) on the coarse grid; the best of them, if it
+    screens better than ``C``, is searched fully and
     replaces ``C`` if its loss at risk is lower. A sweep then keeps, at each budget, the better
     of its own answer and the one of the next smaller budget, so its loss at risk never rises
     with the budget. The predictive noise grows with the distance from the fitted runs, so
@@ -1720,10 +1721,19 @@ class _BudgetCeiling:
         """The problem at the budget to spend (``C`` or one below it) and its search."""
         if self.problem(C) is None:
             self.build(C)  # raises the budget's own error
-        ladder = {C / 10.0**k for k in range(1, _CEILING_STEPS + 1)}
-        ladder |= {float(c) for c in self.budgets if c < C}
-        below = min(ladder, key=lambda c: (self.coarse(c), -c))
-        if self.coarse(below) < self.coarse(C) and self.search(below)[1] < self.search(C)[1]:
+        # walk down the decades while each screens better than the best so far (the loss at
+        # risk against the budget falls, then rises: once it stops improving, lower budgets
+        # are worse); the sweep's smaller budgets are screened too (cached)
+        below, best = C, self.coarse(C)
+        for k in range(1, _CEILING_STEPS + 1):
+            c = C / 10.0**k
+            if self.coarse(c) >= best:
+                break
+            below, best = c, self.coarse(c)
+        for c in (float(c) for c in self.budgets if c < C):
+            if self.coarse(c) < best:
+                below, best = c, self.coarse(c)
+        if below != C and self.search(below)[1] < self.search(C)[1]:
             return self.problem(below), self.search(below)
         return self.problem(C), self.search(C)
 
