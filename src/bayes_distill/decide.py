@@ -222,6 +222,11 @@ def _check_pair(bounds: Any, pair: Any) -> tuple[float, float]:
         f"parameters and tokens alike, or a dict {{'N': (lower, upper), 'D': (lower, upper)}}; "
         f"got {bounds!r}. The default is {DEFAULT_BOUNDS}."
     )
+    return _positive_pair(pair, msg)
+
+
+def _positive_pair(pair: Any, msg: str) -> tuple[float, float]:
+    """``(lo, hi)`` as floats with ``0 < lo < hi``, both finite; ValueError(msg) otherwise."""
     try:
         lo, hi = pair
     except (TypeError, ValueError):
@@ -2206,16 +2211,7 @@ def _check_compute_range(compute_range: Any) -> tuple[float, float]:
         "compute_range must be a pair (lower, upper) of FLOPs with 0 < lower < upper, e.g. "
         f"(1e18, 1e27); got {compute_range!r}."
     )
-    try:
-        lo, hi = compute_range
-    except (TypeError, ValueError):
-        raise ValueError(msg) from None
-    if not (_is_number(lo) and _is_number(hi)):
-        raise ValueError(msg)
-    lo, hi = float(lo), float(hi)
-    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
-        raise ValueError(msg)
-    return lo, hi
+    return _positive_pair(compute_range, msg)
 
 
 def _draws_of(p: _Problem, rows: np.ndarray) -> _Problem:
