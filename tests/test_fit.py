@@ -130,10 +130,15 @@ def test_predict_rejects_bad_input(chinchilla_fit):
 
 def test_none_takes_the_law_defaults(chinchilla_fit, distillation_fit):
     """Both fixtures leave ``tune`` and ``draws`` at None: 500 tuning steps for both laws, 1000
-    draws for Chinchilla and 2000 for distillation (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``)."""
+    draws for Chinchilla and 2000 for distillation (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``). A
+    fit's first attempt uses them; a retry (``retries``) doubles the tuning, which the settings
+    of the kept attempt record."""
     for fit, draws in ((chinchilla_fit, 1000), (distillation_fit, 2000)):
+        first = fit.sampling_report.iloc[0]
+        assert (first["tune"], first["draws"]) == (500, draws)
         settings = fit.config["sampler_settings"]
-        assert (settings["tune"], settings["draws"]) == (500, draws)
+        kept = fit.sampling_report[fit.sampling_report["kept"]].iloc[0]
+        assert (settings["tune"], settings["draws"]) == (kept["tune"], draws)
         assert fit.posterior.sizes["draw"] == draws
 
 
