@@ -170,3 +170,16 @@ def test_convergence_configurations():
     assert kwargs["supervised"] == "cut" and len(kwargs["supervised_runs"]) == 10
     none = module.fit_kwargs("distillation", module.parse_config("supervised=none"))
     assert "supervised_runs" not in none
+
+
+@pytest.mark.slow
+def test_paper_findings_quick():
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "paper_findings.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "load average at start" in out and "load average at end" in out
+    assert "two-stage (cut)" in out and "paper P" in out
+    assert sum(line.startswith("best_case") for line in out.splitlines()) == 2
