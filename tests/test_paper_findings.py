@@ -24,6 +24,7 @@ from scipy import optimize
 import bayes_distill as bd
 from bayes_distill import laws
 from bayes_distill.compute import SCENARIOS, supervised_tokens
+from bayes_distill.decide import TEACHER_TOKENS_PER_PARAM
 from bayes_distill.fit import ScalingFit
 
 BUDGETS = np.logspace(20, 26, 4)
@@ -252,3 +253,27 @@ def test_a_teacher_shared_by_more_students_pays_more_often(shipped, C, risk_tole
         ps.append(rec.p_distillation_better)
     assert np.all(np.diff(ps) >= 0), ps
     assert ps[0] < 0.6 < ps[-1]
+
+
+@pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_and_inference"])
+def test_trained_teachers_stay_within_the_plausible_band(shipped, scenario):
+    """A loss-at-risk search must not hide FLOPs in teachers the supervised law never saw
+    (the issue measured 1e-4 to 5e6 tokens per parameter before the band)."""
+    for risk in (0.1, 0.5):
+        rec = sweep(shipped, scenario, 1e9, risk)
+        ratio = (rec["D_T"] / rec["N_T"]).to_numpy()
+        lo, hi = TEACHER_TOKENS_PER_PARAM
+        assert np.all((ratio >= lo * (1 - 1e-6)) & (ratio <= hi * (1 + 1e-6))), ratio
+
+
+def test_the_teacher_band_can_be_changed_and_is_validated(paper):
+    narrow = bd.recommend(
+        paper, compute=1e22, student_params=1e9, scenario="teacher_pretraining",
+        teacher_tokens_per_param=(100.0, 1000.0),
+    )  # fmt: skip
+    ratio = narrow.allocation["D_T"] / narrow.allocation["N_T"]
+    assert 100 * (1 - 1e-6) <= ratio <= 1000 * (1 + 1e-6)
+    with pytest.raises(
+        ValueError, match=r"teacher_tokens_per_param must be a pair .* got \(5, 1\)"
+    ):
+        bd.recommend(paper, compute=1e22, student_params=1e9, teacher_tokens_per_param=(5, 1))

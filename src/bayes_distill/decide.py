@@ -113,6 +113,13 @@ _N_ROUNDS = 8
 _N_ROUNDS_DRAW = 6
 _N_ROUNDS_MEAN = 5
 _SHRINK = 0.4
+#: Tokens per parameter ``D_T / N_T`` of the teachers that ``recommend`` considers training
+#: (``teacher_pretraining``, ``pretraining_and_inference``): the supervised law that predicts a
+#: teacher's loss was fitted on models trained with about 20 to 3600 tokens per parameter (the
+#: paper's teachers), and a teacher far outside that (0.01 tokens per parameter, or 10^6) rests
+#: on an extrapolation the data never checked. ``teacher_tokens_per_param`` changes the band.
+TEACHER_TOKENS_PER_PARAM: tuple[float, float] = (1.0, 1e4)
+
 #: Decisions "distil or train" are also reported with this margin (nats): the probability that
 #: the distilled student beats the supervised one by more than it. It is the resolution the
 #: model claims far from the runs, the tolerance of its infinite-data limit
@@ -756,6 +763,9 @@ class _Problem:
     log_LT_fixed: np.ndarray | float | None = None
     lo_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hi_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Log bounds on a trained teacher's tokens per parameter ``D_T / N_T`` (``size_tokens``
+    #: mode): teachers outside them are not considered (:data:`TEACHER_TOKENS_PER_PARAM`).
+    log_ratio: tuple[float, float] | None = None
     #: The supervised parameters of the student's own supervised loss inside the law, when
     #: they differ from ``sup`` (a two-stage fit holds them at the values it was fitted with).
     sup_student: dict[str, Any] | None = None
@@ -823,7 +833,7 @@ class _Problem:
         """:meth:`log_loss` at ``u``, with the student tokens ``(R, M)`` and the log teacher
         loss (broadcastable to ``(S, M)``) it used, for callers that need them too."""
         D_S = self.student_tokens(u)
-        ok = self.feasible(D_S)
+        ok = self.feasible(D_S) & self.plausible_teacher(u)
         with np.errstate(all="ignore"):
             log_DS = np.log(np.where(ok, D_S, self.bounds.d_lo))
             if self.mode == "loss":
@@ -853,12 +863,28 @@ class _Problem:
             return np.zeros((1, 0))
         if self.dim == 1:
             pts = np.linspace(self.lo_u[0], self.hi_u[0], _COARSE_1D)[:, None]
+        elif self.log_ratio is not None:
+            # teachers' sizes by their tokens per parameter, within the plausible band
+            a = np.linspace(self.lo_u[0], self.hi_u[0], _COARSE_2D)
+            r = np.linspace(*self.log_ratio, _COARSE_2D)
+            aa, rr = np.meshgrid(a, r, indexing="ij")
+            pts = np.stack([aa, aa + rr], axis=-1).reshape(-1, 2)
+            pts = pts[(pts[:, 1] >= self.lo_u[1]) & (pts[:, 1] <= self.hi_u[1])]
         else:
             a = np.linspace(self.lo_u[0], self.hi_u[0], _COARSE_2D)
             b = np.linspace(self.lo_u[1], self.hi_u[1], _COARSE_2D)
             pts = np.stack(np.meshgrid(a, b, indexing="ij"), axis=-1).reshape(-1, 2)
-        keep = self.feasible(self.student_tokens(pts))
+        keep = self.feasible(self.student_tokens(pts)) & self.plausible_teacher(pts[None])[0]
         return pts[keep]
+
+    def plausible_teacher(self, u: np.ndarray) -> np.ndarray:
+        """Whether the teachers of candidates ``u (..., d)`` have a plausible number of tokens
+        per parameter (always True outside ``size_tokens`` mode or without bounds)."""
+        if self.mode != "size_tokens" or self.log_ratio is None:
+            return np.ones(u.shape[:-1], bool)
+        lr = u[..., 1] - u[..., 0]
+        lo, hi = self.log_ratio
+        return (lr >= lo - _FEAS_TOL) & (lr <= hi + _FEAS_TOL)
 
     def grid_spacing(self) -> np.ndarray:
         n = _COARSE_1D if self.dim == 1 else _COARSE_2D
@@ -1333,6 +1359,7 @@ def recommend(
     approx: Literal["paper", "2N"] = "paper",
     random_seed: int | None = 0,
     n_students: int = 1,
+    teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
 ) -> Recommendation | pd.DataFrame:
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
@@ -1397,6 +1424,14 @@ def recommend(
         still paid per student where the scenario pays them. It changes nothing in the other
         scenarios or for an existing teacher (a note says so). 1 gives the single-student
         answers. See :func:`bayes_distill.plots.shared_teacher` for a sweep over it.
+    teacher_tokens_per_param : (float, float), default (1, 1e4)
+        The band of tokens per parameter ``D_T / N_T`` of the teachers considered for
+        training (``teacher_pretraining``, ``pretraining_and_inference``). The supervised law
+        that predicts a teacher's loss was fitted on models with about 20 to 3600 tokens per
+        parameter; outside the band its prediction is an extrapolation the data never
+        checked, and a loss-at-risk search would otherwise hide FLOPs in absurd teachers.
+        ``teacher_inference``'s existing teacher is overtrained by design (``D_T`` at the
+        upper bound) and not restricted.
 
     Returns
     -------
@@ -1469,6 +1504,7 @@ def recommend(
         approx=approx,
         random_seed=random_seed,
         n_students=n_students,
+        teacher_tokens_per_param=teacher_tokens_per_param,
     )
     if scalar:
         return recs[0]
@@ -1492,6 +1528,7 @@ def _recommendations(
     approx: str,
     random_seed: int | None,
     n_students: int = 1,
+    teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
 ) -> tuple[list[Recommendation], bool]:
     """The work of :func:`recommend` (same arguments, checked here): one
     :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
@@ -1512,6 +1549,11 @@ def _recommendations(
     approx = _check_approx(approx)
     seed = _check_seed(random_seed)
     n_students = _compute.check_n_students(n_students)
+    ratio = _positive_pair(
+        teacher_tokens_per_param,
+        "teacher_tokens_per_param must be a pair (lower, upper) of tokens per parameter with "
+        f"0 < lower < upper, e.g. {TEACHER_TOKENS_PER_PARAM}; got {teacher_tokens_per_param!r}.",
+    )
     if not b.n_lo <= N_S <= b.n_hi:
         raise ValueError(
             f"student_params={N_S:.3g} is outside the bounds on parameters "
@@ -1551,7 +1593,7 @@ def _recommendations(
 
     def build(c: float) -> _Problem:
         return _build_problem(
-            sup, dist, N_S, c, scenario, teacher, approx, b, sup_student, n_students
+            sup, dist, N_S, c, scenario, teacher, approx, b, sup_student, n_students, ratio
         )
 
     # Validate every budget before computing anything.
@@ -1608,7 +1650,7 @@ def _recommendations(
         dataclasses.replace(
             r,
             supervised_source=source,
-            paper=_paper_answer(fit, r, scenario, teacher, approx, b, n_students),
+            paper=_paper_answer(fit, r, scenario, teacher, approx, b, n_students, ratio),
         )
         for r in recs
     ]
@@ -1623,7 +1665,7 @@ def _recommendations(
 
 
 def _paper_answer(
-    fit, rec: Recommendation, scenario, teacher, approx, b, n_students=1
+    fit, rec: Recommendation, scenario, teacher, approx, b, n_students=1, ratio=None
 ) -> dict[str, float]:
     """The paper's Table-6 coefficients' answer to the same question (a point estimate)."""
     if fit.runs is None or ("L_T" in teacher and "N_T" not in teacher):
@@ -1646,6 +1688,7 @@ def _paper_answer(
             approx,
             b,
             n_students=n_students,
+            teacher_ratio=ratio or TEACHER_TOKENS_PER_PARAM,
         )
     except ValueError:
         return {}
@@ -1744,7 +1787,17 @@ class _BudgetCeiling:
 
 
 def _build_problem(
-    sup, dist, N_S, C, scenario, teacher, approx, b: _Bounds, sup_student=None, n_students=1
+    sup,
+    dist,
+    N_S,
+    C,
+    scenario,
+    teacher,
+    approx,
+    b: _Bounds,
+    sup_student=None,
+    n_students=1,
+    teacher_ratio: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
 ) -> _Problem:
     """The search problem of one budget; raises ValueError when the budget cannot work.
 
@@ -1826,6 +1879,7 @@ def _build_problem(
             raise too_large
         d_max = _bisect_increasing(lambda x: d_lo - log_DS(n_lo, x), d_lo, d_hi)
         p.lo_u, p.hi_u = np.array([n_lo, d_lo]), np.array([n_max, d_max])
+        p.log_ratio = (math.log(teacher_ratio[0]), math.log(teacher_ratio[1]))
     return p
 
 
