@@ -1,5 +1,8 @@
-"""The notebooks: committed without outputs, and executed top to bottom in a fresh kernel.
+"""The notebooks: stored with their outputs, and executed top to bottom in a fresh kernel.
 
+``./dev notebooks`` (``scripts/run_notebooks.py``) executes them and stores the outputs, so that a
+reader on the web sees the figures; the stored notebooks must be complete (every code cell run,
+no error, the figures as ``image/png``) and record the package version that produced them.
 Execution uses nbclient with the ``python3`` kernel of the running interpreter and the shipped
 posteriors in ``models/`` (build them with ``./dev models`` if missing). Every notebook must run
 without an error and display its figures (``image/png`` outputs).
@@ -7,15 +10,19 @@ without an error and display its figures (``image/png`` outputs).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
+import bayes_distill as bd
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-MODELS = Path(__file__).resolve().parents[1] / "models"
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+MODELS = REPO / "models"
 
 # notebook -> (shipped posteriors it loads, minimum number of figures it displays)
 EXPECTED = {
@@ -39,13 +46,51 @@ def test_every_notebook_is_listed():
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notebook_is_committed_without_outputs(name):
+def test_notebook_is_stored_with_outputs(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbformat.validate(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"{name}: a code cell has outputs; strip them"
-            assert cell.execution_count is None, f"{name}: execution counts left in"
+    hint = "re-run it with ./dev notebooks"
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code
+    for i, cell in enumerate(code):
+        assert cell.execution_count is not None, f"{name}: code cell {i} was not run; {hint}"
+        errors = [out for out in cell.outputs if out.output_type == "error"]
+        assert not errors, f"{name}: code cell {i} stored an error; {hint}"
+    counts = [cell.execution_count for cell in code]
+    assert counts == list(range(1, len(code) + 1)), f"{name}: not run top to bottom; {hint}"
+    min_images = EXPECTED[name][1]
+    assert _images(nb) >= min_images, f"{name} stores {_images(nb)} figures; {hint}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_records_the_package_version(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    recorded = nb.metadata.get("bayes_distill", {}).get("version")
+    assert recorded == bd.__version__, (
+        f"{name} was run with bayes_distill {recorded}, not {bd.__version__}: ./dev notebooks"
+    )
+
+
+def test_run_notebooks_stores_outputs_and_version(tmp_path):
+    script_path = REPO / "scripts" / "run_notebooks.py"
+    spec = importlib.util.spec_from_file_location("run_notebooks", script_path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    path = tmp_path / "tiny.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# tiny"),
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())"),
+        nbformat.v4.new_code_cell("1 + 1"),
+    ]
+    nbformat.write(nb, path)
+    script.run(path)
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["bayes_distill"] == {"version": bd.__version__}
+    printed, result = (cell.outputs for cell in nb.cells[1:])
+    assert [c.execution_count for c in nb.cells[1:]] == [1, 2]
+    assert Path(printed[0].text.strip()) == tmp_path  # run in the notebook's folder
+    assert result[0].data["text/plain"] == "2"
 
 
 @pytest.mark.slow
