@@ -1735,6 +1735,8 @@ class _BudgetCeiling:
         self.budgets = np.sort(np.asarray(budgets, float))
         self._problems: dict[float, _Problem | None] = {}
         self._coarse: dict[float, float] = {}
+        # coarse evaluations of the current :meth:`best` call, handed on to :meth:`search`
+        self._pending: dict[float, tuple] = {}
         self._searched: dict[float, tuple] = {}
 
     def problem(self, c: float) -> _Problem | None:
@@ -1752,21 +1754,29 @@ class _BudgetCeiling:
         if c not in self._coarse:
             p, v = self.problem(c), np.inf
             if p is not None:
-                pts = p.coarse_grid() if p.dim else np.zeros((1, 0))
-                if len(pts):
-                    ev = p.evaluate(pts[None])
-                    v = float(np.min(_reduce_quantile(ev[0], _eps_at(p, self.noise, ev), self.q)))
+                self._pending[c] = coarse = _coarse_quantile(p, self.noise, self.q)
+                if len(coarse[3]):
+                    v = float(np.min(coarse[3]))
             self._coarse[c] = v
         return self._coarse[c]
 
     def search(self, c: float) -> tuple:
-        """:func:`_quantile_search` at budget ``c`` (cached)."""
+        """:func:`_quantile_search` at budget ``c`` (cached), from its coarse evaluation when
+        :meth:`coarse` has just made it."""
         if c not in self._searched:
-            self._searched[c] = _quantile_search(self.problem(c), self.noise, self.q, self.scenario)
+            self._searched[c] = _quantile_search(
+                self.problem(c), self.noise, self.q, self.scenario, self._pending.pop(c, None)
+            )
         return self._searched[c]
 
     def best(self, C: float) -> tuple[_Problem, tuple]:
         """The problem at the budget to spend (``C`` or one below it) and its search."""
+        try:
+            return self._best(C)
+        finally:
+            self._pending.clear()  # the screened budgets' arrays are not kept
+
+    def _best(self, C: float) -> tuple[_Problem, tuple]:
         if self.problem(C) is None:
             self.build(C)  # raises the budget's own error
         # walk down the decades while each screens better than the best so far (the loss at
@@ -1899,26 +1909,39 @@ def _check_student_tokens(D_S, C, N_S, scenario, b: _Bounds, context) -> None:
         )
 
 
-def _quantile_search(p: _Problem, noise: _StudentNoise, q: float, scenario: str):
+def _coarse_quantile(p: _Problem, noise: _StudentNoise, q: float) -> tuple:
+    """The ``q`` quantile of the predictive loss on ``p``'s coarse grid.
+
+    Returns ``(grid, m, e, fq)``: the grid ``(K, d)`` (one point without coordinates when
+    there is nothing to choose), the law's log loss ``m (S, K)`` and the noise ``e`` there, and
+    the quantile ``fq (K,)``; ``m`` and ``e`` are None when no grid point is feasible.
+    """
+    grid = p.coarse_grid()
+    if len(grid) == 0:
+        return grid, None, None, np.zeros(0)
+    ev = p.evaluate(grid[None])
+    m, e = ev[0], _eps_at(p, noise, ev)
+    return grid, m, e, _reduce_quantile(m, e, q)
+
+
+def _quantile_search(
+    p: _Problem, noise: _StudentNoise, q: float, scenario: str, coarse: tuple | None = None
+):
     """The allocation minimising the ``q`` quantile of the predictive loss, and that quantile.
 
     Returns ``(x, value, grid, m, e)``: the optimum ``(d,)``, its quantile, and the coarse grid
     with the law's log loss ``m (S, K)`` and the noise ``e`` there (reused by :func:`_solve`).
+    ``coarse`` is :func:`_coarse_quantile` of ``p`` when the caller has it already.
     """
-    if p.dim == 0:
-        x = np.zeros(0)
-        ev = p.evaluate(x[None, None])
-        return x, float(_reduce_quantile(ev[0], _eps_at(p, noise, ev), q)[0]), None, None, None
-    grid = p.coarse_grid()
-    if len(grid) == 0:
+    grid, m, e, fq = coarse or _coarse_quantile(p, noise, q)
+    if len(fq) == 0:
         raise ValueError(
             f"No allocation within bounds={p.bounds} spends compute={p.compute:.3g} FLOPs "
             f"in scenario {scenario!r} with the student's tokens within the bounds; widen "
             "the bounds."
         )
-    ev = p.evaluate(grid[None])
-    m, e = ev[0], _eps_at(p, noise, ev)
-    fq = _reduce_quantile(m, e, q)
+    if p.dim == 0:
+        return np.zeros(0), float(fq[0]), None, None, None
     iq = int(np.argmin(fq))
 
     def objective(c: np.ndarray) -> np.ndarray:
