@@ -57,6 +57,7 @@ candidate, so candidates are compared on the same realisations.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import math
@@ -348,6 +349,23 @@ def _supervised_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     names = laws.SAMPLED_NAMES["chinchilla" if fit.law == "chinchilla" else "supervised"]
     post = fit.posterior
     return {k: np.asarray(post[k].values, dtype=float).reshape(-1, 1) for k in names}
+
+
+def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
+    """A distillation fit's draws as the searches use them: the supervised parameters (the
+    teacher's loss and the baseline), the distillation-only ones, and the supervised
+    parameters of the student's own loss inside the law when a two-stage fit holds them fixed
+    (``None`` otherwise: the same as the first)."""
+    fixed = fit.supervised_fixed
+    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
+    return _supervised_params(fit), _distillation_params(fit), sup_student
+
+
+def _check_scenario(scenario: Any) -> str:
+    if not isinstance(scenario, str) or scenario not in _compute.SCENARIOS:
+        valid = ", ".join(repr(s) for s in _compute.SCENARIOS)
+        raise ValueError(f"Unknown scenario {scenario!r}. Valid scenarios are {valid}.")
+    return scenario
 
 
 def _distillation_params(fit: ScalingFit) -> dict[str, np.ndarray]:
@@ -1536,9 +1554,7 @@ def _recommendations(
     _check_fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
-    if not isinstance(scenario, str) or scenario not in _compute.SCENARIOS:
-        valid = ", ".join(repr(s) for s in _compute.SCENARIOS)
-        raise ValueError(f"Unknown scenario {scenario!r}. Valid scenarios are {valid}.")
+    scenario = _check_scenario(scenario)
     risk = _check_probability(
         "risk_tolerance",
         risk_tolerance,
@@ -1585,11 +1601,7 @@ def _recommendations(
                 "'teacher_pretraining') if the logits are already stored."
             )
 
-    sup = _supervised_params(fit)
-    dist = _distillation_params(fit)
-
-    fixed = fit.supervised_fixed
-    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
+    sup, dist, sup_student = _distillation_law_params(fit)
 
     def build(c: float) -> _Problem:
         return _build_problem(
@@ -1645,11 +1657,10 @@ def _recommendations(
                 ranges=ranges,
                 searched=spend.search(spent),
             )
-    source = fit.supervised_source if fit.runs is not None else "given directly"
     recs = [
         dataclasses.replace(
             r,
-            supervised_source=source,
+            supervised_source=fit.supervised_source,
             paper=_paper_answer(fit, r, scenario, teacher, approx, b, n_students, ratio),
         )
         for r in recs
@@ -1670,11 +1681,7 @@ def _paper_answer(
     """The paper's Table-6 coefficients' answer to the same question (a point estimate)."""
     if fit.runs is None or ("L_T" in teacher and "N_T" not in teacher):
         return {}  # a fit of given parameters, or a teacher given only by its loss
-    from .fit import ScalingFit
-
-    paper = _PAPER_FIT.get("fit")
-    if paper is None:
-        paper = _PAPER_FIT["fit"] = ScalingFit.from_params("distillation", laws.PAPER)
+    paper = _paper_fit()
     sup, dist = _supervised_params(paper), _distillation_params(paper)
     teacher = {k: v for k, v in teacher.items() if k != "L_T"}
     try:
@@ -1709,7 +1716,12 @@ def _paper_answer(
     }
 
 
-_PAPER_FIT: dict[str, Any] = {}
+@functools.cache
+def _paper_fit() -> ScalingFit:
+    """The paper's Table-6 coefficients as a one-draw fit (built once)."""
+    from .fit import ScalingFit
+
+    return ScalingFit.from_params("distillation", laws.PAPER)
 
 
 #: Budgets tried below a budget ``C`` for the ceiling: ``C * 10**-k``, ``k = 1..4``.
@@ -2589,9 +2601,7 @@ def crossover(
     _check_fit(fit, ("distillation",), "crossover")
     b = _check_bounds(bounds)
     sizes = _check_students(student_params, b)
-    if not isinstance(scenario, str) or scenario not in _compute.SCENARIOS:
-        valid = ", ".join(repr(s) for s in _compute.SCENARIOS)
-        raise ValueError(f"Unknown scenario {scenario!r}. Valid scenarios are {valid}.")
+    scenario = _check_scenario(scenario)
     ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
     c_lo, c_hi = _check_compute_range(compute_range)
@@ -2605,10 +2615,7 @@ def crossover(
                 "scenario='best_case' (its logits stored or free) or leave teacher_loss out."
             )
 
-    sup = _supervised_params(fit)
-    dist = _distillation_params(fit)
-    fixed = fit.supervised_fixed
-    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
+    sup, dist, sup_student = _distillation_law_params(fit)
     n_grid = math.ceil(math.log10(c_hi / c_lo) * _XOVER_PER_DECADE - 1e-9) + 1
     budgets = np.geomspace(c_lo, c_hi, max(n_grid, 2))
     # every student is checked before anything is computed
