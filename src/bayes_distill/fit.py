@@ -1555,9 +1555,7 @@ def _data_updates(inputs: _model.ModelInputs, discrepancy: str, noise: str) -> d
     for k, v in (inputs.fixed_supervised or {}).items():
         upd[f"fixed_{k}"] = v
     if inputs.supervised_posterior is not None:
-        mean, cov = inputs.supervised_posterior
-        upd["supervised_mean"] = np.asarray(mean, float)
-        upd["supervised_chol"] = np.linalg.cholesky(np.asarray(cov, float))
+        upd["supervised_mean"], upd["supervised_chol"] = inputs.supervised_posterior
     if discrepancy != "none":
         upd.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
     if noise == "distance":

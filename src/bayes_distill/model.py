@@ -147,10 +147,10 @@ def _cut_supervised(pm, fixed: Mapping[str, float], posterior) -> dict:
     approximation of the first stage's posterior (positive exponents on the log scale)."""
     import pytensor.tensor as pt
 
-    mean, cov = posterior
+    mean, chol = posterior
     # non-centred, with the approximation as data so that a compiled model serves every fit
-    loc = pm.Data("supervised_mean", np.asarray(mean, float))
-    chol = pm.Data("supervised_chol", np.linalg.cholesky(np.asarray(cov, float)))
+    loc = pm.Data("supervised_mean", mean)
+    chol = pm.Data("supervised_chol", chol)
     z = pm.Normal("supervised_z", 0.0, 1.0, shape=len(laws.SAMPLED_NAMES["supervised"]))
     raw = loc + pt.dot(chol, z)
     out = {}
@@ -165,13 +165,14 @@ _LOG_SCALE = ("alpha", "beta", "gamma")
 
 
 def supervised_normal_approximation(draws: Mapping[str, np.ndarray]):
-    """Mean and covariance of supervised draws on the scale of :func:`_cut_supervised`."""
+    """Mean and Cholesky factor of the covariance of supervised draws, on the scale of
+    :func:`_cut_supervised`."""
     cols = [
         np.log(draws[k]) if k in _LOG_SCALE else np.asarray(draws[k], float)
         for k in laws.SAMPLED_NAMES["supervised"]
     ]
     x = np.stack([np.ravel(c) for c in cols], axis=1)
-    return x.mean(axis=0), np.cov(x, rowvar=False)
+    return x.mean(axis=0), np.linalg.cholesky(np.cov(x, rowvar=False))
 
 
 def infinite_data_gap(xp, sup: Mapping, dist: Mapping, sup_student: Mapping | None = None):
@@ -258,10 +259,10 @@ class ModelInputs:
     #: student's own supervised loss inside the law is held; the supervised runs are then not
     #: in the model.
     fixed_supervised: dict[str, float] | None = None
-    #: Two-stage fit: mean and covariance of the first stage's posterior of
-    #: ``(log_E, a, b, log alpha, log beta, log gamma)``, the prior of the supervised law that
-    #: gives the teacher's loss and the baseline (tied to the distillation law only by the
-    #: infinite-data limit).
+    #: Two-stage fit: mean and Cholesky factor of the covariance of the first stage's
+    #: posterior of ``(log_E, a, b, log alpha, log beta, log gamma)``, the prior of the
+    #: supervised law that gives the teacher's loss and the baseline (tied to the distillation
+    #: law only by the infinite-data limit).
     supervised_posterior: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
