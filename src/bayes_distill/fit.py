@@ -1431,11 +1431,8 @@ def fit(
             )
     chosen, tree, _ = best
     settings = {**settings, "tune": attempts[chosen]["tune"]}
-    supervised_fit = "prior"
-    if sup_table is not None:
-        supervised_fit = supervised
-    if law != "distillation":
-        supervised_fit = ""
+    # where a distillation fit's supervised law comes from ("" for the supervised laws)
+    supervised_fit = "" if law != "distillation" else "prior" if sup_table is None else supervised
     tree.attrs.update(
         _provenance(
             law,
