@@ -660,18 +660,23 @@ def run_compute(
 _TRAIN_KEYS = ("loss_above", "compute_below")
 
 
-def _train_mask(train: Any, table: pd.DataFrame, law: str, approx: str) -> tuple[np.ndarray, str]:
+def _train_mask(
+    train: Any, table: pd.DataFrame, law: str, approx: str, *, name: str = "train"
+) -> tuple[np.ndarray, str]:
+    """The boolean mask of the training runs of one rule, and the rule in words.
+
+    ``name`` is how the rule is called in error messages (``train[1]`` for a list's second).
+    """
     n = len(table)
     if isinstance(train, Mapping):
         if len(train) != 1 or next(iter(train)) not in _TRAIN_KEYS:
             raise ValueError(
-                f"train as a mapping needs exactly one of the keys {list(_TRAIN_KEYS)}, e.g. "
-                f"train={{'loss_above': 2.6}} or train={{'compute_below': 1e20}}; got "
-                f"{dict(train)!r}."
+                f"{name} as a mapping needs exactly one of the keys {list(_TRAIN_KEYS)}, e.g. "
+                f"{{'loss_above': 2.6}} or {{'compute_below': 1e20}}; got {dict(train)!r}."
             )
         key, value = next(iter(train.items()))
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"train[{key!r}] must be a positive number, got {value!r}.")
+            raise ValueError(f"{name}[{key!r}] must be a positive number, got {value!r}.")
         if key == "loss_above":
             mask = table[_TARGET[law]].to_numpy(float) > value
             rule = f"loss > {value:g}"
@@ -681,16 +686,16 @@ def _train_mask(train: Any, table: pd.DataFrame, law: str, approx: str) -> tuple
         return mask, rule
     if isinstance(train, str) or np.isscalar(train) or train is None:
         raise TypeError(
-            "train must be {'loss_above': L}, {'compute_below': C} or a boolean mask with one "
-            f"entry per run; got {train!r}."
+            f"{name} must be {{'loss_above': L}}, {{'compute_below': C}}, a boolean mask with "
+            f"one entry per run, or a list of these (one backtest each); got {train!r}."
         )
     mask = np.asarray(train)
     if mask.dtype != bool:
         raise TypeError(
-            f"train as an array must be boolean (True = fit on this run), got dtype {mask.dtype}."
+            f"{name} as an array must be boolean (True = fit on this run), got dtype {mask.dtype}."
         )
     if mask.shape != (n,):
-        raise ValueError(f"train mask has shape {mask.shape}, but there are {n} runs.")
+        raise ValueError(f"{name} mask has shape {mask.shape}, but there are {n} runs.")
     return mask.copy(), f"mask ({int(mask.sum())} runs)"
 
 
@@ -716,6 +721,8 @@ class Backtest:
         ``{0.5: ..., 0.9: ...}``: share of held-out runs inside each predictive interval.
     fit : ScalingFit
         The fit to the training runs.
+    random_seed : int or None
+        The seed of the fit and of the predictive noise (``None``: not seeded).
     """
 
     law: str
@@ -725,6 +732,7 @@ class Backtest:
     mdape: float
     coverage: dict[float, float]
     fit: Any = field(compare=False)
+    random_seed: int | None = None
 
     @property
     def n_train(self) -> int:
@@ -762,88 +770,45 @@ class Backtest:
     __repr__ = __str__
 
 
-def backtest(
-    runs: pd.DataFrame | str | os.PathLike,
-    law: Literal["chinchilla", "supervised", "distillation"] = "chinchilla",
-    *,
-    train: Mapping[str, float] | Sequence[bool] | np.ndarray,
-    approx: Literal["paper", "2N"] = "paper",
-    **fit_kwargs: Any,
+def _is_folds(train: Any) -> bool:
+    """Whether ``train`` is a list of training rules (several folds) rather than one rule."""
+    return (
+        isinstance(train, list | tuple)
+        and len(train) > 0
+        and all(isinstance(t, Mapping) or np.ndim(t) == 1 for t in train)
+    )
+
+
+def _fold_seeds(random_seed: Any, n_folds: int) -> list[int]:
+    """One seed per fold, derived from ``random_seed`` (drawn once here when it is None)."""
+    from .fit import _SEED_MAX, _validate_int
+
+    if random_seed is not None:
+        random_seed = _validate_int("random_seed", random_seed, 0, _SEED_MAX)
+    root = np.random.SeedSequence(random_seed)
+    return [int(child.generate_state(1)[0] % 2**31) for child in root.spawn(n_folds)]
+
+
+def _backtest_fold(
+    table: pd.DataFrame,
+    law: str,
+    mask: np.ndarray,
+    rule: str,
+    approx: str,
+    fit_kwargs: Mapping[str, Any],
+    report: bool = False,
 ) -> Backtest:
-    """Fit the weaker runs, predict the stronger ones, and score the predictions.
+    """Fit the runs of ``mask`` and score the predictions of the others (one fold).
 
-    As in Busbridge et al. (2025), Figure 5: the law is fitted to the runs below a strength
-    threshold and must extrapolate to the rest. Predictions are posterior predictive (a new
-    model size draws a new discrepancy offset, plus run noise), scored by the median absolute
-    percentage error (MdAPE) of the predictive median and the coverage of the 50% and 90%
-    predictive intervals.
-
-    Parameters
-    ----------
-    runs : DataFrame or path
-        All runs (see :func:`bayes_distill.load_runs`).
-    law : {"chinchilla", "supervised", "distillation"}
-    train : mapping or boolean array
-        Which runs to fit: ``{"loss_above": L}`` (runs with loss above ``L`` nats/token; the
-        student loss ``L_S`` for distillation), ``{"compute_below": C}`` (runs trained with
-        fewer than ``C`` FLOPs, see :func:`run_compute`) or a boolean mask with one entry per
-        run (True = fit). The other runs are predicted.
-    approx : {"paper", "2N"}, default "paper"
-        FLOPs per token for ``compute_below`` (:func:`bayes_distill.compute.forward_flops`).
-    **fit_kwargs
-        Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``random_seed``,
-        ``priors``, ``discrepancy``, ``supervised_runs``, ``progressbar``, ...). ``random_seed``
-        also seeds the predictive noise. When progress is on (``progressbar``, as in
-        :func:`bayes_distill.fit`), a line on stderr says what is fitted and when the held-out
-        runs are predicted.
-
-    Returns
-    -------
-    Backtest
-
-    Raises
-    ------
-    TypeError
-        If ``train`` is neither a mapping nor a boolean mask.
-    ValueError
-        If ``train`` selects too few runs to fit, or none to predict.
-
-    Examples
-    --------
-    >>> import bayes_distill as bd
-    >>> runs = bd.datasets.load("chinchilla")
-    >>> bt = bd.backtest(runs, law="chinchilla", train={"compute_below": 1e20},
-    ...                  draws=300, tune=300, chains=2, random_seed=0)   # doctest: +SKIP
-    >>> print(bt)                                                       # doctest: +SKIP
-    >>> bt.table.head()                                                 # doctest: +SKIP
+    ``report`` notes on stderr when the held-out runs are predicted.
     """
-    from .data import load_runs
     from .extrapolation import ExtrapolationWarning
     from .fit import fit as _fit
 
-    laws._check_law(law)
-    table = load_runs(runs, kind=_kind(law))
-    mask, rule = _train_mask(train, table, law, approx)
-    n_needed = len(laws.SAMPLED_NAMES[law])
-    if mask.sum() < n_needed:
-        raise ValueError(
-            f"train ({rule}) selects {int(mask.sum())} of {len(table)} runs; the {law} law needs "
-            f"at least {n_needed} to fit. Loosen the threshold."
-        )
-    if (~mask).sum() == 0:
-        raise ValueError(
-            f"train ({rule}) selects all {len(table)} runs, leaving none to predict; tighten "
-            "the threshold."
-        )
     train_runs = table[mask].reset_index(drop=True)
     test_runs = table[~mask].reset_index(drop=True)
-    show = _progress.enabled(fit_kwargs.get("progressbar"))
-    if show:
-        _progress.note(
-            f"backtest: fitting the {law} law to {len(train_runs)} of {len(table)} runs ({rule})"
-        )
     fitted = _fit(train_runs, law=law, **fit_kwargs)
-    if show:
+    if report:
         _progress.note(f"backtest: predicting the {len(test_runs)} held-out runs")
     seed = fit_kwargs.get("random_seed")
     inputs = list(_INPUTS[law])
@@ -872,7 +837,144 @@ def backtest(
         mdape=float(out["ape"].median()),
         coverage={0.5: float(out["in_50"].mean()), 0.9: float(out["in_90"].mean())},
         fit=fitted,
+        random_seed=seed,
     )
+
+
+def backtest(
+    runs: pd.DataFrame | str | os.PathLike,
+    law: Literal["chinchilla", "supervised", "distillation"] = "chinchilla",
+    *,
+    train: Mapping[str, float] | Sequence[bool] | np.ndarray | Sequence[Any],
+    approx: Literal["paper", "2N"] = "paper",
+    executor: Any = None,
+    **fit_kwargs: Any,
+) -> Backtest | list[Backtest]:
+    """Fit the weaker runs, predict the stronger ones, and score the predictions.
+
+    As in Busbridge et al. (2025), Figure 5: the law is fitted to the runs below a strength
+    threshold and must extrapolate to the rest. Predictions are posterior predictive (a new
+    model size draws a new discrepancy offset, plus run noise), scored by the median absolute
+    percentage error (MdAPE) of the predictive median and the coverage of the 50% and 90%
+    predictive intervals. Several thresholds (folds) are several independent fits, which an
+    ``executor`` can run in parallel (see ``docs/scaling_out.md``).
+
+    Parameters
+    ----------
+    runs : DataFrame or path
+        All runs (see :func:`bayes_distill.load_runs`).
+    law : {"chinchilla", "supervised", "distillation"}
+    train : mapping, boolean array, or list of them
+        Which runs to fit: ``{"loss_above": L}`` (runs with loss above ``L`` nats/token; the
+        student loss ``L_S`` for distillation), ``{"compute_below": C}`` (runs trained with
+        fewer than ``C`` FLOPs, see :func:`run_compute`) or a boolean mask with one entry per
+        run (True = fit). The other runs are predicted. A list of such rules backtests each
+        (one fold per rule, e.g. ``[{"compute_below": 1e20}, {"compute_below": 1e21}]``) and
+        returns a list.
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token for ``compute_below`` (:func:`bayes_distill.compute.forward_flops`).
+    executor : None or executor, optional
+        Runs the folds' fits: anything with ``submit(fn, *args, **kwargs)`` returning futures
+        with ``result()``, such as :class:`concurrent.futures.ProcessPoolExecutor` or a
+        ``dask.distributed.Client``. None (default) fits the folds one after another in this
+        process, reusing its compiled models. The results do not depend on the executor.
+    **fit_kwargs
+        Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``random_seed``,
+        ``priors``, ``discrepancy``, ``supervised_runs``, ``progressbar``, ...). ``random_seed``
+        also seeds the predictive noise; with a list of rules, each fold uses its own seed
+        derived from it (``Backtest.random_seed``: pass it with that fold's rule alone to
+        repeat the fold). When progress is on (``progressbar``, as in
+        :func:`bayes_distill.fit`), lines on stderr say what is fitted and when the held-out
+        runs are predicted; with an executor, a counter of finished folds (the fits' own
+        progress bars are not shown).
+
+    Returns
+    -------
+    Backtest or list of Backtest
+        One per rule of ``train``, in its order, when ``train`` is a list.
+
+    Raises
+    ------
+    TypeError
+        If ``train`` is neither a mapping nor a boolean mask (nor a list of them), or
+        ``executor`` has no ``submit`` method.
+    ValueError
+        If ``train`` selects too few runs to fit, or none to predict.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> runs = bd.datasets.load("chinchilla")
+    >>> bt = bd.backtest(runs, law="chinchilla", train={"compute_below": 1e20},
+    ...                  draws=300, tune=300, chains=2, random_seed=0)   # doctest: +SKIP
+    >>> print(bt)                                                       # doctest: +SKIP
+    >>> bt.table.head()                                                 # doctest: +SKIP
+
+    Several folds, fitted two at a time in worker processes:
+
+    >>> from concurrent.futures import ProcessPoolExecutor
+    >>> import pandas as pd
+    >>> with ProcessPoolExecutor(max_workers=2) as pool:                # doctest: +SKIP
+    ...     folds = bd.backtest(runs, law="chinchilla", train=[{"compute_below": c}
+    ...                         for c in (3e19, 1e20, 1e21)], random_seed=0, executor=pool)
+    >>> pd.concat([bt.to_frame() for bt in folds])                      # doctest: +SKIP
+    """
+    from . import _parallel
+    from .data import load_runs
+
+    laws._check_law(law)
+    _parallel.check_executor(executor)
+    table = load_runs(runs, kind=_kind(law))
+    several = _is_folds(train)
+    rules = list(train) if several else [train]
+    folds = []
+    for i, rule in enumerate(rules):
+        name = f"train[{i}]" if several else "train"
+        mask, described = _train_mask(rule, table, law, approx, name=name)
+        n_needed = len(laws.SAMPLED_NAMES[law])
+        if mask.sum() < n_needed:
+            raise ValueError(
+                f"{name} ({described}) selects {int(mask.sum())} of {len(table)} runs; the "
+                f"{law} law needs at least {n_needed} to fit. Loosen the threshold."
+            )
+        if (~mask).sum() == 0:
+            raise ValueError(
+                f"{name} ({described}) selects all {len(table)} runs, leaving none to "
+                "predict; tighten the threshold."
+            )
+        folds.append((mask, described))
+    seeds = (
+        _fold_seeds(fit_kwargs.get("random_seed"), len(folds))
+        if several
+        else [fit_kwargs.get("random_seed")]
+    )
+    show = _progress.enabled(fit_kwargs.get("progressbar"))
+    tasks = []
+    for (mask, described), seed in zip(folds, seeds, strict=True):
+        kwargs = {**fit_kwargs, "random_seed": seed}
+        if executor is not None:
+            kwargs["progressbar"] = False  # other processes' bars would garble the terminal
+        tasks.append(
+            {
+                "table": table,
+                "law": law,
+                "mask": mask,
+                "rule": described,
+                "approx": approx,
+                "fit_kwargs": kwargs,
+                "report": show and executor is None and not several,
+            }
+        )
+    if show:
+        what = "; ".join(f"{int(m.sum())} of {len(table)} runs ({d})" for m, d in folds)
+        where = "" if executor is None else f", on {type(executor).__name__}"
+        _progress.note(f"backtest: fitting the {law} law to {what}{where}")
+    counter = _progress.Counter("backtest: fold", len(tasks), on=show and several)
+    results = _parallel.run_tasks(
+        _backtest_fold, tasks, executor, on_result=lambda i, bt: counter.step(f"({bt.rule})")
+    )
+    counter.close()
+    return results if several else results[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1137,6 +1239,49 @@ class SBCResult:
     __repr__ = __str__
 
 
+def _sbc_fit(
+    dataset: int,
+    sim: pd.DataFrame,
+    truths: Mapping[str, float],
+    quantiles: tuple[float, float],
+    fit_kwargs: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Fit one simulated dataset of :func:`sbc`; one table row per parameter with a truth."""
+    from .fit import fit as _fit
+
+    start = time.perf_counter()
+    fitted = _fit(sim, **fit_kwargs)
+    seconds = time.perf_counter() - start
+    diag = fitted.diagnose()
+    post = fitted.posterior
+    rows = []
+    for name, true in truths.items():
+        if name in fitted.params:
+            v = np.asarray(fitted.params[name].values, float).ravel()
+        elif name in post:
+            v = np.asarray(post[name].values, float).ravel()
+        else:  # pragma: no cover - a parameter the fit does not report
+            continue
+        lo, hi = np.quantile(v, quantiles)
+        rows.append(
+            {
+                "dataset": dataset,
+                "parameter": name,
+                "true": true,
+                "median": float(np.median(v)),
+                "lower": float(lo),
+                "upper": float(hi),
+                "covered": bool(lo <= true <= hi),
+                "rank": int(np.sum(v < true)),
+                "n_draws": v.size,
+                "converged": diag.ok,
+                "divergences": diag.divergences,
+                "seconds": seconds,
+            }
+        )
+    return rows
+
+
 def sbc(
     law: Literal["chinchilla", "supervised", "distillation"],
     *,
@@ -1149,6 +1294,7 @@ def sbc(
     ci_prob: float = 0.9,
     random_seed: int | None = 0,
     callback: Callable[[int, pd.DataFrame], None] | None = None,
+    executor: Any = None,
     **fit_kwargs: Any,
 ) -> SBCResult:
     """Simulation-based calibration of the model of ``law``.
@@ -1181,7 +1327,15 @@ def sbc(
     random_seed : int, optional
         Seeds the truths, the simulations and the fits.
     callback : callable, optional
-        Called as ``callback(i, rows)`` after each dataset (for progress reports).
+        Called as ``callback(i, rows)`` after each dataset (for progress reports), in the
+        order of the datasets.
+    executor : None or executor, optional
+        Runs the fits of the simulated datasets: anything with ``submit(fn, *args, **kwargs)``
+        returning futures with ``result()``, such as
+        :class:`concurrent.futures.ProcessPoolExecutor` or a ``dask.distributed.Client`` (see
+        ``docs/scaling_out.md``). None (default) fits them one after another in this process.
+        The truths, simulations and seeds are drawn here first, so the result does not depend
+        on the executor (apart from the ``seconds`` column).
     **fit_kwargs
         Passed to :func:`bayes_distill.fit` (``draws``, ``tune``, ``chains``, ``sampler``, and the
         model options ``likelihood``, ``discrepancy``, ..., which the simulation uses too).
@@ -1200,12 +1354,19 @@ def sbc(
     ...                                                            # doctest: +SKIP
     >>> res.coverage                                               # doctest: +SKIP
     >>> print(res)                                                 # doctest: +SKIP
+
+    On a Dask cluster (``pip install "dask[distributed]"``), one fit per worker at a time:
+
+    >>> from dask.distributed import Client, LocalCluster                # doctest: +SKIP
+    >>> cluster = LocalCluster(n_workers=2, threads_per_worker=1)        # doctest: +SKIP
+    >>> with Client(cluster) as client:                                  # doctest: +SKIP
+    ...     res = bd.checks.sbc("chinchilla", n_datasets=20, executor=client)
     """
     import inspect
 
+    from . import _parallel
     from .data import LOSS_RANGE, DataValidationWarning
     from .fit import ConvergenceWarning
-    from .fit import fit as _fit
     from .priors import resolve_priors
 
     laws._check_law(law)
@@ -1214,6 +1375,7 @@ def sbc(
     ci_prob = _check_probability("ci_prob", ci_prob)
     if "runs" in fit_kwargs:
         raise TypeError("'runs' is simulated by sbc; do not pass it.")
+    _parallel.check_executor(executor)
     design = _check_design(law, design)
     model_names = [
         n
@@ -1277,72 +1439,59 @@ def sbc(
             "prior is too wide for this design."
         )
 
-    rows: list[dict[str, Any]] = []
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
     progressbar = fit_kwargs.pop("progressbar", None)
     show = _progress.enabled(progressbar)
-    if show:
-        _progress.note(f"sbc: fitting {n_datasets} simulated {law} datasets")
-    counter = _progress.Counter("sbc: dataset", n_datasets, on=show)
+    tasks = []
     for i, (true_scalars, y) in enumerate(zip(truths_used, ys, strict=True)):
         sampled = {k: true_scalars[k] for k in laws.SAMPLED_NAMES[law]}
         truths = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
         truths.update({k: v for k, v in true_scalars.items() if k not in laws.SAMPLED_NAMES[law]})
         sim = design.copy()
         sim[_TARGET[law]] = np.exp(y)
-        seed = int(rng.integers(2**31))
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            # Simulated teachers and students can cross by more than noise, and a fit can fail
-            # its diagnostics: both are recorded, not raised.
-            warnings.simplefilter("ignore", DataValidationWarning)
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            fitted = _fit(
-                sim,
-                law=law,
-                priors=priors,
-                random_seed=seed,
-                # the counter below reports each dataset; a bar per fit only when asked for
-                progressbar=progressbar is True,
-                **fit_kwargs,
-            )
-        seconds = time.perf_counter() - start
-        diag = fitted.diagnose()
-        post = fitted.posterior
-        new_rows = []
-        for name, true in truths.items():
-            if name in fitted.params:
-                v = np.asarray(fitted.params[name].values, float).ravel()
-            elif name in post:
-                v = np.asarray(post[name].values, float).ravel()
-            else:  # pragma: no cover - a parameter the fit does not report
-                continue
-            lo, hi = np.quantile(v, [lo_q, hi_q])
-            new_rows.append(
-                {
-                    "dataset": i,
-                    "parameter": name,
-                    "true": true,
-                    "median": float(np.median(v)),
-                    "lower": float(lo),
-                    "upper": float(hi),
-                    "covered": bool(lo <= true <= hi),
-                    "rank": int(np.sum(v < true)),
-                    "n_draws": v.size,
-                    "converged": diag.ok,
-                    "divergences": diag.divergences,
-                    "seconds": seconds,
-                }
-            )
-        rows += new_rows
-        counter.step(f"(last fit {seconds:.0f} s, {'converged' if diag.ok else 'NOT converged'})")
+        tasks.append(
+            {
+                "dataset": i,
+                "sim": sim,
+                "truths": truths,
+                "quantiles": (lo_q, hi_q),
+                "fit_kwargs": {
+                    **fit_kwargs,
+                    "law": law,
+                    "priors": priors,
+                    "random_seed": int(rng.integers(2**31)),
+                    # the counter below reports each dataset; a bar per fit only when asked for
+                    # (and only in this process: other processes' bars would garble the terminal)
+                    "progressbar": progressbar is True and executor is None,
+                },
+            }
+        )
+    if show:
+        where = "" if executor is None else f" on {type(executor).__name__}"
+        _progress.note(f"sbc: fitting {n_datasets} simulated {law} datasets{where}")
+    counter = _progress.Counter("sbc: dataset", n_datasets, on=show)
+
+    def collected(i: int, new_rows: list[dict[str, Any]]) -> None:
+        first = new_rows[0] if new_rows else {"seconds": 0.0, "converged": False}
+        ok = "converged" if first["converged"] else "NOT converged"
+        counter.step(f"(last fit {first['seconds']:.0f} s, {ok})")
         if callback is not None:
             callback(i, pd.DataFrame(new_rows))
+
+    # Simulated teachers and students can cross by more than noise, and a fit can fail its
+    # diagnostics: both are recorded in the table, not warned.
+    per_dataset = _parallel.run_tasks(
+        _sbc_fit,
+        tasks,
+        executor,
+        quiet=(DataValidationWarning, ConvergenceWarning),
+        on_result=collected,
+    )
     counter.close()
     return SBCResult(
         law=law,
         truth="prior" if fixed_params is None else "fixed",
         ci_prob=ci_prob,
-        table=pd.DataFrame(rows),
+        table=pd.DataFrame([row for rows in per_dataset for row in rows]),
         n_rejected=n_rejected,
     )
