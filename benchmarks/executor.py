@@ -11,15 +11,23 @@ steps and 4 chains:
 * ``dask``: a ``dask.distributed.LocalCluster`` with one single-threaded worker process per
   core, started inside the timing, then a second run on the same cluster.
 
+First, the compile cache: one worker per core fits the Chinchilla model at the same time on
+an empty PyTensor compile directory (so they compile it at once and write the same cache
+entries), then a new process fits it again and should load it from the disk instead of
+compiling (a shorter first fit).
+
 The ratio is the serial time over the other's (above 1: the executor is faster). The compiled
-model is on disk before the timings (a warm-up fit), and this process's in-memory copy is
-forgotten before each serial run, so every way starts by loading it from the disk cache. The
+models are on disk before the timings (a warm-up run of both studies with 5 draws), and this
+process's in-memory copies are forgotten before the serial run, so every way starts by loading
+them from the disk cache. A process pool starts its workers at the first task, so its start-up
+is inside the first run's time (``start_s`` is then near 0). The
 tables of every way are compared with the serial ones (``same``).
 
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/executor.py          # writes nothing; redirect to a file
-    .venv/bin/python benchmarks/executor.py --quick  # smoke run: 2 data sets, 2 folds, short chains
+    .venv/bin/python benchmarks/executor.py --quick  # smoke run: 2 data sets, 2 folds, short
+                                                     # chains, no compile-cache check
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import argparse
 import multiprocessing
 import os
 import sys
+import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +78,10 @@ def study(name: str, settings: dict, executor) -> list[pd.DataFrame]:
     return [bt.table for bt in folds]
 
 
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
 def same(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> bool:
     return len(a) == len(b) and all(x.equals(y) for x, y in zip(a, b, strict=True))
 
@@ -78,7 +91,9 @@ def timed_ways(name: str, settings: dict, workers: int) -> list[dict]:
     c.clear_compiled_cache()
     with c.Timer() as t:
         reference = study(name, settings, None)
-    rows.append({"way": "serial", "run": "first", "seconds": t.seconds, "same": True})
+    rows.append(
+        {"way": "serial", "run": "first", "seconds": t.seconds, "same": True, "load1": load1()}
+    )
 
     def start_pool(stack: ExitStack):
         ctx = multiprocessing.get_context("spawn")
@@ -109,17 +124,68 @@ def timed_ways(name: str, settings: dict, workers: int) -> list[dict]:
             result = study(name, settings, executor)
             first = time.perf_counter() - t0
             rows.append(
-                {"way": way, "run": "first", "seconds": first, "same": same(result, reference)}
+                {
+                    "way": way,
+                    "run": "first",
+                    "seconds": first,
+                    "start_s": started,
+                    "same": same(result, reference),
+                    "load1": load1(),
+                }
             )
-            rows[-1]["start_s"] = started
             with c.Timer() as t:
                 result = study(name, settings, executor)
             rows.append(
-                {"way": way, "run": "second", "seconds": t.seconds, "same": same(result, reference)}
+                {
+                    "way": way,
+                    "run": "second",
+                    "seconds": t.seconds,
+                    "same": same(result, reference),
+                    "load1": load1(),
+                }
             )
     serial = rows[0]["seconds"]
     for row in rows:
-        row.update({"study": name, "ratio": serial / row["seconds"], "load1": os.getloadavg()[0]})
+        row.update({"study": name, "ratio": serial / row["seconds"]})
+    return rows
+
+
+def first_fit(seed: int, draws: int) -> dict:
+    """In a worker: the first fit of the Chinchilla model in this process (PyMC's import
+    included), and whether its callbacks were loaded from the disk cache."""
+    t0 = time.perf_counter()
+    runs = bd.datasets.load("chinchilla")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = bd.fit(runs, law="chinchilla", random_seed=seed, draws=draws, tune=draws, chains=2)
+    return {"seconds": time.perf_counter() - t0, "max_rhat": fit.diagnose().max_rhat}
+
+
+def compile_cache(workers: int, draws: int) -> list[dict]:
+    """``workers`` new processes fit one model at once on an empty compile cache, then one
+    more process fits it again: does it load what they wrote?"""
+    ctx = multiprocessing.get_context("spawn")
+    before = os.environ.get("PYTENSOR_FLAGS")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bd_executor_") as compiledir:
+        # spawned workers read the environment when they start
+        os.environ["PYTENSOR_FLAGS"] = ",".join(
+            f for f in [before or "", f"base_compiledir={compiledir}"] if f
+        )
+        try:
+            for state, n in (("empty cache, at once", workers), ("after them", 1)):
+                with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+                    futures = [pool.submit(first_fit, i, draws) for i in range(n)]
+                    for i, future in enumerate(futures):
+                        rows.append({"cache": state, "worker": i, **future.result()})
+                        rows[-1]["load1"] = load1()
+                files = list(Path(compiledir).rglob("*.nbi"))
+                rows[-1]["numba_index_files"] = len(files)
+        finally:
+            if before is None:
+                os.environ.pop("PYTENSOR_FLAGS", None)
+            else:
+                os.environ["PYTENSOR_FLAGS"] = before
     return rows
 
 
@@ -142,9 +208,26 @@ def main(argv=None) -> int:
         flush=True,
     )
     warnings.simplefilter("ignore", ConvergenceWarning)
-    with c.Timer() as t:  # puts the compiled model on disk for every way
-        bd.fit(bd.datasets.load("chinchilla"), law="chinchilla", random_seed=0, draws=5, tune=5)
-    print(f"warm-up fit (compiles or loads the model): {t.seconds:.1f} s\n", flush=True)
+    with c.Timer() as t:  # puts every compiled model on disk (a fold's runs may need another)
+        short = {**settings, "fit": {**settings["fit"], "draws": 5, "tune": 5}}
+        for name in ("sbc", "backtest"):
+            study(name, short, None)
+    print(f"warm-up (compiles or loads the models): {t.seconds:.1f} s\n", flush=True)
+    if args.quick:
+        print("(--quick: the compile-cache check is skipped; it compiles a model from scratch)\n")
+    else:
+        print("## The compile cache when several workers compile one model at once")
+        cache_rows = compile_cache(args.workers, settings["fit"].get("draws", 1000))
+        print(
+            c.table(
+                cache_rows, ["cache", "worker", "seconds", "max_rhat", "numba_index_files", "load1"]
+            )
+        )
+        print(
+            "Every worker's first fit includes importing PyMC and compiling (empty cache) or "
+            "loading (after them) the model.\n",
+            flush=True,
+        )
     rows = []
     columns = ["study", "way", "run", "seconds", "start_s", "ratio", "same", "load1"]
     for name in ("sbc", "backtest"):

@@ -126,6 +126,7 @@ def test_instrument_restores_the_samplers(common):
         "convergence.py",
         "geometry.py",
         "many_runs.py",
+        "executor.py",
     ],
 )
 def test_script_runs_quick(script):
@@ -152,6 +153,8 @@ def test_script_runs_quick(script):
         assert "Growth exponents" in out and "SIMULATED" in out
     elif script == "many_runs.py":
         assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
+    elif script == "executor.py":
+        assert "| processes |" in out and "| False |" not in out  # same tables every way
 
 
 def test_convergence_configurations():

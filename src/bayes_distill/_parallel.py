@@ -125,6 +125,8 @@ def run_tasks(
                     on_result(i, result)
         except BaseException:
             for future in pending or ():
-                future.cancel()  # the calls that have not started yet
+                cancel = getattr(future, "cancel", None)  # result() is all a future must have
+                if cancel is not None:
+                    cancel()  # the calls that have not started yet
             raise
     return results
