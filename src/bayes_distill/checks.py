@@ -779,6 +779,29 @@ def _is_folds(train: Any) -> bool:
     )
 
 
+def _folds(
+    rules: list[Any], table: pd.DataFrame, law: str, approx: str, several: bool
+) -> list[tuple[np.ndarray, str]]:
+    """Each rule's training mask and description, checked before anything is fitted."""
+    folds = []
+    n_needed = len(laws.SAMPLED_NAMES[law])
+    for i, rule in enumerate(rules):
+        name = f"train[{i}]" if several else "train"
+        mask, described = _train_mask(rule, table, law, approx, name=name)
+        if mask.sum() < n_needed:
+            raise ValueError(
+                f"{name} ({described}) selects {int(mask.sum())} of {len(table)} runs; the "
+                f"{law} law needs at least {n_needed} to fit. Loosen the threshold."
+            )
+        if (~mask).sum() == 0:
+            raise ValueError(
+                f"{name} ({described}) selects all {len(table)} runs, leaving none to "
+                "predict; tighten the threshold."
+            )
+        folds.append((mask, described))
+    return folds
+
+
 def _fold_seeds(random_seed: Any, n_folds: int) -> list[int]:
     """One seed per fold, derived from ``random_seed`` (drawn once here when it is None)."""
     from .fit import _SEED_MAX, _validate_int
@@ -926,23 +949,7 @@ def backtest(
     _parallel.check_executor(executor)
     table = load_runs(runs, kind=_kind(law))
     several = _is_folds(train)
-    rules = list(train) if several else [train]
-    folds = []
-    for i, rule in enumerate(rules):
-        name = f"train[{i}]" if several else "train"
-        mask, described = _train_mask(rule, table, law, approx, name=name)
-        n_needed = len(laws.SAMPLED_NAMES[law])
-        if mask.sum() < n_needed:
-            raise ValueError(
-                f"{name} ({described}) selects {int(mask.sum())} of {len(table)} runs; the "
-                f"{law} law needs at least {n_needed} to fit. Loosen the threshold."
-            )
-        if (~mask).sum() == 0:
-            raise ValueError(
-                f"{name} ({described}) selects all {len(table)} runs, leaving none to "
-                "predict; tighten the threshold."
-            )
-        folds.append((mask, described))
+    folds = _folds(list(train) if several else [train], table, law, approx, several)
     seeds = (
         _fold_seeds(fit_kwargs.get("random_seed"), len(folds))
         if several
@@ -1282,6 +1289,36 @@ def _sbc_fit(
     return rows
 
 
+def _sbc_tasks(
+    law: str,
+    design: pd.DataFrame,
+    truths_used: list[dict[str, float]],
+    ys: list[np.ndarray],
+    rng: np.random.Generator,
+    quantiles: tuple[float, float],
+    fit_kwargs: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The arguments of :func:`_sbc_fit` for each simulated dataset, with its fit's seed."""
+    tasks = []
+    for i, (true_scalars, y) in enumerate(zip(truths_used, ys, strict=True)):
+        sampled = {k: true_scalars[k] for k in laws.SAMPLED_NAMES[law]}
+        truths = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
+        truths.update({k: v for k, v in true_scalars.items() if k not in laws.SAMPLED_NAMES[law]})
+        sim = design.copy()
+        sim[_TARGET[law]] = np.exp(y)
+        seed = int(rng.integers(2**31))
+        tasks.append(
+            {
+                "dataset": i,
+                "sim": sim,
+                "truths": truths,
+                "quantiles": quantiles,
+                "fit_kwargs": {**fit_kwargs, "random_seed": seed},
+            }
+        )
+    return tasks
+
+
 def sbc(
     law: Literal["chinchilla", "supervised", "distillation"],
     *,
@@ -1442,30 +1479,15 @@ def sbc(
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
     progressbar = fit_kwargs.pop("progressbar", None)
     show = _progress.enabled(progressbar)
-    tasks = []
-    for i, (true_scalars, y) in enumerate(zip(truths_used, ys, strict=True)):
-        sampled = {k: true_scalars[k] for k in laws.SAMPLED_NAMES[law]}
-        truths = {k: float(v) for k, v in laws.to_natural(law, sampled).items()}
-        truths.update({k: v for k, v in true_scalars.items() if k not in laws.SAMPLED_NAMES[law]})
-        sim = design.copy()
-        sim[_TARGET[law]] = np.exp(y)
-        tasks.append(
-            {
-                "dataset": i,
-                "sim": sim,
-                "truths": truths,
-                "quantiles": (lo_q, hi_q),
-                "fit_kwargs": {
-                    **fit_kwargs,
-                    "law": law,
-                    "priors": priors,
-                    "random_seed": int(rng.integers(2**31)),
-                    # the counter below reports each dataset; a bar per fit only when asked for
-                    # (and only in this process: other processes' bars would garble the terminal)
-                    "progressbar": progressbar is True and executor is None,
-                },
-            }
-        )
+    fit_kwargs = {
+        **fit_kwargs,
+        "law": law,
+        "priors": priors,
+        # the counter below reports each dataset; a bar per fit only when asked for (and only
+        # in this process: other processes' bars would garble the terminal)
+        "progressbar": progressbar is True and executor is None,
+    }
+    tasks = _sbc_tasks(law, design, truths_used, ys, rng, (lo_q, hi_q), fit_kwargs)
     if show:
         where = "" if executor is None else f" on {type(executor).__name__}"
         _progress.note(f"sbc: fitting {n_datasets} simulated {law} datasets{where}")
