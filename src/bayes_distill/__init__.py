@@ -58,6 +58,8 @@ _LAZY = {
     "crossover": "decide",
     "recommend": "decide",
     "Recommendation": "decide",
+    # which run next
+    "next_run": "value_of_information",
     # model checking
     "compare": "checks",
     "backtest": "checks",
@@ -90,6 +92,8 @@ __all__ = [
     "compute_optimal",
     "crossover",
     "recommend",
+    # which run next
+    "next_run",
     # model checking
     "backtest",
     "compare",
