@@ -126,6 +126,8 @@ def test_instrument_restores_the_samplers(common):
         "convergence.py",
         "geometry.py",
         "many_runs.py",
+        "next_run_speed.py",
+        "next_run_study.py",
     ],
 )
 def test_script_runs_quick(script):
@@ -150,6 +152,10 @@ def test_script_runs_quick(script):
         assert "pass_rate" in out and "| default | 1    |" in out
     elif script == "scaling.py":
         assert "Growth exponents" in out and "SIMULATED" in out
+    elif script == "next_run_speed.py":
+        assert "ratio_to_baseline" in out and "target" in out
+    elif script == "next_run_study.py":
+        assert "SIMULATED" in out and "ratio_grid_over_next_run" in out
     elif script == "many_runs.py":
         assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
 

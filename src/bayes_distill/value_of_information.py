@@ -20,9 +20,10 @@ The method (preposterior analysis)
    student's given that teacher loss).
 3. The update. The posterior after outcome ``m`` keeps the same draws with importance weights
    ``w_s`` proportional to the likelihood of the outcome under draw ``s``, Pareto-smoothed
-   (PSIS, :mod:`arviz_stats`). Each outcome's Pareto ``k`` says whether the weights can be
-   trusted: above 0.7 the reweighted posterior rests on too few draws. No refit is attempted
-   (a NUTS fit per outcome would take minutes); such candidates are marked ``"cannot tell"``.
+   (PSIS, :mod:`arviz_stats`). Each outcome's Pareto ``k`` and effective number of draws say
+   whether the weights can be trusted: with ``k`` above 0.7 or fewer than 100 effective draws
+   the reweighted posterior rests on too few draws. No refit is attempted (a NUTS fit per
+   outcome would take minutes); such candidates are marked ``"cannot tell"``.
 4. The value. The decision is recomputed under each outcome's weights. The reduction of the
    expected regret is ``E_w[l(k0)] - E_w[l(k*)]`` averaged over the outcomes (``k0`` the
    current decision, ``k*`` the decision after the outcome; the per-draw best decision cancels
@@ -148,9 +149,22 @@ def _default_name(row: pd.Series) -> str:
 
 
 def run_flops(row: Mapping[str, Any], approx: str = "paper") -> float:
-    """FLOPs of one candidate run: training (``3 F(N) D``); for a distillation run the
-    teacher's logits on the student's tokens, plus the teacher's pretraining when it is trained
-    for the run (no ``L_T`` given)."""
+    """FLOPs of one candidate run.
+
+    Parameters
+    ----------
+    row : mapping
+        A row of the candidates table of :func:`next_run` (``kind`` and its inputs; ``L_T`` NaN
+        for a teacher trained for the run).
+    approx : {"paper", "2N"}
+        See :func:`bayes_distill.compute.forward_flops`.
+
+    Returns
+    -------
+    float
+        Training (``3 F(N) D``); for a distillation run also the teacher's logits on the
+        student's tokens, plus the teacher's pretraining when it is trained for the run.
+    """
     if row["kind"] == "supervised":
         phases = _compute.flops_by_phase(row["N"], row["D"], scenario="supervised", approx=approx)
     elif np.isfinite(row["L_T"]):
