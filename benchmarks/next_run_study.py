@@ -20,8 +20,9 @@ round from a pool of candidate runs, refitting after each:
 After each round the decision is made on the new posterior and its TRUE regret is computed
 under the known law (its true loss minus the best true loss over distillation and supervised
 training at that budget). The table reports the regret after each round and the FLOPs each
-strategy spent to first reach a regret at or below ``--target`` nats; the ratio is grid FLOPs /
-next_run FLOPs (above 1: next_run needed fewer FLOPs).
+strategy spent to first reach a regret at or below each of ``--targets`` nats; the ratio is grid
+FLOPs / next_run FLOPs (above 1: next_run needed fewer FLOPs). ``--summarise FILE`` prints the
+summary of an earlier run's output again (e.g. for other targets) without refitting.
 
 Usage (from the repository root)::
 
@@ -223,6 +224,66 @@ def flops_to_target(curve: pd.DataFrame, target: float) -> float:
     return float(hit["flops"].iloc[0]) if len(hit) else math.inf
 
 
+def summarise(frame: pd.DataFrame, targets: list[float], rounds: int) -> None:
+    """Per repetition and regret target: the FLOPs each strategy spent to first reach it, and
+    their ratio; then the regret each strategy ends with and the best it reached."""
+    rows = []
+    for target in targets:
+        for rep in sorted(frame["rep"].unique()):
+            f = {s: frame[(frame.strategy == s) & (frame.rep == rep)] for s in ("grid", "next_run")}
+            g, n = flops_to_target(f["grid"], target), flops_to_target(f["next_run"], target)
+            if n > 0 and math.isfinite(n):
+                ratio = g / n
+            else:
+                ratio = math.inf if n == 0 and g > 0 else math.nan
+            rows.append(
+                {
+                    "target": target,
+                    "rep": rep,
+                    "grid_flops": f"{g:.3g}",
+                    "next_run_flops": f"{n:.3g}",
+                    "ratio_grid_over_next_run": f"{ratio:.3g}",
+                }
+            )
+    print(
+        f"FLOPs to first reach a true regret <= target (nats); inf: not reached within {rounds} "
+        "rounds, 0: reached before any run, nan: neither reached it (or both at once)"
+    )
+    print(common.table(rows))
+    ends = []
+    for (strategy, rep), f in frame.groupby(["strategy", "rep"]):
+        ends.append(
+            {
+                "strategy": strategy,
+                "rep": rep,
+                "regret_start": f"{f['regret'].iloc[0]:.4g}",
+                "regret_end": f"{f['regret'].iloc[-1]:.4g}",
+                "regret_best": f"{f['regret'].min():.4g}",
+                "flops_spent": f"{f['flops'].iloc[-1]:.3g}",
+            }
+        )
+    print(common.table(ends))
+
+
+def read_rounds(path: str) -> pd.DataFrame:
+    """The round table of an earlier run's output (``--summarise``)."""
+    text = Path(path).read_text()
+    section = text.split("## Regret after each round", 1)[1].split("## Summary", 1)[0]
+    lines = [ln for ln in section.splitlines() if ln.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [
+        dict(zip(header, (c.strip() for c in ln.strip("|").split("|")), strict=True))
+        for ln in lines[1:]
+        if not ln.startswith("|--") and ln.split("|")[1].strip() in ("grid", "next_run")
+    ]
+    frame = pd.DataFrame(rows)
+    for col in ("rep", "round"):
+        frame[col] = frame[col].astype(int)
+    for col in ("flops", "regret"):
+        frame[col] = frame[col].astype(float)
+    return frame
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repetition, one round, tiny fits")
@@ -234,8 +295,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outcomes", type=int, default=32)
     parser.add_argument("--compute", type=float, default=1e20)
     parser.add_argument("--student-params", type=float, default=1.4e8)
-    parser.add_argument("--target", type=float, default=0.002, help="regret target (nats)")
+    parser.add_argument(
+        "--targets",
+        type=lambda t: [float(x) for x in t.split(",")],
+        default=[0.002, 0.005, 0.007],
+        help="regret targets in nats, comma-separated (default 0.002,0.005,0.007)",
+    )
+    parser.add_argument(
+        "--summarise",
+        metavar="RESULTS",
+        help="print the summary of an earlier run's output file instead of running",
+    )
     args = parser.parse_args(argv)
+    if args.summarise:
+        frame = read_rounds(args.summarise)
+        print(f"# next_run study: summary of {args.summarise}")
+        print(f"command: python {' '.join(argv if argv is not None else sys.argv)}")
+        print("\n## Summary")
+        summarise(frame, args.targets, int(frame["round"].max()))
+        return 0
     if args.quick:
         args.reps, args.rounds, args.draws, args.tune, args.outcomes = 1, 1, 100, 200, 8
     start = common.header("next_run study: value of information vs an IsoFLOP grid", argv)
@@ -243,9 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         f"SIMULATED runs from the paper's law (bd.laws.PAPER); decision: compute="
         f"{args.compute:.3g}, student_params={args.student_params:.3g}, {SCENARIO}, risk "
         f"tolerance {RISK}; next_run objective {OBJECTIVE!r}; fits: {args.chains} chains x "
-        f"({args.tune} tune + {args.draws} "
-        f"draws); {args.reps} repetitions x {args.rounds} rounds; {args.outcomes} outcomes "
-        "per candidate",
+        f"({args.tune} tune + {args.draws} draws); {args.reps} repetitions x {args.rounds} "
+        f"rounds; {args.outcomes} outcomes per candidate",
         flush=True,
     )
     warnings.simplefilter("ignore")  # extrapolation and convergence warnings of tiny fits
@@ -266,26 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(common.table(show.to_dict("records")))
     print("\n## Summary")
-    summary = []
-    for rep in range(args.reps):
-        f = {s: frame[(frame.strategy == s) & (frame.rep == rep)] for s in ("grid", "next_run")}
-        g, n = flops_to_target(f["grid"], args.target), flops_to_target(f["next_run"], args.target)
-        ratio = (
-            g / n if n > 0 and math.isfinite(n) else (math.inf if n == 0 and g > 0 else math.nan)
-        )
-        summary.append(
-            {
-                "rep": rep,
-                "grid_flops": f"{g:.3g}",
-                "next_run_flops": f"{n:.3g}",
-                "ratio_grid_over_next_run": f"{ratio:.3g}",
-            }
-        )
-    print(
-        f"FLOPs to first reach a true regret <= {args.target:g} nats (inf: not reached within "
-        f"{args.rounds} rounds; 0: reached before any run)"
-    )
-    print(common.table(summary))
+    summarise(frame, args.targets, args.rounds)
     common.footer(start)
     return 0
 
