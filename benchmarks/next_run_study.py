@@ -15,7 +15,7 @@ round from a pool of candidate runs, refitting after each:
   at each budget the supervised runs of every model size, then the distillation runs of every
   student size from the design's best teacher);
 * ``next_run``: the candidate of the same pool ranked first by ``bd.next_run`` (value of
-  information for the decision per FLOP, objective ``regret``).
+  information for the decision per FLOP; ``--objective``, default ``regret``).
 
 After each round the decision is made on the new posterior and its TRUE regret is computed
 under the known law (its true loss minus the best true loss over distillation and supervised
@@ -53,8 +53,6 @@ TRUTH = dict(laws.PAPER)
 SUP_TRUTH = {k: TRUTH[k] for k in laws.PARAM_NAMES["supervised"]}
 SCENARIO = "best_case"
 RISK = 0.1
-#: What next_run ranks by: the expected reduction of the decision's expected regret.
-OBJECTIVE = "regret"
 SIGMA_SUP = 0.003  # run noise on log loss of the SIMULATED supervised runs
 SIGMA_DIST = 0.003  # and of the SIMULATED distillation runs
 
@@ -187,7 +185,7 @@ def run_strategy(strategy: str, rep: int, args, best: float, pool0: pd.DataFrame
                 student_params=args.student_params,
                 scenario=SCENARIO,
                 risk_tolerance=RISK,
-                objective=OBJECTIVE,
+                objective=args.objective,
                 n_outcomes=args.outcomes,
                 random_seed=rep,
             )
@@ -293,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--outcomes", type=int, default=32)
+    parser.add_argument(
+        "--objective",
+        choices=("regret", "at_risk"),
+        default="regret",
+        help="what next_run ranks by (default: the reduction of expected regret)",
+    )
     parser.add_argument("--compute", type=float, default=1e20)
     parser.add_argument("--student-params", type=float, default=1.4e8)
     parser.add_argument(
@@ -320,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"SIMULATED runs from the paper's law (bd.laws.PAPER); decision: compute="
         f"{args.compute:.3g}, student_params={args.student_params:.3g}, {SCENARIO}, risk "
-        f"tolerance {RISK}; next_run objective {OBJECTIVE!r}; fits: {args.chains} chains x "
+        f"tolerance {RISK}; next_run objective {args.objective!r}; fits: {args.chains} chains x "
         f"({args.tune} tune + {args.draws} draws); {args.reps} repetitions x {args.rounds} "
         f"rounds; {args.outcomes} outcomes per candidate",
         flush=True,
