@@ -286,7 +286,7 @@ class ScalingFit:
     def sampling_report(self) -> pd.DataFrame:
         """One row per sampling attempt of :func:`fit` (``retries``): tuning steps, draws,
         seed, seconds and the diagnostics of each; ``kept`` marks the attempt this fit holds.
-        Empty for fits saved before attempts were recorded and for ``from_params`` fits."""
+        Empty for saved fits whose file has no record of attempts and for ``from_params`` fits."""
         raw = self.dt.attrs.get("sampling_attempts")
         frame = pd.DataFrame(json.loads(raw) if raw else [])
         if len(frame):
@@ -1235,8 +1235,8 @@ def fit(
         R-hat <= 1.01 is near the noise of 1000-1500 draws. Over sixteen seeds
         (``benchmarks/convergence.py``, ``results/convergence_draws.txt``), 500 + 2000 passed
         all 16 in a median 35-37 s per fit (worst R-hat 1.009, median smallest bulk ESS
-        ~1200); 500 + 1500 (the previous default) passed 7 of 8 seeds (14 of 17 distinct
-        fits in all) in 28 s, and 1000 + 1000 (the one before) 7 of 8 (19 of 22) in 35 s.
+        ~1200); 500 + 1500 passed 7 of 8 seeds (14 of 17 distinct fits in all) in 28 s,
+        and 1000 + 1000 7 of 8 (19 of 22) in 35 s.
         When :meth:`ScalingFit.diagnose` reports R-hat just above 1.01, more draws are the
         first thing to try.
     chains : int
