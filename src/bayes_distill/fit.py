@@ -471,7 +471,7 @@ class ScalingFit:
         u = frame.loss_coordinate(law_mean)
         d_inputs = frame.distance({k: logs[k] for k in frame.keys})
         growth = self.dt.attrs.get("noise_growth", "linear")  # schema-1 files: linear
-        eta = 0.0  # fits saved before the loss-direction term existed have no eta
+        eta = 0.0  # a saved fit without the loss-direction term has no eta
         if "eta" in self.posterior:
             eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
         return _model.noise_scale(np, sigma, lam, eta, d_inputs, u, growth)
