@@ -736,8 +736,10 @@ def test_recommend_json_has_one_shape_for_one_budget_or_many(capsys, fits):
     assert one["schema"] == sweep["schema"] == "bayes_distill.recommendation/1"
     assert [len(d["recommendations"]) for d in documents] == [1, 2]
     assert set(one["recommendations"][0]) == set(sweep["recommendations"][1])
-    # the sweep's rows are what bd.recommend's DataFrame holds, nested as Recommendation.to_dict
-    frame = bd.recommend(load_fit(fits["distillation"]), compute=[1e21, 1e22], student_params=1e9)
+    # the sweep's rows are what bd.recommend_sweep's DataFrame holds (as Recommendation.to_dict)
+    frame = bd.recommend_sweep(
+        load_fit(fits["distillation"]), compute=[1e21, 1e22], student_params=1e9
+    )
     assert [r["allocation"]["D_S"] for r in sweep["recommendations"]] == pytest.approx(
         frame["D_S"].tolist()
     )

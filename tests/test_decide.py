@@ -178,7 +178,7 @@ def test_teacher_inference_overtrains_the_teacher(paper_fit, C):
 def test_teacher_pretraining_teacher_is_close_to_supervised_compute_optimal(paper_fit):
     """The optimal teacher is (nearly) the supervised compute-optimal model for its FLOPs."""
     budgets = np.logspace(20, 23, 4)
-    sweep = bd.recommend(
+    sweep = bd.recommend_sweep(
         paper_fit, compute=budgets, student_params=1e9, scenario="teacher_pretraining"
     )
     sup_fit = ScalingFit.from_params("supervised", PAPER_SUPERVISED)
@@ -191,7 +191,7 @@ def test_teacher_pretraining_teacher_is_close_to_supervised_compute_optimal(pape
 
 def test_pretraining_and_inference_supervised_wins_for_1b_student(paper_fit):
     """One teacher trained for one student: training the student on data is better."""
-    sweep = bd.recommend(
+    sweep = bd.recommend_sweep(
         paper_fit,
         compute=np.logspace(20, 24, 9),
         student_params=1e9,
@@ -203,7 +203,7 @@ def test_pretraining_and_inference_supervised_wins_for_1b_student(paper_fit):
 
 def best_case_crossover(fit, N_S, budgets):
     """First budget at which supervised training beats the best-case distilled student."""
-    sweep = bd.recommend(fit, compute=budgets, student_params=N_S, scenario="best_case")
+    sweep = bd.recommend_sweep(fit, compute=budgets, student_params=N_S, scenario="best_case")
     wins = (sweep["student_loss_mean_median"] < sweep["supervised_loss_mean_median"]).to_numpy()
     assert wins[0], f"distillation should win at the smallest budget for N_S={N_S:g}"
     losing = np.flatnonzero(~wins)
@@ -249,10 +249,10 @@ def test_smaller_risk_tolerance_never_promises_lower_loss(jitter_fit, scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_more_compute_never_worse_optimal_loss(jitter_fit, scenario):
     budgets = np.logspace(20, 24, 9)
-    median = bd.recommend(
+    median = bd.recommend_sweep(
         jitter_fit, compute=budgets, student_params=1e9, scenario=scenario, risk_tolerance=0.5
     )["student_loss_median"]
-    at_risk = bd.recommend(
+    at_risk = bd.recommend_sweep(
         jitter_fit, compute=budgets, student_params=1e9, scenario=scenario, risk_tolerance=0.1
     )["student_loss_at_risk"]
     assert np.all(np.diff(median) <= 1e-9), median.to_numpy()
@@ -411,13 +411,41 @@ def test_recommendation_fields_and_outputs(jitter_fit):
 
 def test_sweep_returns_one_row_per_budget(jitter_fit):
     budgets = np.logspace(20, 23, 4)
-    frame = bd.recommend(jitter_fit, compute=budgets, student_params=1e9, scenario="best_case")
+    kw = {"student_params": 1e9, "scenario": "best_case"}
+    frame = bd.recommend_sweep(jitter_fit, compute=budgets, **kw)
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) == 4
     np.testing.assert_allclose(frame["compute"], budgets)
-    one = bd.recommend(jitter_fit, compute=budgets[2], student_params=1e9, scenario="best_case")
+    one = bd.recommend(jitter_fit, compute=budgets[2], **kw)
     row = one.to_frame().iloc[0]
+    assert list(frame.columns) == list(one.to_frame().columns)
     assert frame.iloc[2]["student_loss_at_risk"] == pytest.approx(row["student_loss_at_risk"])
+    # a single budget is a one-row table: the sweep always returns a DataFrame
+    single = bd.recommend_sweep(jitter_fit, compute=budgets[2], **kw)
+    assert isinstance(single, pd.DataFrame) and len(single) == 1
+    assert single.iloc[0]["student_loss_at_risk"] == pytest.approx(row["student_loss_at_risk"])
+
+
+@pytest.mark.parametrize("compute", [[1e21, 1e22], np.array([1e21]), (1e22,)])
+def test_recommend_takes_one_budget_and_points_to_the_sweep(paper_fit, compute):
+    with pytest.raises(TypeError, match=r"one budget in FLOPs.*bd\.recommend_sweep\(fit, compute="):
+        bd.recommend(paper_fit, compute=compute, student_params=1e9)
+    # a NumPy scalar is one budget
+    rec = bd.recommend(paper_fit, compute=np.float64(1e22), student_params=1e9)
+    assert isinstance(rec, bd.Recommendation)
+
+
+def test_sweep_keeps_the_budget_ceiling_in_the_order_given(jitter_fit):
+    """Budgets in any order: the rows follow the order given, and the loss at risk never
+    rises with the budget (the ceiling pass over the sorted budgets)."""
+    budgets = [1e24, 1e21, 1e23, 1e22]
+    frame = bd.recommend_sweep(
+        jitter_fit, compute=budgets, student_params=1e9, scenario="teacher_pretraining"
+    )
+    assert frame["compute"].tolist() == budgets
+    ordered = frame.sort_values("compute")
+    assert np.all(np.diff(ordered["student_loss_at_risk"].to_numpy()) <= 1e-12)
+    assert np.all(frame["compute_spent"] <= frame["compute"] * (1 + 1e-9))
 
 
 def test_same_seed_same_recommendation_and_seed_matters(jitter_fit):
@@ -658,7 +686,7 @@ def test_recommend_rejects_supervised_fit_and_non_fit():
 
 def test_sweep_validates_every_budget_first(paper_fit):
     with pytest.raises(ValueError, match="one token"):
-        bd.recommend(paper_fit, compute=[1e22, 1e9], student_params=1e9)
+        bd.recommend_sweep(paper_fit, compute=[1e22, 1e9], student_params=1e9)
 
 
 @pytest.mark.parametrize(
@@ -781,7 +809,7 @@ def test_shared_teacher_is_reported(paper_fit):
     assert rec.to_frame()["n_students"].iloc[0] == 16
     assert rec.to_dict()["n_students"] == 16
     json.dumps(rec.to_dict())
-    sweep = bd.recommend(paper_fit, compute=[1e21, 1e22], student_params=1e9, n_students=16)
+    sweep = bd.recommend_sweep(paper_fit, compute=[1e21, 1e22], student_params=1e9, n_students=16)
     assert sweep["n_students"].tolist() == [16, 16]
     assert sweep["flops_teacher_pretraining"].iloc[1] == pytest.approx(
         rec.flops["teacher_pretraining"]

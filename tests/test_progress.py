@@ -188,8 +188,8 @@ def test_recommend_sweep_counts_budgets(capsys, monkeypatch, distillation_fit):
     monkeypatch.setenv(_progress.ENV_VAR, "1")
     monkeypatch.setattr(_progress, "SWEEP_DELAY", 0.0)
     budgets = [1e20, 1e21, 1e22]
-    frame = bd.recommend(distillation_fit, compute=budgets, student_params=1e9)
-    assert isinstance(frame, pd.DataFrame)  # the return type is unchanged
+    frame = bd.recommend_sweep(distillation_fit, compute=budgets, student_params=1e9)
+    assert isinstance(frame, pd.DataFrame)
     lines = capsys.readouterr().err.splitlines()
     assert [ln.split(" (")[0] for ln in lines] == [
         f"bayes_distill: recommend: budget {i} of 3" for i in (1, 2, 3)
@@ -213,7 +213,7 @@ def test_compute_optimal_sweep_counts_budgets(capsys, monkeypatch, chinchilla_fi
 
 def test_sweeps_are_quiet_when_progress_is_off(capsys, monkeypatch, no_env, distillation_fit):
     monkeypatch.setattr(_progress, "SWEEP_DELAY", 0.0)
-    bd.recommend(distillation_fit, compute=[1e20, 1e21], student_params=1e9)
+    bd.recommend_sweep(distillation_fit, compute=[1e20, 1e21], student_params=1e9)
     bd.compute_optimal(distillation_fit, compute=[1e20, 1e21])
     assert capsys.readouterr().err == ""
 

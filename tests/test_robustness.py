@@ -357,7 +357,7 @@ def test_recommend_does_not_mutate_the_fit():
         teacher_tokens=2e12,
         risk_tolerance=0.2,
     )
-    bd.recommend(fit, compute=[1e21, 1e22], student_params=1e9, scenario="best_case")
+    bd.recommend_sweep(fit, compute=[1e21, 1e22], student_params=1e9, scenario="best_case")
     xr.testing.assert_identical(fit.dt, before)
 
 

@@ -57,6 +57,7 @@ _LAZY = {
     "compute_optimal": "decide",
     "crossover": "decide",
     "recommend": "decide",
+    "recommend_sweep": "decide",
     "Recommendation": "decide",
     # model checking
     "compare": "checks",
@@ -90,6 +91,7 @@ __all__ = [
     "compute_optimal",
     "crossover",
     "recommend",
+    "recommend_sweep",
     # model checking
     "backtest",
     "compare",

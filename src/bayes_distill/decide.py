@@ -12,6 +12,9 @@ Every decision is made on the posterior draws, vectorised as ``draws x candidate
     minimises the ``1 - risk_tolerance`` quantile over draws of the posterior predictive student
     loss, and is reported as a :class:`Recommendation`. ``n_students=k`` shares a trained
     teacher among ``k`` students, each charged ``1/k`` of its pretraining.
+:func:`recommend_sweep`
+    :func:`recommend` over several budgets, as a table with one row per budget (the same noise
+    draws for every budget; the loss at risk never rises with the budget).
 :func:`crossover`
     The budget beyond which supervised training of a student beats the best distilled student,
     per posterior draw (each draw's own optimum, searched side by side and bisected in log
@@ -89,6 +92,7 @@ __all__ = [
     "compute_optimal",
     "crossover",
     "recommend",
+    "recommend_sweep",
 ]
 
 #: Default bounds on parameters and tokens, ``N`` and ``D`` alike (as in the paper).
@@ -1378,7 +1382,7 @@ def recommend(
     random_seed: int | None = 0,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
-) -> Recommendation | pd.DataFrame:
+) -> Recommendation:
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
     For every posterior draw and candidate allocation ``x = (D_S, N_T, D_T)`` meeting the budget
@@ -1393,9 +1397,9 @@ def recommend(
     fit : ScalingFit
         A ``"distillation"`` fit (its supervised parameters give the teacher's loss
         ``L_T = L(N_T, D_T)`` and the supervised baseline).
-    compute : float or array_like
-        Budget in FLOPs. A 1-D array runs a sweep and returns a DataFrame with one
-        :meth:`Recommendation.to_frame` row per budget (same noise draws for every budget).
+    compute : float
+        Budget in FLOPs, one number. For several budgets use :func:`recommend_sweep`, which
+        returns a table with one row per budget.
     student_params : float
         Student non-embedding parameters ``N_S``, within ``bounds``.
     scenario : {"teacher_pretraining", "best_case", "teacher_inference", \
@@ -1453,15 +1457,14 @@ def recommend(
 
     Returns
     -------
-    Recommendation or pandas.DataFrame
-        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array,
-        whose ``attrs["extrapolation"]`` holds each row's :attr:`Recommendation.extrapolation`
-        (NaN as None).
+    Recommendation
+        The recommended allocation, its losses and FLOPs, with their intervals.
 
     Raises
     ------
     TypeError
-        If ``fit`` is not a ScalingFit, or a number is given as something else.
+        If ``fit`` is not a ScalingFit, a number is given as something else, or ``compute`` is
+        a list or array of budgets (use :func:`recommend_sweep`).
     ValueError
         For a fit of another law, an unknown scenario, ``risk_tolerance`` or ``ci_prob``
         outside (0, 1), a student outside ``bounds``, a ``teacher_loss`` outside the plausible
@@ -1471,7 +1474,7 @@ def recommend(
     Warns
     -----
     ExtrapolationWarning
-        Once per call (a sweep included), when an input of a recommended allocation lies
+        Once per call, when an input of a recommended allocation lies
         beyond the runs the fit was fitted to by more than
         :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times for counts or
         :data:`~bayes_distill.extrapolation.LOSS_FOLD_LIMIT` (1.1) for the teacher loss,
@@ -1482,9 +1485,7 @@ def recommend(
     -----
     Draws where the law is not finite at the recommendation are dropped from the summaries and
     counted in ``n_dropped``. A sampled fit that failed its diagnostics emits a
-    :class:`~bayes_distill.fit.ConvergenceWarning` first. A sweep that runs longer than a second
-    counts its budgets on stderr when progress is on (a terminal or a Jupyter kernel, unless
-    the environment variable ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`).
+    :class:`~bayes_distill.fit.ConvergenceWarning` first.
 
     Examples
     --------
@@ -1498,9 +1499,6 @@ def recommend(
     >>> abs(rec.flops["total"] / 1e21 - 1) < 0.01
     True
     >>> print(rec)  # doctest: +SKIP
-    >>> sweep = bd.recommend(fit, compute=[1e20, 1e21], student_params=1e9, scenario="best_case")
-    >>> len(sweep)
-    2
 
     A teacher trained once for 16 students charges each a sixteenth of its pretraining:
 
@@ -1508,7 +1506,14 @@ def recommend(
     >>> shared.p_distillation_better, shared.n_students
     (1.0, 16)
     """
-    recs, scalar = _recommendations(
+    if not _is_number(compute) and np.ndim(compute) > 0:
+        raise TypeError(
+            f"compute must be one budget in FLOPs, e.g. compute=1e22, got {compute!r}. For "
+            "several budgets use bd.recommend_sweep(fit, compute=[1e21, 1e22, 1e23], "
+            "student_params=...), which returns a DataFrame with one row per budget (the same "
+            "noise draws for every budget, and a loss at risk that never rises with the budget)."
+        )
+    recs, _ = _recommendations(
         fit,
         compute,
         student_params,
@@ -1524,8 +1529,114 @@ def recommend(
         n_students=n_students,
         teacher_tokens_per_param=teacher_tokens_per_param,
     )
-    if scalar:
-        return recs[0]
+    return recs[0]
+
+
+@check_keywords
+def recommend_sweep(
+    fit: ScalingFit,
+    compute: Any,
+    student_params: float,
+    *,
+    scenario: str = "teacher_pretraining",
+    risk_tolerance: float = 0.1,
+    ci_prob: float = 0.9,
+    teacher_loss: float | None = None,
+    teacher_params: float | None = None,
+    teacher_tokens: float | None = None,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
+    approx: Literal["paper", "2N"] = "paper",
+    random_seed: int | None = 0,
+    n_students: int = 1,
+    teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+) -> pd.DataFrame:
+    """:func:`recommend` over several budgets: one row per budget, in the order given.
+
+    Each budget gets the recommendation :func:`recommend` would give it, with two differences
+    that make the rows comparable: every budget uses the same predictive noise draws (common
+    random numbers, from one ``random_seed``), and the budgets are ceilings for each other. A
+    budget is a ceiling, not an amount to burn: like :func:`recommend`, a budget may spend less
+    when a smaller spend promises a lower loss at risk, and in a sweep every smaller budget of
+    the sweep is a candidate too. Then, walking the budgets upwards, a budget whose loss at
+    risk would be worse than the one below it takes that smaller budget's spend, so
+    ``student_loss_at_risk`` never rises with the budget (``compute_spent`` and ``unspent``
+    say what was spent).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit, as for :func:`recommend`.
+    compute : array_like
+        Budgets in FLOPs, a non-empty 1-D sequence such as ``[1e20, 1e21, 1e22]`` or
+        ``np.geomspace(1e20, 1e24, 9)`` (a single number gives a one-row table).
+    student_params : float
+        Student non-embedding parameters ``N_S``, within ``bounds``.
+    scenario, risk_tolerance, ci_prob
+        As for :func:`recommend`.
+    teacher_loss, teacher_params, teacher_tokens
+        An existing teacher, as for :func:`recommend`.
+    bounds, approx, random_seed, n_students, teacher_tokens_per_param
+        As for :func:`recommend`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One :meth:`Recommendation.to_frame` row per budget, in the order of ``compute``
+        (``compute``, the allocation ``D_S, N_T, D_T``, FLOPs by phase, ``student_loss_*``,
+        ``supervised_loss_*``, ``p_distillation_better``, ``on_bound``, ...).
+        ``attrs["extrapolation"]`` holds each row's :attr:`Recommendation.extrapolation`
+        (NaN as None).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`recommend`; every budget is checked before any is searched, and the
+        error names the budget that cannot train the student.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once per call, naming for each input beyond the fitted runs the budget where it lies
+        furthest.
+
+    See Also
+    --------
+    recommend : one budget, as a :class:`Recommendation` (printable, with per-draw results).
+
+    Notes
+    -----
+    A sweep that runs longer than a second counts its budgets on stderr when progress is on (a
+    terminal or a Jupyter kernel, unless the environment variable
+    ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`). Each budget costs about what
+    one :func:`recommend` call costs.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> sweep = bd.recommend_sweep(fit, compute=[1e20, 1e21, 1e22], student_params=1e9,
+    ...                            scenario="best_case")
+    >>> sweep["compute"].tolist()
+    [1e+20, 1e+21, 1e+22]
+    >>> bool(sweep["student_loss_at_risk"].is_monotonic_decreasing)
+    True
+    """
+    recs, _ = _recommendations(
+        fit,
+        compute,
+        student_params,
+        scenario=scenario,
+        risk_tolerance=risk_tolerance,
+        ci_prob=ci_prob,
+        teacher_loss=teacher_loss,
+        teacher_params=teacher_params,
+        teacher_tokens=teacher_tokens,
+        bounds=bounds,
+        approx=approx,
+        random_seed=random_seed,
+        n_students=n_students,
+        teacher_tokens_per_param=teacher_tokens_per_param,
+    )
     frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
     frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
     return frame
@@ -1548,9 +1659,10 @@ def _recommendations(
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
 ) -> tuple[list[Recommendation], bool]:
-    """The work of :func:`recommend` (same arguments, checked here): one
-    :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
-    number. The command line's JSON is built from these for one budget and for a sweep."""
+    """The work of :func:`recommend` and :func:`recommend_sweep` (same arguments, checked
+    here): one :class:`Recommendation` per budget, in the order given, and whether ``compute``
+    was a single number. The command line's JSON is built from these for one budget and for a
+    sweep."""
     _check_fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
