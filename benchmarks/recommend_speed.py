@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repeat,
         )
         sweep = best_time(
-            lambda s=scenario: bd.recommend(
+            lambda s=scenario: bd.recommend_sweep(
                 fit, compute=budgets, student_params=args.student_params, scenario=s
             ),
             max(1, args.repeat // 3),

@@ -1110,3 +1110,101 @@ def test_crossover_rejects_other_fits():
         bd.crossover(ScalingFit.from_params("chinchilla", EPOCH), student_params=1e9)
     with pytest.raises(TypeError, match="needs a ScalingFit"):
         bd.crossover("models/distillation.nc", student_params=1e9)
+
+
+# --------------------------------------------------------------------------------------------
+# distill_or_train: the data of the distil-or-train map
+
+
+def paper_gap(scenario: str, C: float, N_S: float) -> float:
+    """The paper's best distilled student (SLSQP) minus the supervised one, in nats/token."""
+    supervised = laws.supervised_loss(N_S, C / (3 * forward_flops(N_S)), **PAPER_SUPERVISED)
+    return paper_optimum(scenario, C, N_S)["loss"] - float(supervised)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "N_S", "budgets"),
+    [
+        ("best_case", 1e9, [1e21, 1e22, 3e22, 1e23]),
+        ("teacher_pretraining", 3e8, [1e21, 1e22, 1e23, 1e24]),
+    ],
+)
+def test_distill_or_train_paper_answer_matches_slsqp(paper_fit, scenario, N_S, budgets):
+    """Cells on both sides of the paper's boundary: the map's gap under the paper's
+    coefficients is SLSQP's, and distillation is better exactly where the gap is negative."""
+    grid = bd.distill_or_train(paper_fit, scenario, student_params=[N_S], compute=budgets)
+    assert grid["compute"].tolist() == budgets
+    ref = np.array([paper_gap(scenario, C, N_S) for C in budgets])
+    assert np.any(ref < 0) and np.any(ref > 0), "the cells straddle the boundary"
+    np.testing.assert_allclose(grid["paper_gap"], ref, atol=2e-5)
+    assert grid["paper_distill"].tolist() == (ref < 0).tolist()
+    # the paper's point fit as the posterior: one draw, P is 0 or 1 on the same side
+    assert grid["p_distillation_better"].tolist() == (ref < 0).astype(float).tolist()
+    np.testing.assert_allclose(grid["gap_median"], grid["paper_gap"], atol=1e-12)
+
+
+def test_distill_or_train_boundary_brackets_the_slsqp_root(paper_fit):
+    """The P = 0.5 boundary of the paper's point fit for a student of 1e9 parameters in the
+    best case lies between the map's budgets where P flips, where brentq on SLSQP's gap puts
+    it."""
+    budgets = np.geomspace(1e20, 1e24, 9)
+    grid = bd.distill_or_train(paper_fit, "best_case", student_params=[1e9], compute=budgets)
+    p = grid["p_distillation_better"].to_numpy()
+    flips = np.flatnonzero(np.diff(p) != 0)
+    assert flips.size == 1
+    i = int(flips[0])
+    root = optimize.brentq(lambda x: paper_gap("best_case", 10.0**x, 1e9), 20.0, 24.0, xtol=1e-6)
+    assert budgets[i] < 10.0**root < budgets[i + 1]
+
+
+def test_distill_or_train_summarises_the_draws(jitter_fit):
+    sizes, budgets = [1e8, 1e9, 1e10], [1e15, 1e20, 1e22, 1e24]
+    grid = bd.distill_or_train(
+        jitter_fit, "teacher_pretraining", student_params=sizes[::-1], compute=budgets
+    )
+    assert len(grid) == 12
+    assert grid["student_params"].tolist() == np.repeat(sizes, 4).tolist()  # sorted, tidy
+    assert grid["compute"].tolist() == budgets * 3
+    assert grid.attrs["scenario"] == "teacher_pretraining"
+    assert grid.attrs["draws_used"] == jitter_fit.n_samples
+    # 1e15 FLOPs trains none of these students: those cells are empty, not an error
+    empty = grid[grid["compute"] == 1e15]
+    assert (empty["n_draws"] == 0).all() and empty["p_distillation_better"].isna().all()
+    full = grid[grid["compute"] > 1e15]
+    assert (full["n_draws"] == jitter_fit.n_samples).all()
+    p, by_margin = full["p_distillation_better"], full["p_distillation_better_by_margin"]
+    assert ((p >= 0) & (p <= 1)).all() and (by_margin <= p).all()
+    assert (full["gap_lower"] <= full["gap_median"]).all()
+    assert (full["gap_median"] <= full["gap_upper"]).all()
+    # the median gap is below zero exactly where most draws distil
+    clear = (p - 0.5).abs() > 0.05
+    assert ((full["gap_median"] < 0) == (p > 0.5))[clear].all()
+    np.testing.assert_allclose(
+        full["gap_median"],
+        full["distilled_loss_median"] - full["supervised_loss_median"],
+        atol=0.02,
+    )
+    # thinning keeps evenly spaced draws
+    thin = bd.distill_or_train(
+        jitter_fit, "best_case", student_params=[1e9], compute=[1e22], max_draws=50
+    )
+    assert thin.attrs["draws_used"] == 50 and thin["n_draws"].iloc[0] == 50
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"scenario": "free_lunch"}, ValueError, "Unknown scenario"),
+        ({"max_draws": 0}, ValueError, "max_draws must be a positive integer"),
+        ({"compute": [0.0]}, ValueError, "compute must be finite and positive"),
+        ({"student_params": [1e20]}, ValueError, "outside the bounds on parameters"),
+        ({"ci_prob": 1.5}, ValueError, "ci_prob must be"),
+        ({"max_draw": 5}, TypeError, "Did you mean 'max_draws'"),
+    ],
+)
+def test_distill_or_train_errors(paper_fit, kwargs, error, match):
+    base = {"student_params": [1e9], "compute": [1e21]}
+    with pytest.raises(error, match=match):
+        bd.distill_or_train(paper_fit, **{**base, **kwargs})
+    with pytest.raises(ValueError, match="distill_or_train needs a fit of law distillation"):
+        bd.distill_or_train(ScalingFit.from_params("chinchilla", EPOCH), **base)

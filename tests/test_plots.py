@@ -232,52 +232,50 @@ def test_capacity_gap_errors(distillation_fit, chinchilla_fit):
 # distill map
 
 
-def test_distill_map_probabilities(distillation_fit):
-    sizes, budgets = [1e8, 1e9, 1e10], [1e19, 1e21, 1e23]
-    fig = plots.distill_map(
-        distillation_fit, "best_case", student_params=sizes, compute=budgets, max_draws=None
-    )
-    ax = fig.axes[0]
-    assert ax.get_xlabel() == "compute C (FLOPs)" and ax.get_ylabel() == "student parameters N_S"
-    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
-    prob = np.ma.masked_invalid(mesh.get_array()).reshape(len(sizes), len(budgets))
-    assert prob.count() == prob.size
-    assert np.all((prob >= 0) & (prob <= 1))
-    assert fig.axes[1].get_ylabel() == "P(distillation beats supervised)"  # the colour bar
-    # each cell is bd.recommend's probability for that student and budget
-    rec = bd.recommend(
-        distillation_fit,
-        compute=1e21,
-        student_params=1e9,
-        scenario="best_case",
-        risk_tolerance=0.5,
-        random_seed=0,
-    )
-    assert prob[1, 1] == pytest.approx(rec.p_distillation_better)
-
-
-def test_distill_map_marks_infeasible_cells(distillation_fit):
-    # 1e10 parameters cannot be trained on 1e15 FLOPs: that cell is masked, not an error
-    fig = plots.distill_map(
+@pytest.fixture(scope="module")
+def map_data(distillation_fit):
+    """The map's data on a grid where the posterior's and the paper's boundaries cross it,
+    with a budget (1e15 FLOPs) that cannot train the largest student."""
+    return bd.distill_or_train(
         distillation_fit,
         "teacher_pretraining",
-        student_params=[1e8, 1e10],
-        compute=[1e15, 1e21],
-        max_draws=50,
+        student_params=np.geomspace(1e8, 1e10, 5),
+        compute=[1e15, *np.geomspace(1e19, 1e25, 6)],
     )
-    mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
-    prob = np.ma.masked_invalid(mesh.get_array()).reshape(2, 2)
-    assert prob.mask[1, 0]
-    assert not prob.mask[0, 1]
 
 
-def test_distill_map_errors(distillation_fit):
-    with pytest.raises(ValueError, match="Unknown scenario"):
-        plots.distill_map(distillation_fit, "free_lunch", student_params=[1e9], compute=[1e21])
-    with pytest.raises(ValueError, match="max_draws must be a positive integer"):
-        plots.distill_map(distillation_fit, max_draws=0)
-    with pytest.raises(ValueError, match="compute must be positive"):
-        plots.distill_map(distillation_fit, compute=[0.0])
+def test_distill_map_draws_the_data_and_both_boundaries(map_data):
+    fig = plots.distill_map(map_data)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "compute C (FLOPs)" and ax.get_ylabel() == "student parameters N_S"
+    assert fig.axes[1].get_ylabel() == "P(distillation beats supervised)"  # the colour bar
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    prob = np.ma.masked_invalid(mesh.get_array()).reshape(5, 7)
+    # the cells are the table's probabilities, students as rows and budgets as columns
+    expected = map_data.pivot(
+        index="student_params", columns="compute", values="p_distillation_better"
+    ).to_numpy()
+    np.testing.assert_array_equal(prob.filled(np.nan), expected)
+    assert prob.mask[:, 0].all() and not prob.mask[:, 1:].any()  # 1e15 FLOPs: grey cells
+    # the posterior's P = 0.5 line and the paper's gap = 0 line, each named in the legend
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["posterior: P = 0.5", "paper's coefficients: gap = 0"]
+    contours = [
+        c for c in ax.collections if c.__class__.__name__ in ("ContourSet", "QuadContourSet")
+    ]
+    assert len(contours) == 2
+    assert "teacher_pretraining" in ax.get_title()
+
+
+def test_distill_map_errors(map_data):
+    with pytest.raises(TypeError, match=r"needs the DataFrame of bd\.distill_or_train"):
+        plots.distill_map(bd.datasets.fitted("distillation"))
+    with pytest.raises(ValueError, match=r"no column\(s\) \['paper_gap'\]"):
+        plots.distill_map(map_data.drop(columns="paper_gap"))
+    with pytest.raises(ValueError, match="the DataFrame is empty"):
+        plots.distill_map(map_data.iloc[:0])
+    with pytest.raises(ValueError, match="full grid"):
+        plots.distill_map(map_data.iloc[1:])
 
 
 # --------------------------------------------------------------------------------------------

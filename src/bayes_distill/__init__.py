@@ -56,6 +56,7 @@ _LAZY = {
     # decisions
     "compute_optimal": "decide",
     "crossover": "decide",
+    "distill_or_train": "decide",
     "recommend": "decide",
     "recommend_sweep": "decide",
     "Recommendation": "decide",
@@ -90,6 +91,7 @@ __all__ = [
     "Recommendation",
     "compute_optimal",
     "crossover",
+    "distill_or_train",
     "recommend",
     "recommend_sweep",
     # model checking

@@ -91,6 +91,7 @@ __all__ = [
     "Recommendation",
     "compute_optimal",
     "crossover",
+    "distill_or_train",
     "recommend",
     "recommend_sweep",
 ]
@@ -2794,3 +2795,253 @@ def crossover(
         what="students",
     )
     return frame
+
+
+# --------------------------------------------------------------------------------------------
+# distil or train: the map over student sizes and budgets
+
+#: Default grid of :func:`distill_or_train`: student sizes and budgets, log-spaced.
+DEFAULT_MAP_STUDENTS: tuple[float, float, int] = (1e8, 1e11, 25)
+DEFAULT_MAP_COMPUTE: tuple[float, float, int] = (1e19, 1e26, 25)
+# rounds of the compass search of each draw at each budget of the map: against 24 rounds on
+# the shipped posterior, the gaps agree to 1e-4 nats (5e-6 for the posterior's median gap)
+_MAP_ROUNDS = 10
+
+
+@check_keywords
+def distill_or_train(
+    fit: ScalingFit,
+    scenario: str = "teacher_pretraining",
+    *,
+    student_params: Any = None,
+    compute: Any = None,
+    ci_prob: float = 0.9,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
+    approx: Literal["paper", "2N"] = "paper",
+    max_draws: int | None = 400,
+) -> pd.DataFrame:
+    """Distil or train, over a grid of student sizes and budgets: the data of the map.
+
+    For every student size ``N_S``, budget ``C`` and posterior draw ``s`` the *gap* is the loss
+    of the best distilled student the budget buys in ``scenario`` (the draw's own optimal
+    allocation, as :attr:`Recommendation.per_draw`'s ``loss_optimal`` and :func:`crossover`),
+    minus the loss of the same student trained on data with the whole budget,
+    ``C / (3 F(N_S))`` tokens:
+    ``gap_s = min_x L_S^(s)(x; C) - L^(s)(N_S, C / (3 F(N_S)))`` (nats/token, mean law: no
+    run-to-run noise). Distillation is better where the gap is negative. Each cell reports the
+    share of draws where it is, the gap's median and interval, and the same gap under the
+    paper's coefficients (Busbridge et al. 2025, Table 6) as a point answer, so that the
+    boundary of the posterior (``p_distillation_better = 0.5``) can be drawn beside the
+    paper's (``paper_gap = 0``). :func:`bayes_distill.plots.distill_map` draws this table.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit.
+    scenario : str, default "teacher_pretraining"
+        What the budget pays for, as in :func:`recommend`: ``"best_case"``,
+        ``"teacher_inference"``, ``"teacher_pretraining"`` or ``"pretraining_and_inference"``.
+    student_params : array_like, optional
+        Student sizes ``N_S`` (within ``bounds``); default 25 log-spaced from 1e8 to 1e11.
+    compute : array_like, optional
+        Budgets in FLOPs; default 25 log-spaced from 1e19 to 1e26.
+    ci_prob : float, default 0.9
+        Probability of the gap's equal-tailed interval.
+    bounds : (float, float) or dict, default (1e6, 1e17)
+        Bounds on parameters and tokens, as in :func:`recommend`.
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token, see :func:`bayes_distill.compute.forward_flops`.
+    max_draws : int or None, default 400
+        Use at most this many posterior draws (evenly thinned; the share of draws in a cell
+        then has a Monte Carlo standard error of at most 0.025); None uses every draw.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell (student sizes outer, budgets inner, both ascending):
+        ``student_params``, ``compute``; ``p_distillation_better`` (share of draws with a
+        negative gap) and ``p_distillation_better_by_margin`` (a gap below
+        ``-DECISION_MARGIN``, 0.01 nats: smaller differences are ties); ``gap_median``,
+        ``gap_lower``, ``gap_upper``; ``distilled_loss_median`` and ``supervised_loss_median``;
+        ``paper_gap`` and ``paper_distill`` (``paper_gap < 0``) under the paper's
+        coefficients; ``n_draws``, the draws where both losses are finite. A cell whose budget
+        cannot train the student within ``bounds`` (distilled in the scenario, or supervised)
+        has NaN values and ``n_draws = 0``. ``attrs`` records ``scenario``, ``ci_prob``,
+        ``approx``, ``loss_kind`` and ``draws_used``.
+
+    Raises
+    ------
+    TypeError
+        If ``fit`` is not a ScalingFit, or a grid is not numeric.
+    ValueError
+        For a fit of another law, an unknown scenario, ``ci_prob`` outside (0, 1), a student
+        outside ``bounds``, a non-positive budget or ``max_draws``.
+
+    Notes
+    -----
+    The search is the one of :func:`crossover`, run for every draw and cell side by side: a
+    coarse grid over the teachers each budget affords, then a compass search with Newton
+    steps. On the shipped posterior thinned to 1000 draws, the default 31 x 36 grid takes
+    about 3 s in ``best_case`` and 20 s in the scenarios that choose the teacher's size and
+    tokens (``benchmarks/distill_map_speed.py``). No warning is given for cells beyond the
+    fitted runs: most of a map lies there on purpose.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> grid = bd.distill_or_train(fit, "best_case", student_params=[1e9], compute=[1e20, 1e24])
+    >>> grid[["compute", "p_distillation_better", "paper_distill"]].values.tolist()
+    [[1e+20, 1.0, True], [1e+24, 0.0, False]]
+    """
+    _check_fit(fit, ("distillation",), "distill_or_train")
+    b = _check_bounds(bounds)
+    lo, hi, n = DEFAULT_MAP_STUDENTS
+    sizes = np.sort(
+        _check_students(np.geomspace(lo, hi, n) if student_params is None else student_params, b)
+    )
+    lo, hi, n = DEFAULT_MAP_COMPUTE
+    budgets = np.sort(_check_budgets(np.geomspace(lo, hi, n) if compute is None else compute)[0])
+    scenario = _check_scenario(scenario)
+    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    approx = _check_approx(approx)
+    if max_draws is not None and (
+        isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1
+    ):
+        raise ValueError(
+            f"max_draws must be a positive integer or None, got {max_draws!r}; e.g. "
+            "max_draws=1000 (fewer is faster), or None for every draw."
+        )
+    sup, dist, sup_student = _distillation_law_params(fit)
+    S = fit.n_samples
+    if max_draws is not None and S > max_draws:
+        keep = np.linspace(0, S - 1, int(max_draws)).round().astype(int)
+        sup = {k: v[keep] for k, v in sup.items()}
+        dist = {k: v[keep] for k, v in dist.items()}
+    paper_sup, paper_dist, _ = _distillation_law_params(_paper_fit())
+    sets = [(sup, dist, sup_student), (paper_sup, paper_dist, None)]
+    rows = []
+    counter = _sweep_counter("distill_or_train: student", len(sizes))
+    for N_S in sizes:
+        posterior, paper = _map_losses(sets, float(N_S), budgets, scenario, approx, b)
+        (dist_loss, sup_loss), (paper_dist_loss, paper_sup_loss) = posterior, paper
+        rows.extend(
+            _map_row(N_S, c, d, s, pd_, ps_, ci_prob)
+            for c, d, s, pd_, ps_ in zip(
+                budgets, dist_loss, sup_loss, paper_dist_loss, paper_sup_loss, strict=True
+            )
+        )
+        counter.step()
+    counter.close()
+    frame = pd.DataFrame(rows)
+    frame.attrs.update(
+        {
+            "scenario": scenario,
+            "ci_prob": ci_prob,
+            "approx": approx,
+            "loss_kind": "mean law (epistemic; no run-to-run noise)",
+            "draws_used": int(next(iter(sup.values())).shape[0]),
+        }
+    )
+    return frame
+
+
+def _map_row(N_S, C, dist_loss, sup_loss, paper_dist, paper_sup, ci_prob) -> dict[str, Any]:
+    """One cell of :func:`distill_or_train` from the per-draw losses (NaN where infeasible)."""
+    gap = dist_loss - sup_loss
+    ok = np.isfinite(gap)
+    row: dict[str, Any] = {"student_params": float(N_S), "compute": float(C)}
+    if ok.any():
+        g = gap[ok]
+        s = _interval(g, ci_prob)
+        row.update(
+            {
+                "p_distillation_better": float(np.mean(g < 0)),
+                "p_distillation_better_by_margin": float(np.mean(g < -DECISION_MARGIN)),
+                "gap_median": s["median"],
+                "gap_lower": s["lower"],
+                "gap_upper": s["upper"],
+                "distilled_loss_median": float(np.median(dist_loss[ok])),
+                "supervised_loss_median": float(np.median(sup_loss[ok])),
+            }
+        )
+    else:
+        row.update(
+            dict.fromkeys(
+                (
+                    "p_distillation_better",
+                    "p_distillation_better_by_margin",
+                    "gap_median",
+                    "gap_lower",
+                    "gap_upper",
+                    "distilled_loss_median",
+                    "supervised_loss_median",
+                ),
+                np.nan,
+            )
+        )
+    paper_gap = float(paper_dist[0] - paper_sup[0])
+    row["paper_gap"] = paper_gap
+    row["paper_distill"] = bool(paper_gap < 0) if np.isfinite(paper_gap) else None
+    row["n_draws"] = int(ok.sum())
+    return row
+
+
+def _map_losses(
+    laws_: list[tuple[dict, dict, dict | None]], N_S, budgets, scenario, approx, b: _Bounds
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each set of law parameters ``(sup, dist, sup_student)`` of ``laws_``, per budget and
+    draw, the best distilled student's loss and the supervised student's (mean law,
+    nats/token): two ``(B, S)`` arrays, NaN where the budget cannot train the student within
+    the bounds (distilled in the scenario, or supervised).
+
+    Budgets are searched upwards, each draw from the best of the budget's coarse grid of
+    feasible teachers (:meth:`_Problem.coarse_grid`, the grid of :func:`recommend`) and its
+    optimum at the budget below, then by :data:`_MAP_ROUNDS` rounds of :func:`_compass`. A
+    budget's box of teachers depends on the budget, not on the law (except in ``best_case``,
+    where it is cheap to build), so it is built once for every set.
+    """
+    shapes = [(len(budgets), next(iter(sup.values())).shape[0]) for sup, _, _ in laws_]
+    out = [(np.full(shape, np.nan), np.full(shape, np.nan)) for shape in shapes]
+    previous: list[np.ndarray | None] = [None] * len(laws_)
+    for j, c in enumerate(budgets):
+        D_sup = float(_compute.supervised_tokens(float(c), N_S, approx=approx))
+        if not b.d_lo <= D_sup <= b.d_hi:
+            continue
+        p = None
+        for i, (sup, dist, sup_student) in enumerate(laws_):
+            try:
+                if p is None or scenario == "best_case":
+                    p = _build_problem(
+                        sup, dist, N_S, float(c), scenario, {}, approx, b, sup_student
+                    )
+                else:
+                    p = dataclasses.replace(p, sup=sup, dist=dist, sup_student=sup_student)
+            except ValueError:
+                break
+            x, f = _map_search(p, previous[i])
+            previous[i] = x
+            with np.errstate(all="ignore"):
+                out[i][0][j] = np.exp(f)
+                out[i][1][j] = np.exp(_log_sup(sup, p.log_NS, math.log(D_sup))[:, 0])
+    for losses in out:
+        for a in losses:
+            a[~np.isfinite(a)] = np.nan
+    return out
+
+
+def _map_search(p: _Problem, previous: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each draw's optimal log student loss in ``p`` and where it lies, ``(S,)`` and ``(S, d)``,
+    from the best of the coarse grid and ``previous`` (each draw's optimum at another budget)."""
+    S = next(iter(p.sup.values())).shape[0]
+    grid = p.coarse_grid()
+    cand = np.broadcast_to(grid[None], (S, *grid.shape))
+    if previous is not None:
+        cand = np.concatenate([cand, np.clip(previous, p.lo_u, p.hi_u)[:, None, :]], axis=1)
+    if cand.shape[1] == 0:
+        return np.full((S, p.dim), np.nan), np.full(S, np.inf)
+    m = p.log_loss(cand)
+    k = np.argmin(m, axis=1)
+    r = np.arange(S)
+    step = p.grid_spacing() / 2
+    return _compass(p.log_loss, cand[r, k], m[r, k], step, p.lo_u, p.hi_u, _MAP_ROUNDS)

@@ -9,7 +9,9 @@ figures you no longer need with ``plt.close(fig)``.
 :func:`ppc`                     observed losses against the prior or posterior predictive
 :func:`loss_vs_compute`         isoFLOP curves and the compute-optimal frontier (supervised laws)
 :func:`capacity_gap`            student loss against teacher loss: the U-shape (distillation)
-:func:`distill_map`             P(distillation beats supervised) over student size x budget
+:func:`distill_map`             P(distillation beats supervised) over student size x budget,
+                                with the paper's boundary (from
+                                :func:`bayes_distill.distill_or_train`)
 :func:`crossover`               the compute where supervised training overtakes distillation,
                                 against student size (from :func:`bayes_distill.crossover`)
 :func:`shared_teacher`          P(distillation better) and the loss at risk against the number
@@ -560,124 +562,109 @@ def _thinned(fit: ScalingFit, max_draws: int | None) -> ScalingFit:
     return ScalingFit(tree, fit.law, runs=fit.runs, supervised_runs=fit.supervised_runs)
 
 
-def distill_map(
-    fit: ScalingFit,
-    scenario: str = "teacher_pretraining",
-    *,
-    student_params: Sequence[float] | np.ndarray | None = None,
-    compute: Sequence[float] | np.ndarray | None = None,
-    risk_tolerance: float = 0.5,
-    max_draws: int | None = 1000,
-    random_seed: int | None = 0,
-) -> Figure:
+#: The columns of :func:`bayes_distill.distill_or_train` that :func:`distill_map` draws.
+_MAP_COLUMNS = ("student_params", "compute", "p_distillation_better", "paper_gap")
+
+
+def distill_map(frame: pd.DataFrame) -> Figure:
     """Map of P(distillation beats supervised training) over student size and compute.
 
-    For every student size ``N_S`` and budget ``C``, :func:`bayes_distill.recommend` finds the
-    distillation allocation for ``scenario`` and the posterior probability that the distilled
-    student beats the same student trained on data with the whole budget (mean law). The
-    colour is that probability; the black contour at 0.5 is where the paper's hard line would
-    be (Busbridge et al. 2025, Figure 6). Grey cells: budgets that cannot train the student in
-    this scenario.
+    Draws the table of :func:`bayes_distill.distill_or_train`: the colour of each cell is the
+    share of posterior draws whose best distilled student (for the table's scenario) beats the
+    same student trained on data with the whole budget. The solid black line is the
+    posterior's boundary, ``P = 0.5``; the dashed orange line is the boundary under the
+    paper's coefficients (Busbridge et al. 2025, Table 6, as a point fit: the hard line of
+    their Figure 6), where the gap ``paper_gap`` changes sign. The legend says which is which.
+    Grey cells: budgets that cannot train the student in the scenario within the bounds.
 
     Parameters
     ----------
-    fit : ScalingFit
-        A ``"distillation"`` fit.
-    scenario : str, default "teacher_pretraining"
-        ``"best_case"``, ``"teacher_inference"``, ``"teacher_pretraining"`` or
-        ``"pretraining_and_inference"`` (``docs/decisions.md``, "Compute accounting").
-    student_params : array_like, optional
-        Student sizes; default 7 from 1e8 to 1e10.
-    compute : array_like, optional
-        Budgets in FLOPs; default 9 from 1e19 to 1e25.
-    risk_tolerance : float, default 0.5
-        Passed to :func:`bayes_distill.recommend` (which allocation is chosen).
-    max_draws : int or None, default 1000
-        Thin the posterior to at most this many draws (the map needs one recommendation per
-        cell); None uses every draw.
-    random_seed : int, optional
-        Seed of the predictive noise in :func:`bayes_distill.recommend`.
+    frame : pandas.DataFrame
+        The result of :func:`bayes_distill.distill_or_train` (one row per student and budget
+        of a grid; its ``attrs["scenario"]`` gives the title).
 
     Returns
     -------
     matplotlib.figure.Figure
-        The probabilities are also in ``fig.axes[0].collections[0].get_array()``.
+        The probabilities are also in ``fig.axes[0].collections[0].get_array()`` (students
+        as rows, budgets as columns, both ascending).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``frame`` is not a DataFrame of :func:`bayes_distill.distill_or_train` (missing
+        columns, empty, or not a full grid of students x budgets).
 
     Examples
     --------
     >>> import bayes_distill as bd
     >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
-    >>> fig = bd.plots.distill_map(fit, "best_case", student_params=[1e8, 1e9],
-    ...                            compute=[1e20, 1e22])
+    >>> data = bd.distill_or_train(fit, "best_case", student_params=[1e8, 1e9, 1e10],
+    ...                            compute=[1e20, 1e22, 1e24])
+    >>> fig = bd.plots.distill_map(data)
     >>> fig.axes[0].get_ylabel()
     'student parameters N_S'
     """
-    from .decide import recommend
-    from .extrapolation import ExtrapolationWarning
-    from .fit import ConvergenceWarning
+    from matplotlib.lines import Line2D
 
-    fit = _check_fit(fit, ("distillation",), "distill_map")
-    sizes = _positive_values(
-        "student_params",
-        np.geomspace(1e8, 1e10, 7) if student_params is None else student_params,
-        "np.geomspace(1e8, 1e10, 7)",
+    how = "bd.distill_or_train(fit, scenario)"
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"distill_map needs the DataFrame of {how}, got {type(frame).__name__}.")
+    missing = [c for c in _MAP_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"distill_map needs the DataFrame of {how}; this one has no column(s) {missing}."
+        )
+    if frame.empty:
+        raise ValueError(f"distill_map needs at least one cell: the DataFrame is empty ({how}).")
+    prob = frame.pivot_table(
+        index="student_params", columns="compute", values="p_distillation_better", dropna=False
     )
-    budgets = _positive_values(
-        "compute",
-        np.geomspace(1e19, 1e25, 9) if compute is None else compute,
-        "np.geomspace(1e19, 1e25, 9)",
+    paper = frame.pivot_table(
+        index="student_params", columns="compute", values="paper_gap", dropna=False
     )
-    if max_draws is not None and (
-        isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1
-    ):
-        raise ValueError(f"max_draws must be a positive integer or None, got {max_draws!r}.")
-    sizes, budgets = np.sort(sizes), np.sort(budgets)
-    if "sample_stats" in fit.dt.children:
-        fit.diagnose(warn=True)  # once, on the full posterior
-    small = _thinned(fit, max_draws)
-    kwargs = {"scenario": scenario, "risk_tolerance": risk_tolerance, "random_seed": random_seed}
-    prob = np.full((sizes.size, budgets.size), np.nan)
-    with warnings.catch_warnings():
-        # the diagnostics were checked above; a fit given without thinning would warn per call
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        # the map spans budgets and students beyond the runs on purpose; one warning per
-        # student would say so for most cells of the default grid
-        warnings.simplefilter("ignore", ExtrapolationWarning)
-        # validate the arguments once, on a cell that need not be feasible
-        try:
-            recommend(small, compute=float(budgets[-1]), student_params=float(sizes[0]), **kwargs)
-        except ValueError as exc:
-            if "scenario" in str(exc) or "risk_tolerance" in str(exc):
-                raise
-        for i, n in enumerate(sizes):
-            try:
-                sweep = recommend(small, compute=budgets, student_params=float(n), **kwargs)
-                prob[i] = sweep["p_distillation_better"].to_numpy(float)
-            except ValueError:  # some budget cannot train this student: cell by cell
-                for j, c in enumerate(budgets):
-                    try:
-                        rec = recommend(small, compute=float(c), student_params=float(n), **kwargs)
-                    except ValueError:
-                        continue
-                    prob[i, j] = rec.p_distillation_better
+    if prob.size != len(frame):
+        raise ValueError(
+            f"distill_map needs one row per student and budget of a full grid, as {how} "
+            f"returns; got {len(frame)} rows for {prob.shape[0]} students x {prob.shape[1]} "
+            "budgets."
+        )
+    sizes = prob.index.to_numpy(float)
+    budgets = prob.columns.to_numpy(float)
+    P = prob.to_numpy(float)
+    gap = paper.reindex(index=prob.index, columns=prob.columns).to_numpy(float)
+    scenario = frame.attrs.get("scenario", "")
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 5.5), layout="constrained")
     ax.set_facecolor("0.85")
-    edges_c = _edges(budgets)
-    edges_n = _edges(sizes)
     mesh = ax.pcolormesh(
-        edges_c, edges_n, np.ma.masked_invalid(prob), cmap="RdBu", vmin=0.0, vmax=1.0
+        _edges(budgets), _edges(sizes), np.ma.masked_invalid(P), cmap="RdBu", vmin=0.0, vmax=1.0
     )
     fig.colorbar(mesh, ax=ax, label="P(distillation beats supervised)")
-    if np.isfinite(prob).sum() >= 4 and np.nanmin(prob) < 0.5 < np.nanmax(prob):
+    handles = []
+    if min(P.shape) >= 2 and np.isfinite(P).sum() >= 4 and np.nanmin(P) < 0.5 < np.nanmax(P):
         with np.errstate(invalid="ignore"):
-            ax.contour(budgets, sizes, prob, levels=[0.5], colors="black", linewidths=1.5)
+            ax.contour(budgets, sizes, P, levels=[0.5], colors="black", linewidths=2)
+        handles.append(Line2D([], [], color="black", lw=2, label="posterior: P = 0.5"))
+    if min(gap.shape) >= 2 and np.isfinite(gap).sum() >= 4 and np.nanmin(gap) < 0 < np.nanmax(gap):
+        with np.errstate(invalid="ignore"):
+            ax.contour(
+                budgets, sizes, gap, levels=[0.0], colors="tab:orange", linewidths=2,
+                linestyles="--",
+            )  # fmt: skip
+        handles.append(
+            Line2D([], [], color="tab:orange", lw=2, ls="--", label="paper's coefficients: gap = 0")
+        )
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize="small", framealpha=0.9)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("student parameters N_S")
-    ax.set_title(f"Where distillation pays: scenario {scenario!r} (black line: P = 0.5)")
+    ax.set_title(
+        f"Distil or train: scenario {scenario!r} (blue: distil, red: train)", fontsize="medium"
+    )
     return fig
 
 
