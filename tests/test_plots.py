@@ -72,6 +72,21 @@ def _labelled(ax) -> bool:
     return bool(ax.get_xlabel()) and bool(ax.get_ylabel())
 
 
+def _rendered_height(ax, collection: PolyCollection) -> float:
+    """The largest vertical width of a filled band (lower to upper at one x) as drawn, as a
+    fraction of its axes' height."""
+    ax.figure.canvas.draw()
+    verts = collection.get_paths()[0].vertices
+    in_axes = (ax.transData + ax.transAxes.inverted()).transform(verts)
+    y = np.clip(in_axes[:, 1], 0.0, 1.0)  # what lies outside the axes is not seen
+    x = np.round(verts[:, 0], 12)
+    return max(float(np.ptp(y[x == xi])) for xi in np.unique(x))
+
+
+def _bands(ax) -> list[PolyCollection]:
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
 def test_importing_plots_leaves_matplotlib_alone():
     code = (
         "import matplotlib as mpl\n"
@@ -135,8 +150,9 @@ def test_ppc_errors(chinchilla_fit):
 def test_loss_vs_compute_frontier_and_isoflops(chinchilla_fit):
     budgets = [1e19, 1e20, 1e21]
     fig = plots.loss_vs_compute(chinchilla_fit, budgets=budgets, n_points=25)
-    ax_f, ax_i = fig.axes[0], fig.axes[1]
-    assert _labelled(ax_f) and _labelled(ax_i)
+    ax_f, ax_i, band_f, band_i = fig.axes[:4]
+    assert _labelled(band_f) and _labelled(band_i)
+    assert ax_f.get_ylabel() == ax_i.get_ylabel() == "loss (nats/token)"
     assert ax_f.get_xscale() == "log" and ax_i.get_xscale() == "log"
     # frontier: one band containing its median; the runs overlaid
     bands = [c for c in ax_f.collections if isinstance(c, PolyCollection)]
@@ -167,7 +183,31 @@ def test_loss_vs_compute_synthetic_fit_needs_a_range():
     with pytest.raises(ValueError, match="give compute_range"):
         plots.loss_vs_compute(fit)
     fig = plots.loss_vs_compute(fit, budgets=[1e20], compute_range=(1e18, 1e22), n_points=10)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 4  # two panels and their band panels, no colour bar of runs
+
+
+def test_loss_vs_compute_bands_are_visible(chinchilla_fit):
+    """The 90% bands of the shipped Chinchilla posterior are about 0.01 nats wide: on the loss
+    axis they are thinner than a line, so each panel has a band panel under it where the band
+    minus its median fills most of the height."""
+    fig = plots.loss_vs_compute(chinchilla_fit, budgets=[1e19, 1e20, 1e21], n_points=25)
+    ax_f, ax_i, band_f, band_i = fig.axes[:4]
+    # on the loss axes the bands are a few percent of the height at most: hard to see
+    assert _rendered_height(ax_f, _bands(ax_f)[0]) < 0.05
+    assert np.median([_rendered_height(ax_i, b) for b in _bands(ax_i)]) < 0.08
+    (frontier,) = _bands(band_f)
+    assert _rendered_height(band_f, frontier) > 0.6
+    isoflop = _bands(band_i)
+    assert len(isoflop) == 3
+    assert max(_rendered_height(band_i, b) for b in isoflop) > 0.6
+    assert min(_rendered_height(band_i, b) for b in isoflop) > 0.02
+    for band in (band_f, band_i):
+        assert band.get_ylabel() == "90% band\n- median (nats)"
+        lo, hi = band.get_ylim()
+        assert lo < 0 < hi  # around the median's zero line
+    # the bands panel shows the bands of the curves, not of the median: they straddle zero
+    verts = frontier.get_paths()[0].vertices
+    assert verts[:, 1].min() < 0 < verts[:, 1].max()
 
 
 def test_loss_vs_compute_errors(chinchilla_fit, distillation_fit):
@@ -190,8 +230,8 @@ def test_loss_vs_compute_errors(chinchilla_fit, distillation_fit):
 def test_capacity_gap_u_shape(distillation_fit):
     sizes = [2e8, 1e9]
     fig = plots.capacity_gap(distillation_fit, student_params=sizes)
-    (ax,) = fig.axes
-    assert ax.get_xlabel() == "teacher loss L_T (nats/token)"
+    ax, band_ax = fig.axes
+    assert band_ax.get_xlabel() == "teacher loss L_T (nats/token)"
     assert ax.get_ylabel() == "student loss L_S (nats/token)"
     medians = [ln for ln in ax.get_lines() if ln.get_label().startswith("N_S = ")]
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
@@ -206,6 +246,18 @@ def test_capacity_gap_u_shape(distillation_fit):
     small, big = medians[0].get_ydata(), medians[1].get_ydata()
     assert np.all(big <= small + 1e-12) and big[0] < small[0]
     assert any(ln.get_label() == "L_S = L_T" for ln in ax.get_lines())
+
+
+def test_capacity_gap_bands_are_visible():
+    """On the shipped posterior the mean-law bands are thinner than the curves; the panel
+    underneath shows each band minus its median over a large part of its height."""
+    fit = bd.datasets.fitted("distillation")
+    fig = plots.capacity_gap(fit, student_params=[1.98e8, 5.46e8, 1.82e9])
+    ax, band_ax = fig.axes
+    assert max(_rendered_height(ax, b) for b in _bands(ax)) < 0.05
+    heights = [_rendered_height(band_ax, b) for b in _bands(band_ax)]
+    assert len(heights) == 3
+    assert max(heights) > 0.6 and min(heights) > 0.2
 
 
 def test_capacity_gap_predictive_band_is_wider(distillation_fit):

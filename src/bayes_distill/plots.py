@@ -116,6 +116,18 @@ def _pct(ci_prob: float) -> str:
     return f"{100 * ci_prob:.0f}%"
 
 
+def _band_panel(ax, ci_prob: float, what: str = "") -> None:
+    """Label a panel that draws credible bands minus their median (nats), around a zero line.
+
+    Bands of a loss a few hundredths of a nat wide are a line's width on an axis spanning a
+    nat; drawn against their median they fill the panel, so their width, and how it grows
+    beyond the runs, can be read.
+    """
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    ax.set_ylabel(f"{_pct(ci_prob)} band\n- median{what} (nats)", fontsize="small")
+    ax.tick_params(labelsize="small")
+
+
 # --------------------------------------------------------------------------------------------
 # predictive checks
 
@@ -269,7 +281,10 @@ def loss_vs_compute(
     (median and band), the optimum ``N*`` (median, with its interval as a horizontal bar), and
     the runs within 20% of that budget.
 
-    All bands are of the mean law (epistemic uncertainty, no run-to-run noise).
+    All bands are of the mean law (epistemic uncertainty, no run-to-run noise). Near the runs
+    they are a few thousandths of a nat wide, thinner than the lines on a loss axis, so a
+    panel under each plot draws them minus their median (grey: the runs' compute), where their
+    width and its growth beyond the runs can be read.
 
     Parameters
     ----------
@@ -289,6 +304,8 @@ def loss_vs_compute(
     Returns
     -------
     matplotlib.figure.Figure
+        ``fig.axes``: the frontier, the isoFLOP curves, then the band panel under each, and
+        the colour bar of the runs' sizes (when there are runs).
 
     Examples
     --------
@@ -296,7 +313,9 @@ def loss_vs_compute(
     >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
     >>> fit = bd.ScalingFit.from_params("supervised", p)
     >>> fig = bd.plots.loss_vs_compute(fit, budgets=[1e19, 1e21], compute_range=(1e18, 1e23))
-    >>> fig.axes[1].get_xlabel()
+    >>> [ax.get_ylabel() for ax in fig.axes[:2]]
+    ['loss (nats/token)', 'loss (nats/token)']
+    >>> fig.axes[3].get_xlabel()
     'parameters N'
     """
     from . import compute as _compute
@@ -333,7 +352,9 @@ def loss_vs_compute(
         opt = compute_optimal(fit, compute=budgets, ci_prob=ci_prob, approx=approx)
 
     plt = _pyplot()
-    fig, (ax_f, ax_i) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    fig, ((ax_f, ax_i), (band_f, band_i)) = plt.subplots(
+        2, 2, figsize=(12, 6.4), sharex="col", height_ratios=[3, 1.3], layout="constrained"
+    )
     ax_f.fill_between(
         front["compute"],
         front["loss_lower"],
@@ -355,8 +376,20 @@ def loss_vs_compute(
             label="runs",
         )
         fig.colorbar(sc, ax=ax_f, label="log10 parameters N")
+    band_f.fill_between(
+        front["compute"],
+        front["loss_lower"] - front["loss_median"],
+        front["loss_upper"] - front["loss_median"],
+        color="C0",
+        alpha=0.4,
+        lw=0,
+    )
+    _band_panel(band_f, ci_prob)
+    if run_c is not None:
+        band_f.axvspan(run_c.min(), run_c.max(), color="0.9", zorder=0, label="runs' compute")
+        band_f.legend(loc="upper left", frameon=False, fontsize="small")
     ax_f.set_xscale("log")
-    ax_f.set_xlabel("training compute C (FLOPs)")
+    band_f.set_xlabel("training compute C (FLOPs)")
     ax_f.set_ylabel(_LOSS_LABEL)
     ax_f.set_title("compute-optimal frontier (mean law)")
     ax_f.legend(loc="upper right", frameon=False)
@@ -366,6 +399,7 @@ def loss_vs_compute(
     if runs is not None:
         N_lo, N_hi = min(N_lo, runs["N"].min() / 2), max(N_hi, runs["N"].max() * 2)
     N_grid = np.geomspace(N_lo, N_hi, n_points)
+    isoflop_bands = []
     for k, c in enumerate(budgets):
         color = f"C{k % 10}"
         D = _compute.supervised_tokens(c, N_grid, approx=approx)
@@ -373,6 +407,8 @@ def loss_vs_compute(
         med, lo, hi = _band(loss, ci_prob)
         ax_i.fill_between(N_grid, lo, hi, color=color, alpha=0.2, lw=0)
         ax_i.plot(N_grid, med, color=color, lw=1.5, label=f"C = {c:.2g}")
+        band_i.fill_between(N_grid, lo - med, hi - med, color=color, alpha=0.3, lw=0)
+        isoflop_bands.append((med, lo - med, hi - med))
         row = opt.iloc[k]
         ax_i.errorbar(
             [row["N_median"]],
@@ -391,8 +427,9 @@ def loss_vs_compute(
                 ax_i.scatter(
                     runs["N"][near], runs["loss"][near], color=color, s=14, ec="black", zorder=3
                 )
+    _band_panel(band_i, ci_prob)
     ax_i.set_xscale("log")
-    ax_i.set_xlabel("parameters N")
+    band_i.set_xlabel("parameters N")
     ax_i.set_ylabel(_LOSS_LABEL)
     ax_i.set_title(f"isoFLOP curves ({_pct(ci_prob)} bands), optimum N* with interval")
     ax_i.legend(loc="upper right", frameon=False, fontsize="small")
@@ -406,6 +443,14 @@ def loss_vs_compute(
             top = max(top, float(runs["loss"][near_any].max()))
     span = max(top - bottom, 0.05)
     ax_i.set_ylim(bottom - 0.1 * span, top + 0.35 * span)
+    # the band panel is scaled to the bands of the curves where they are in view above
+    shown = [
+        np.abs(np.r_[lo_dev[med <= top + 0.35 * span], hi_dev[med <= top + 0.35 * span]])
+        for med, lo_dev, hi_dev in isoflop_bands
+    ]
+    reach = max((float(np.nanmax(a)) for a in shown if a.size), default=0.0)
+    if reach > 0:
+        band_i.set_ylim(-1.1 * reach, 1.1 * reach)
     fig.suptitle(f"{fit.law.capitalize()} law: loss against compute")
     return fig
 
@@ -445,7 +490,9 @@ def capacity_gap(
     teacher loss of the median curve marked. A better teacher helps until the student cannot
     follow it, after which the student gets worse. Dotted horizontal lines give the same student
     trained supervised on ``D_S`` tokens (median of the mean law); the dashed diagonal is
-    ``L_S = L_T``. Runs of the same student and tokens are overlaid.
+    ``L_S = L_T``. Runs of the same student and tokens are overlaid. The bands of the mean law
+    are thinner than the lines near the runs, so a panel underneath draws each band minus its
+    median (grey: the fitted teachers' losses).
 
     Parameters
     ----------
@@ -468,14 +515,15 @@ def capacity_gap(
     Returns
     -------
     matplotlib.figure.Figure
+        ``fig.axes``: the curves, then the band panel.
 
     Examples
     --------
     >>> import bayes_distill as bd
     >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
     >>> fig = bd.plots.capacity_gap(fit, student_params=[2e8, 1e9])
-    >>> fig.axes[0].get_xlabel()
-    'teacher loss L_T (nats/token)'
+    >>> fig.axes[0].get_ylabel(), fig.axes[1].get_xlabel()
+    ('student loss L_S (nats/token)', 'teacher loss L_T (nats/token)')
     """
     from .extrapolation import ExtrapolationWarning
 
@@ -506,7 +554,9 @@ def capacity_gap(
     grid = np.sort(grid)
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    fig, (ax, band) = plt.subplots(
+        2, 1, figsize=(7.5, 6.6), sharex=True, height_ratios=[3, 1.3], layout="constrained"
+    )
     for k, (n, d) in enumerate(zip(sizes, tokens, strict=True)):
         color = f"C{k % 10}"
         new = pd.DataFrame({"N_S": n, "D_S": d, "L_T": grid})
@@ -517,6 +567,14 @@ def capacity_gap(
             pred = fit.predict(new, kind=kind, ci_prob=ci_prob, random_seed=random_seed)
         ax.fill_between(grid, pred["lower"], pred["upper"], color=color, alpha=0.2, lw=0)
         ax.plot(grid, pred["median"], color=color, lw=2, label=f"N_S = {n:.3g}, D_S = {d:.3g}")
+        band.fill_between(
+            grid,
+            pred["lower"] - pred["median"],
+            pred["upper"] - pred["median"],
+            color=color,
+            alpha=0.3,
+            lw=0,
+        )
         j = int(np.argmin(pred["median"].to_numpy()))
         ax.plot(grid[j], pred["median"].iloc[j], marker="v", color=color, mec="black", ms=8)
         sup = np.exp(fit.log_supervised_mean(n, d)).ravel()
@@ -530,12 +588,15 @@ def capacity_gap(
                     runs["L_T"][same], runs["L_S"][same], color=color, ec="black", s=16, zorder=3
                 )
     ax.plot(grid, grid, color="0.4", ls="--", lw=1, label="L_S = L_T")
-    ax.set_xlabel("teacher loss L_T (nats/token)")
+    _band_panel(band, ci_prob)
+    if runs is not None:
+        band.axvspan(runs["L_T"].min(), runs["L_T"].max(), color="0.9", zorder=0)
+    band.set_xlabel("teacher loss L_T (nats/token)")
     ax.set_ylabel("student loss L_S (nats/token)")
     which = "mean law" if kind == "mean" else "posterior predictive"
     ax.set_title(
-        f"Capacity gap: {which}, {_pct(ci_prob)} bands; triangles: best teacher; "
-        "dotted: supervised student",
+        f"Capacity gap: {which}, {_pct(ci_prob)} bands (below: minus the median)\n"
+        "triangles: best teacher; dotted: supervised student",
         fontsize="medium",
     )
     ax.legend(loc="upper left", frameon=False, fontsize="small")
