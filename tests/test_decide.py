@@ -1165,6 +1165,8 @@ def test_distill_or_train_summarises_the_draws(jitter_fit):
     assert len(grid) == 12
     assert grid["student_params"].tolist() == np.repeat(sizes, 4).tolist()  # sorted, tidy
     assert grid["compute"].tolist() == budgets * 3
+    tokens = grid["compute"] / (3 * forward_flops(grid["student_params"].to_numpy()))
+    np.testing.assert_allclose(grid["supervised_tokens_per_param"], tokens / grid["student_params"])
     assert grid.attrs["scenario"] == "teacher_pretraining"
     assert grid.attrs["draws_used"] == jitter_fit.n_samples
     # 1e15 FLOPs trains none of these students: those cells are empty, not an error

@@ -310,12 +310,14 @@ def test_distill_map_draws_the_data_and_both_boundaries(map_data):
     np.testing.assert_array_equal(prob.filled(np.nan), expected)
     assert prob.mask[:, 0].all() and not prob.mask[:, 1:].any()  # 1e15 FLOPs: grey cells
     # the posterior's P = 0.5 line and the paper's gap = 0 line, each named in the legend
+    # and where the supervised student sees one token per parameter
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["posterior: P = 0.5", "paper's coefficients: gap = 0"]
+    assert labels[:2] == ["posterior: P = 0.5", "paper's coefficients: gap = 0"]
+    assert labels[2].startswith("1 token per parameter") and len(labels) == 3
     contours = [
         c for c in ax.collections if c.__class__.__name__ in ("ContourSet", "QuadContourSet")
     ]
-    assert len(contours) == 2
+    assert len(contours) == 3
     assert "teacher_pretraining" in ax.get_title()
 
 

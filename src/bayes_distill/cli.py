@@ -626,7 +626,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"`{PROG} compute-optimal`."
         )
     budgets = args.compute
-    # what bd.recommend computes, kept as Recommendation objects for sweeps too (for --json)
+    # what bd.recommend (one budget) and bd.recommend_sweep (several) compute, kept as
+    # Recommendation objects for sweeps too (for --json)
     recs, _ = _recommendations(
         fit,
         compute=budgets[0] if len(budgets) == 1 else budgets,

@@ -2859,7 +2859,10 @@ def distill_or_train(
     -------
     pandas.DataFrame
         One row per cell (student sizes outer, budgets inner, both ascending):
-        ``student_params``, ``compute``; ``p_distillation_better`` (share of draws with a
+        ``student_params``, ``compute``, ``supervised_tokens_per_param`` (the supervised
+        student's tokens per parameter, ``C / (3 F(N_S)) / N_S``: below 1 the student sees
+        each parameter's worth of data less than once, far from any fitted run);
+        ``p_distillation_better`` (share of draws with a
         negative gap) and ``p_distillation_better_by_margin`` (a gap below
         ``-DECISION_MARGIN``, 0.01 nats: smaller differences are ties); ``gap_median``,
         ``gap_lower``, ``gap_upper``; ``distilled_loss_median`` and ``supervised_loss_median``;
@@ -2936,6 +2939,9 @@ def distill_or_train(
         counter.step()
     counter.close()
     frame = pd.DataFrame(rows)
+    N = frame["student_params"].to_numpy(float)
+    D = _compute.supervised_tokens(frame["compute"].to_numpy(float), N, approx=approx)
+    frame.insert(2, "supervised_tokens_per_param", D / N)
     frame.attrs.update(
         {
             "scenario": scenario,

@@ -636,7 +636,9 @@ def distill_map(frame: pd.DataFrame) -> Figure:
     posterior's boundary, ``P = 0.5``; the dashed orange line is the boundary under the
     paper's coefficients (Busbridge et al. 2025, Table 6, as a point fit: the hard line of
     their Figure 6), where the gap ``paper_gap`` changes sign. The legend says which is which.
-    Grey cells: budgets that cannot train the student in the scenario within the bounds.
+    A black dotted line marks where the supervised student trains on one token per parameter:
+    above it (large students, small budgets) both laws are evaluated far from any run. Grey
+    cells: budgets that cannot train the student in the scenario within the bounds.
 
     Parameters
     ----------
@@ -717,8 +719,23 @@ def distill_map(frame: pd.DataFrame) -> Figure:
         handles.append(
             Line2D([], [], color="tab:orange", lw=2, ls="--", label="paper's coefficients: gap = 0")
         )
+    if "supervised_tokens_per_param" in frame.columns:
+        ratio = frame.pivot_table(
+            index="student_params", columns="compute", values="supervised_tokens_per_param"
+        ).reindex(index=prob.index, columns=prob.columns)
+        r = np.log10(ratio.to_numpy(float))
+        if min(r.shape) >= 2 and np.nanmin(r) < 0 < np.nanmax(r):
+            ax.contour(
+                budgets, sizes, r, levels=[0.0], colors="black", linewidths=1.3, linestyles=":"
+            )
+            handles.append(
+                Line2D(
+                    [], [], color="black", lw=1.3, ls=":",
+                    label="1 token per parameter (above: fewer; far from any run)",
+                )
+            )  # fmt: skip
     if handles:
-        ax.legend(handles=handles, loc="lower right", fontsize="small", framealpha=0.9)
+        ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.9)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("compute C (FLOPs)")
