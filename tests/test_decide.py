@@ -615,7 +615,7 @@ def test_compute_optimal_reports_bound():
         ({"compute": -1.0}, ValueError, "compute must be finite and positive"),
         ({"compute": float("nan")}, ValueError, "compute must be finite and positive"),
         ({"compute": "1e22"}, TypeError, "compute must be a number"),
-        ({"compute": [[1e22]]}, ValueError, "1-D array"),
+        ({"compute": [[1e22]]}, TypeError, "compute must be one budget in FLOPs"),
         ({"compute": 1e9}, ValueError, "on even one token"),
         ({"compute": 1e13, "scenario": "best_case"}, ValueError, "below the lower bound"),
         ({"compute": 1e15}, ValueError, "too small for scenario 'teacher_pretraining'"),
@@ -687,6 +687,10 @@ def test_recommend_rejects_supervised_fit_and_non_fit():
 def test_sweep_validates_every_budget_first(paper_fit):
     with pytest.raises(ValueError, match="one token"):
         bd.recommend_sweep(paper_fit, compute=[1e22, 1e9], student_params=1e9)
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
+        bd.recommend_sweep(paper_fit, compute=[[1e22]], student_params=1e9)
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
+        bd.recommend_sweep(paper_fit, compute=[], student_params=1e9)
 
 
 @pytest.mark.parametrize(
