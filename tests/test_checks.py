@@ -181,9 +181,9 @@ def test_prior_predictive_errors():
     runs = bd.datasets.load("chinchilla")
     with pytest.raises(ValueError, match="n_draws must be a positive integer"):
         checks.prior_predictive(runs, n_draws=0)
-    with pytest.raises(ValueError, match="likelihood must be"):
+    with pytest.raises(ValueError, match="Unknown likelihood"):
         checks.prior_predictive(runs, likelihood="cauchy")
-    with pytest.raises(ValueError, match="discrepancy must be one of"):
+    with pytest.raises(ValueError, match="Unknown discrepancy"):
         checks.prior_predictive(runs, discrepancy="gp")
     with pytest.raises(TypeError, match=r"Unknown model option\(s\) \['draws'\]"):
         checks.prior_predictive(runs, draws=10)

@@ -203,14 +203,14 @@ def test_noise_scale_grows_as_saved(sampled, tmp_path):
     assert sampled.dt.attrs["noise_growth"] == "quadratic"
     runs = chinchilla_runs()
     logs = {"log_N": np.log(runs["N"].to_numpy()[:5]), "log_D": np.log(runs["D"].to_numpy()[:5])}
-    law = sampled._law_at_logs(logs)
-    frame = sampled._inputs.frame
+    law = sampled.model.log_mean(sampled.draws, logs)
+    frame = sampled.model.inputs.frame
     u = frame.loss_coordinate(law)
     d_in = frame.distance(logs)
     post = sampled.dt.posterior
     sigma, lam, eta = (post[v].values.reshape(-1, 1) for v in ("sigma", "lambda", "eta"))
     clip = np.exp(-eta * 3.0 * np.tanh(u / 3.0))
-    scale = sampled._noise_scale((5,), logs, law)
+    scale = sampled.model.noise_scale_at(sampled.draws, (5,), logs, law)
     growth = 1 + lam * (d_in**2 + (6.0 * np.tanh(u / 6.0)) ** 2)
     np.testing.assert_allclose(scale, sigma * growth * clip, rtol=1e-12)
     path = tmp_path / "old.nc"
@@ -219,7 +219,7 @@ def test_noise_scale_grows_as_saved(sampled, tmp_path):
         del f.attrs["noise_growth"]
         f.attrs["schema_version"] = 1
     old = fit_mod.load_fit(path)
-    scale = old._noise_scale((5,), logs, law)
+    scale = old.model.noise_scale_at(old.draws, (5,), logs, law)
     growth = 1 + lam * np.sqrt(d_in**2 + u**2)
     np.testing.assert_allclose(scale, sigma * growth * clip, rtol=1e-12)
 

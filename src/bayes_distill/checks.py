@@ -106,47 +106,6 @@ def _check_fit(fit: Any, name: str = "fit") -> ScalingFit:
     return fit
 
 
-def _model_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve the model options (``likelihood``, ``discrepancy``, ...) as :func:`fit` would.
-
-    The options are the keyword arguments of :func:`bayes_distill.model.build_model`; unset ones
-    take :func:`bayes_distill.fit`'s defaults, so a check describes exactly the model a fit with
-    the same arguments samples.
-    """
-    import importlib
-    import inspect
-
-    # the module, not the function: `bayes_distill.fit` may name either on the package
-    _fit_module = importlib.import_module(f"{__package__}.fit")
-    accepted = [
-        name
-        for name, par in inspect.signature(_model.build_model).parameters.items()
-        if par.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"Unknown model option(s) {unknown}; the model options (as in bd.fit) are "
-            f"{', '.join(accepted)}."
-        )
-    fit_params = inspect.signature(_fit_module.fit).parameters
-    out = {}
-    for name in accepted:
-        if name in options:
-            value = options[name]
-        elif name in fit_params:
-            value = fit_params[name].default
-        else:
-            continue
-        upper = name.upper()
-        plurals = (f"{upper}S", f"{upper}ES", f"{upper[:-1]}IES")  # NOISES, DISCREPANCIES
-        valid = next((getattr(_fit_module, n) for n in plurals if hasattr(_fit_module, n)), None)
-        if valid is not None and value not in valid:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}.")
-        out[name] = value
-    return out
-
-
 def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
     """The PyMC model that :func:`bayes_distill.fit` would build for these runs.
 
@@ -158,7 +117,7 @@ def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options
     frame = runs[list(_INPUTS[law])].copy()
     frame[_TARGET[law]] = runs[_TARGET[law]] if _TARGET[law] in runs else 2.0
     model_inputs = _model.prepare_inputs(law, frame)
-    return _model.build_model(model_inputs, priors, **options)
+    return _model.ScalingModel(law, inputs=model_inputs, **options).pymc(priors)
 
 
 def _law_loss(law: str, natural: Mapping[str, float], design: pd.DataFrame) -> np.ndarray:
@@ -324,7 +283,7 @@ def prior_predictive(
     laws._check_law(law)
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
-    options = _model_options(model_options)
+    options = _model.check_options(**model_options)
     table = load_runs(runs, kind=_kind(law))
     resolved = resolve_priors(law, priors)
     model = _pymc_model(law, table, resolved, options)
@@ -1041,7 +1000,7 @@ def simulate_runs(
 
     laws._check_law(law)
     design = _check_design(law, design)
-    options = _model_options(model_options)
+    options = _model.check_options(**model_options)
     priors = resolve_priors(law, None)
     missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
     if missing:
@@ -1201,7 +1160,6 @@ def sbc(
     >>> res.coverage                                               # doctest: +SKIP
     >>> print(res)                                                 # doctest: +SKIP
     """
-    import inspect
 
     from .data import LOSS_RANGE, DataValidationWarning
     from .fit import ConvergenceWarning
@@ -1215,12 +1173,7 @@ def sbc(
     if "runs" in fit_kwargs:
         raise TypeError("'runs' is simulated by sbc; do not pass it.")
     design = _check_design(law, design)
-    model_names = [
-        n
-        for n, p in inspect.signature(_model.build_model).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    options = _model_options({k: v for k, v in fit_kwargs.items() if k in model_names})
+    options = _model.check_options(**{k: v for k, v in fit_kwargs.items() if k in _model.OPTIONS})
     resolved = resolve_priors(law, priors)
     if isinstance(truth, str):
         if truth not in ("prior", "paper"):

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import itertools
 import math
 import numbers
@@ -346,9 +345,7 @@ def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
 
 def _supervised_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     """Sampled supervised parameters flattened over (chain, draw), shape ``(S, 1)``."""
-    names = laws.SAMPLED_NAMES["chinchilla" if fit.law == "chinchilla" else "supervised"]
-    post = fit.posterior
-    return {k: np.asarray(post[k].values, dtype=float).reshape(-1, 1) for k in names}
+    return fit.draws.params(fit.model.supervised_names, 1)
 
 
 def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
@@ -356,9 +353,7 @@ def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
     teacher's loss and the baseline), the distillation-only ones, and the supervised
     parameters of the student's own loss inside the law when a two-stage fit holds them fixed
     (``None`` otherwise: the same as the first)."""
-    fixed = fit.supervised_fixed
-    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
-    return _supervised_params(fit), _distillation_params(fit), sup_student
+    return _supervised_params(fit), _distillation_params(fit), fit.model.student_supervised
 
 
 def _check_scenario(scenario: Any) -> str:
@@ -370,13 +365,7 @@ def _check_scenario(scenario: Any) -> str:
 
 def _distillation_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     """Sampled distillation-only parameters flattened over (chain, draw), shape ``(S, 1)``."""
-    post = fit.posterior
-    sup = set(laws.SAMPLED_NAMES["supervised"])
-    return {
-        k: np.asarray(post[k].values, dtype=float).reshape(-1, 1)
-        for k in laws.SAMPLED_NAMES["distillation"]
-        if k not in sup
-    }
+    return fit.draws.params(laws.DISTILLATION_ONLY_SAMPLED, 1)
 
 
 def _log_sup(params: Mapping[str, np.ndarray], log_N: Any, log_D: Any) -> np.ndarray:
@@ -497,16 +486,11 @@ class _StudentNoise:
 
     def __init__(self, fit: ScalingFit, seed: np.random.SeedSequence):
         self.fit, self.seed = fit, seed
-        self._params = inspect.signature(fit.noise_draws).parameters
-        S = fit.n_samples
-        try:
+        self.located = fit.model.located
+        self.fixed = None
+        if not self.located:
             self.fixed = np.asarray(fit.noise_draws((), random_seed=self._rng()), float)
-            self.fixed = self.fixed.reshape(S)
-            self.located = False
-        except ValueError:
-            if "at" not in self._params:
-                raise
-            self.fixed, self.located = None, True
+            self.fixed = self.fixed.reshape(fit.n_samples)
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)  # the same stream at every call
@@ -523,11 +507,8 @@ class _StudentNoise:
         if not self.located:
             return self.fixed[:, None]
         at = {"N_S": N_S, "D_S": np.asarray(D_S, float), "L_T": np.asarray(L_T, float)}
-        kwargs = {}
-        if law_mean is not None and "law_mean" in self._params:
-            kwargs["law_mean"] = law_mean
         out = self.fit.noise_draws(
-            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, **kwargs
+            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, law_mean=law_mean
         )
         return np.asarray(out, float)
 
@@ -538,12 +519,7 @@ def _supervised_noise(fit: ScalingFit, seed: np.random.SeedSequence) -> np.ndarr
     Uses the noise of jointly fitted supervised runs when the fit has it, and the distillation
     noise model otherwise.
     """
-    try:
-        out = fit.noise_draws(
-            (), random_seed=np.random.default_rng(seed), observation="supervised_obs"
-        )
-    except KeyError:  # fits without a supervised noise scale
-        out = fit.noise_draws((), random_seed=np.random.default_rng(seed))
+    out = fit.noise_draws((), random_seed=np.random.default_rng(seed), observation="supervised_obs")
     return np.asarray(out, float).reshape(fit.n_samples)
 
 
@@ -860,9 +836,13 @@ class _Problem:
                 log_LT = self.log_LT_fixed
             else:
                 log_LT = _log_sup(self.sup, u[..., 0], np.log(self.teacher(u)[1]))
-            log_LtS = _log_sup(self.sup_student or self.sup, self.log_NS, log_DS)
-            m = laws.log_distillation(
-                laws.NUMPY, self.log_NS, log_DS, log_LT, log_LtS=log_LtS, **self.dist
+            m = laws.log_student_loss(
+                laws.NUMPY,
+                self.log_NS,
+                log_DS,
+                log_LT,
+                supervised=self.sup_student or self.sup,
+                distillation=self.dist,
             )
         return np.where(ok & np.isfinite(m), m, np.inf), D_S, log_LT
 

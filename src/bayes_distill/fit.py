@@ -47,21 +47,13 @@ SAMPLERS = ("nutpie", "numpyro", "pymc")
 DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
 #: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
 DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 2000}
-LIKELIHOODS = ("student_t", "normal")
-DISCREPANCIES = ("groups", "none")
-NOISES = ("distance", "constant")
+LIKELIHOODS = _model.LIKELIHOODS
+DISCREPANCIES = _model.DISCREPANCIES
+NOISES = _model.NOISES
 #: How a distillation fit uses its supervised runs (``fit(..., supervised=...)``).
 SUPERVISED_FITS = ("cut", "joint")
 
-# natural input name -> key of its log in the model's inputs
-_LOG_KEYS = {
-    "N": "log_N",
-    "D": "log_D",
-    "N_S": "log_NS",
-    "D_S": "log_DS",
-    "L_T": "log_LT",
-}
-_NATURAL_OF = {v: k for k, v in _LOG_KEYS.items()}
+_LOG_KEYS = _model.LOG_KEYS
 RHAT_MAX = 1.01
 #: Up to this R-hat a failed check is read as slow mixing (advice: more draws) rather than as
 #: chains in different places (advice: more tuning, tighter priors).
@@ -356,17 +348,25 @@ class ScalingFit:
         post = self.posterior
         return int(post.sizes["chain"] * post.sizes["draw"])
 
-    def _flat(self, name: str) -> np.ndarray:
-        """Draws of one posterior variable as ``(S, size)`` (cached, read-only)."""
-        cache = self.__dict__.setdefault("_flat_cache", {})
-        if name not in cache:
-            arr = np.asarray(self.posterior[name].values, dtype=float).reshape(self.n_samples, -1)
-            arr.flags.writeable = False
-            cache[name] = arr
-        return cache[name]
+    @cached_property
+    def draws(self) -> _model.Draws:
+        """The posterior draws as flat NumPy arrays (cached: treat the fit as immutable)."""
+        return _model.Draws(self.posterior)
 
-    def _sampled_flat(self) -> dict[str, np.ndarray]:
-        return {k: self._flat(k)[:, 0] for k in laws.SAMPLED_NAMES[self.law]}
+    @cached_property
+    def model(self) -> _model.ScalingModel:
+        """The observation model of this fit (its law, noise and likelihood, and its runs)."""
+        attrs = self.dt.attrs
+        noise = attrs.get("noise", "distance" if "lambda" in self.posterior else "constant")
+        return _model.ScalingModel(
+            self.law,
+            likelihood=attrs.get("likelihood", "student_t"),
+            discrepancy=attrs.get("discrepancy", "none"),
+            noise=noise,
+            inputs=self._inputs,
+            growth=attrs.get("noise_growth", "linear"),  # schema-1 files: linear
+            student_supervised=self.supervised_fixed,
+        )
 
     # ---- evaluation over draws -----------------------------------------------------------
     def log_supervised_mean(self, N, D) -> np.ndarray:
@@ -374,14 +374,8 @@ class ScalingFit:
 
         Available for every law (a distillation fit carries the supervised parameters).
         """
-        s = self._sampled_flat()
-        log_N, log_D = np.broadcast_arrays(
-            np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
-        )
-        sup_names = laws.SAMPLED_NAMES["chinchilla" if self.law == "chinchilla" else "supervised"]
-        extra = (None,) * log_N.ndim
-        p = {k: s[k][(slice(None), *extra)] for k in sup_names}
-        return laws.log_supervised(laws.NUMPY, log_N[None], log_D[None], **p)
+        log_N, log_D = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
+        return self.model.log_supervised(self.draws, log_N, log_D)
 
     def log_mean(self, **inputs) -> np.ndarray:
         """Log of the law (no noise, no discrepancy) for every draw: shape ``(S, *broadcast)``.
@@ -392,97 +386,8 @@ class ScalingFit:
             ``N, D`` for supervised laws; ``N_S, D_S, L_T`` for the distillation law, where
             ``L_T`` may be an array of shape ``(S, ...)`` (a teacher loss per draw).
         """
-        if self.law != "distillation":
-            return self.log_supervised_mean(inputs["N"], inputs["D"])
-        s = self._sampled_flat()
-        log_NS = np.log(np.asarray(inputs["N_S"], float))
-        log_DS = np.log(np.asarray(inputs["D_S"], float))
-        L_T = np.asarray(inputs["L_T"], float)
-        if self.supervised_fixed is not None:
-            log_NS_b, log_DS_b = np.broadcast_arrays(log_NS, log_DS)
-            log_LtS = laws.log_supervised(
-                laws.NUMPY, log_NS_b[None], log_DS_b[None], **self.supervised_fixed
-            )
-        else:
-            log_LtS = self.log_supervised_mean(inputs["N_S"], inputs["D_S"])
-        ndim = max(
-            log_LtS.ndim - 1, L_T.ndim - 1 if L_T.shape[:1] == (self.n_samples,) else L_T.ndim
-        )
-        extra = (None,) * ndim
-        per_draw = L_T.ndim >= 1 and L_T.shape[0] == self.n_samples and L_T.ndim > ndim - 0
-        log_LT = np.log(L_T) if per_draw else np.log(L_T)[None]
-        dist = {
-            k: s[k][(slice(None), *extra)]
-            for k in laws.SAMPLED_NAMES["distillation"]
-            if k not in laws.SAMPLED_NAMES["supervised"]
-        }
-        return laws.log_distillation(
-            laws.NUMPY, log_NS[None], log_DS[None], log_LT, log_LtS=log_LtS, **dist
-        )
-
-    def _delta_keys(self, g: str) -> np.ndarray | None:
-        """Fitted offset of each group of factor ``g``: shape ``(S, K)``, or None."""
-        if self._inputs is None or f"z_{g}" not in self.posterior:
-            return None
-        return self._flat(f"tau_{g}")[:, :1] * self._flat(f"z_{g}")
-
-    def _offsets_at(self, g: str, v: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """Offset of factor ``g`` at log values ``v``, per draw: shape ``(S, *v.shape)``.
-
-        Values in a fitted group reuse its offset; others draw ``tau_g * e`` (a new group).
-        """
-        S = self.n_samples
-        tau = self._flat(f"tau_{g}")[:, 0].reshape((S,) + (1,) * v.ndim)
-        out = np.broadcast_to(tau * e, (S, *v.shape)).copy()
-        delta = self._delta_keys(g)
-        if delta is not None:
-            known = self._inputs.groups[g].lookup(v, _model.factor_tolerance(self.law, g))
-            mask = known >= 0
-            if np.any(mask):
-                out[:, mask] = delta[:, known[mask]]
-        return out
-
-    def _noise_scale(
-        self,
-        shape: tuple[int, ...],
-        logs: Mapping[str, np.ndarray] | None,
-        law_mean: np.ndarray | None = None,
-    ):
-        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d^2) exp(-eta clip(u))``,
-        shape (S, *shape) (``1 + lambda d`` for fits saved with schema 1).
-
-        ``d`` combines the inputs' distance and the law's predicted log loss (``law_mean``,
-        computed from ``logs`` when not given).
-        """
-        S = self.n_samples
-        sigma = self._flat("sigma")[:, 0].reshape((S,) + (1,) * len(shape))
-        if "lambda" not in self.posterior or self._inputs is None:
-            return sigma
-        lam = self._flat("lambda")[:, 0].reshape((S,) + (1,) * len(shape))
-        frame = self._inputs.frame
-        if logs is None or any(k not in logs for k in frame.keys):
-            needed = [_NATURAL_OF[k] for k in frame.keys]
-            raise ValueError(
-                "This fit's noise grows with the distance from its runs, so predictive draws "
-                f"need the location of the new runs: pass at= with {needed}."
-            )
-        if law_mean is None:
-            law_mean = self._law_at_logs(logs)
-        u = frame.loss_coordinate(law_mean)
-        d_inputs = frame.distance({k: logs[k] for k in frame.keys})
-        growth = self.dt.attrs.get("noise_growth", "linear")  # schema-1 files: linear
-        eta = 0.0  # fits saved before the loss-direction term existed have no eta
-        if "eta" in self.posterior:
-            eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
-        return _model.noise_scale(np, sigma, lam, eta, d_inputs, u, growth)
-
-    def _law_at_logs(self, logs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Log of the law per draw at log inputs (keys as in the model's inputs)."""
-        if self.law == "distillation":
-            return self.log_mean(
-                N_S=np.exp(logs["log_NS"]), D_S=np.exp(logs["log_DS"]), L_T=np.exp(logs["log_LT"])
-            )
-        return self.log_mean(N=np.exp(logs["log_N"]), D=np.exp(logs["log_D"]))
+        logs = {_LOG_KEYS[k]: np.log(np.asarray(v, float)) for k, v in inputs.items()}
+        return self.model.log_mean(self.draws, logs)
 
     def noise_draws(
         self,
@@ -522,24 +427,7 @@ class ScalingFit:
             (it enters the distance that scales the noise).
         """
         rng = np.random.default_rng(random_seed)
-        S = self.n_samples
-        post = self.posterior
         shape = tuple(shape)
-        draw_shape = (S,) + ((1,) * len(shape) if common else shape)
-        student_t = self.dt.attrs.get("likelihood", "student_t") == "student_t"
-
-        def unit_noise():
-            if student_t:
-                return rng.standard_t(_model.STUDENT_T_NU, size=draw_shape)
-            return rng.standard_normal(draw_shape)
-
-        if observation != "obs":
-            name = "sigma_supervised" if "sigma_supervised" in post else "sigma"
-            out = self._flat(name)[:, 0].reshape((S,) + (1,) * len(shape)) * unit_noise()
-            if "tau_supervised_size" in post:
-                tau = self._flat("tau_supervised_size")[:, 0].reshape((S,) + (1,) * len(shape))
-                out = out + tau * rng.standard_normal(draw_shape)
-            return np.broadcast_to(out, (S, *shape)).copy()
         logs = None
         if at is not None:
             logs = {}
@@ -548,21 +436,17 @@ class ScalingFit:
                     continue
                 lv = np.log(np.asarray(v, float))
                 # a per-draw input (e.g. the teacher loss of each draw) has shape (S, *shape)
-                per_draw = lv.ndim == len(shape) + 1 and lv.shape[0] == S
+                per_draw = lv.ndim == len(shape) + 1 and lv.shape[0] == self.n_samples
                 logs[_LOG_KEYS[k]] = lv if per_draw else np.broadcast_to(lv, shape)
-        scale = self._noise_scale(shape, logs, law_mean)
-        out = np.broadcast_to(scale * unit_noise(), (S, *shape)).copy()
-        factors = _model.factor_values(self.law, logs or {})
-        for g in _model.group_names(self.law):
-            if f"tau_{g}" not in post:
-                continue
-            e = rng.standard_normal(draw_shape)
-            if g in factors:
-                out = out + self._offsets_at(g, np.asarray(factors[g], float), e)
-            else:
-                tau = self._flat(f"tau_{g}")[:, 0].reshape((S,) + (1,) * len(shape))
-                out = out + tau * e
-        return out
+        return self.model.noise_draws(
+            self.draws,
+            shape,
+            rng,
+            logs=logs,
+            common=common,
+            observation=observation,
+            law_mean=law_mean,
+        )
 
     # ---- user-facing summaries ----------------------------------------------------------
     def summary(self, ci_prob: float = 0.9, *, var_names: list[str] | None = None) -> pd.DataFrame:
@@ -784,11 +668,11 @@ class ScalingFit:
         if self._inputs is None:
             raise ValueError("This fit has no runs (built with from_params): nothing to check.")
         inp = self._inputs
-        mu = self._in_sample_mu()
-        at = {k: np.exp(inp.x[_LOG_KEYS[k]]) for k in _LOG_KEYS if _LOG_KEYS[k] in inp.x}
-        ypred = mu + self.noise_draws(mu.shape[1:], random_seed=random_seed, at=at, law_mean=mu)
+        mu = self.model.log_mean(self.draws, inp.x)
+        rng = np.random.default_rng(random_seed)
+        ypred = mu + self.model.noise_draws(self.draws, mu.shape[1:], rng, logs=inp.x, law_mean=mu)
         C, D = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
-        ll = self._pointwise_loglik(mu)
+        ll = self.model.loglik(self.draws, mu)
         dims = ("chain", "draw", "run")
         new = self.dt.copy()
         new["posterior_predictive"] = xr.DataTree(
@@ -798,30 +682,6 @@ class ScalingFit:
         if "observed_data" not in new.children:
             new["observed_data"] = xr.DataTree(xr.Dataset({"obs": (("run",), inp.y)}))
         return new
-
-    def _in_sample_mu(self) -> np.ndarray:
-        inp = self._inputs
-        if self.law == "distillation":
-            return self.log_mean(
-                N_S=np.exp(inp.x["log_NS"]),
-                D_S=np.exp(inp.x["log_DS"]),
-                L_T=np.exp(inp.x["log_LT"]),
-            )
-        return self.log_mean(N=np.exp(inp.x["log_N"]), D=np.exp(inp.x["log_D"]))
-
-    def _pointwise_loglik(self, mu: np.ndarray) -> np.ndarray:
-        from scipy import stats
-
-        loc = mu.copy()
-        for g, grp in self._inputs.groups.items():
-            delta = self._delta_keys(g)
-            if delta is not None:
-                loc += delta[:, grp.index]
-        sigma = self._noise_scale((len(self._inputs.y),), self._inputs.x, mu)
-        y = self._inputs.y[None, :]
-        if self.dt.attrs.get("likelihood", "student_t") == "student_t":
-            return stats.t.logpdf(y, df=_model.STUDENT_T_NU, loc=loc, scale=sigma)
-        return stats.norm.logpdf(y, loc=loc, scale=sigma)
 
     # ---- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -1312,12 +1172,7 @@ def fit(
     retries = _validate_int("retries", retries, 0, 5)
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers are {', '.join(SAMPLERS)}.")
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(f"Unknown likelihood {likelihood!r}. Valid: {', '.join(LIKELIHOODS)}.")
-    if noise not in NOISES:
-        raise ValueError(f"Unknown noise {noise!r}. Valid: {', '.join(NOISES)}.")
-    if discrepancy not in DISCREPANCIES:
-        raise ValueError(f"Unknown discrepancy {discrepancy!r}. Valid: {', '.join(DISCREPANCIES)}.")
+    _model.check_options(likelihood=likelihood, noise=noise, discrepancy=discrepancy)
     if random_seed is not None:
         random_seed = _validate_int("random_seed", random_seed, 0, _SEED_MAX)
     if not isinstance(strict, bool | np.bool_):
@@ -1386,6 +1241,9 @@ def fit(
         )
     else:
         inputs = _model.prepare_inputs(law, table, sup_table)
+    model = _model.ScalingModel(
+        law, likelihood=likelihood, discrepancy=discrepancy, noise=noise, inputs=inputs
+    )
     settings = {
         "target_accept": TARGET_ACCEPT,
         "sampler": sampler,
@@ -1401,9 +1259,7 @@ def fit(
         run_settings = {**settings, "tune": settings["tune"] * 2**attempt}
         seed = random_seed if attempt == 0 else int(seeds[attempt])
         started = time.perf_counter()
-        dt = _sample(
-            inputs, resolved, likelihood, discrepancy, noise, run_settings, seed, progressbar
-        )
+        dt = _sample(model, resolved, run_settings, seed, progressbar)
         kept = _assemble(dt, law, table, sup_table, stage1)
         diag = _diagnose_tree(kept)
         attempts.append(
@@ -1527,71 +1383,27 @@ def _stage1_noise(stage1: ScalingFit) -> xr.Dataset:
     return xr.Dataset(out)
 
 
-def _model_key(inputs: _model.ModelInputs, priors, likelihood, discrepancy, noise) -> tuple:
-    return (
-        inputs.law,
-        tuple(sorted((k, repr(v)) for k, v in priors.items())),
-        likelihood,
-        discrepancy,
-        noise,
-        tuple((g, grp.n) for g, grp in inputs.groups.items()),
-        inputs.supervised_groups.n if inputs.supervised_groups is not None else None,
-        tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
-    )
-
-
-def _data_updates(inputs: _model.ModelInputs, discrepancy: str, noise: str) -> dict:
-    """New values of the model's ``pm.Data``, by name (as :func:`model.build_model` names them)."""
-    if inputs.law == "distillation":
-        pair_NS, pair_DS, pair_index = inputs.student_pairs
-        upd = {"pair_log_NS": pair_NS, "pair_log_DS": pair_DS, "pair_index": pair_index}
-        upd["log_LT"] = inputs.x["log_LT"]
-    else:
-        upd = dict(inputs.x)
-    upd["log_loss"] = inputs.y
-    for k, v in (inputs.fixed_supervised or {}).items():
-        upd[f"fixed_{k}"] = v
-    if inputs.supervised_posterior is not None:
-        upd["supervised_mean"], upd["supervised_chol"] = inputs.supervised_posterior
-    if discrepancy != "none":
-        upd.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
-    if noise == "distance":
-        upd["distance"] = inputs.distance
-        upd["loss_centre"] = inputs.frame.loss_centre
-        upd["loss_scale"] = inputs.frame.loss_scale
-    if inputs.supervised_x is not None:
-        upd.update({f"supervised_{k}": v for k, v in inputs.supervised_x.items()})
-        upd["supervised_log_loss"] = inputs.supervised_y
-        if discrepancy != "none":
-            upd["supervised_size_index"] = inputs.supervised_groups.index
-    return upd
-
-
-def _sample(
-    inputs, priors, likelihood, discrepancy, noise, settings, seed, progressbar
-) -> xr.DataTree:
+def _sample(model: _model.ScalingModel, priors, settings, seed, progressbar) -> xr.DataTree:
     sampler = settings["sampler"]
     if sampler == "nutpie":
         import nutpie
 
         from ._nutpie import compile_model
 
-        key = _model_key(inputs, priors, likelihood, discrepancy, noise)
+        key = model.cache_key(priors)
         compiled = _COMPILED_CACHE.get(key)
         if compiled is None:
             if progressbar:
                 _progress.note(
-                    f"compiling the {inputs.law} model (about 20-30 s the first time on a "
+                    f"compiling the {model.law} model (about 20-30 s the first time on a "
                     "machine, a few seconds once cached)"
                 )
-            pm_model = _model.build_model(
-                inputs, priors, likelihood=likelihood, discrepancy=discrepancy, noise=noise
-            )
+            pm_model = model.pymc(priors)
             # nutpie.compile_pymc_model, with C callbacks that numba caches on disk
             compiled = compile_model(pm_model)
             _COMPILED_CACHE[key] = compiled
         else:
-            compiled = compiled.with_data(**_data_updates(inputs, discrepancy, noise))
+            compiled = compiled.with_data(**model.data_updates())
         dt = nutpie.sample(
             compiled,
             draws=settings["draws"],
@@ -1614,9 +1426,7 @@ def _sample(
         return dt
     import pymc as pm
 
-    pm_model = _model.build_model(
-        inputs, priors, likelihood=likelihood, discrepancy=discrepancy, noise=noise
-    )
+    pm_model = model.pymc(priors)
     kwargs = {}
     if sampler == "numpyro":
         try:
