@@ -28,7 +28,7 @@ from bayes_distill.fit import ConvergenceWarning, ScalingFit
 LO, HI = 1e6, 1e17
 SUPERVISED_KEYS = laws.PARAM_NAMES["supervised"]
 PAPER_SUPERVISED = {k: laws.PAPER[k] for k in SUPERVISED_KEYS}
-#: Epoch AI's plain Huber point fit of the Chinchilla law (DESIGN.md section 2).
+#: Epoch AI's plain Huber point fit of the Chinchilla law (Besiroglu et al. 2024).
 EPOCH = {"E": 1.8172, "A": 477.4, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
 
 

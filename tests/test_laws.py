@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import bayes_distill as bd
 from bayes_distill import laws
 
-# --- reference values (DESIGN.md section 2) --------------------------------------------------
+# --- reference values (the papers' tables) ---------------------------------------------------
 
 #: Busbridge et al. (2025) Table 6, typed in from the paper independently of ``laws.PAPER``.
 TABLE_6 = {

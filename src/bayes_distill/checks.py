@@ -1019,7 +1019,7 @@ def simulate_runs(
 # simulation-based calibration
 
 # Published values used by ``sbc(..., truth="paper")``: the Epoch AI replication for Chinchilla
-# (DESIGN.md section 2), Busbridge et al. Table 6 otherwise.
+# (Besiroglu et al. 2024, arXiv 2404.10102), Busbridge et al. Table 6 otherwise.
 _EPOCH = {"E": 1.817, "A": 482.0, "B": 2085.0, "alpha": 0.348, "beta": 0.366}
 
 

@@ -1,14 +1,14 @@
 """Decisions under the posterior: compute-optimal allocations and risk-aware recommendations.
 
 Every decision is made on the posterior draws, vectorised as ``draws x candidates`` arrays
-(DESIGN.md section 4); there is no optimiser call per draw.
+(``docs/decisions.md``); there is no optimiser call per draw.
 
 :func:`compute_optimal`
     The supervised (Chinchilla) compute-optimal model size ``N*`` and tokens ``D*`` for a
     budget: each posterior draw gets its own optimum, summarised with credible intervals.
 :func:`recommend`
     How to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs in one of the four
-    scenarios of DESIGN.md section 3 (or from an existing teacher). The recommended allocation
+    scenarios of ``compute.SCENARIOS`` (or from an existing teacher). The recommended allocation
     minimises the ``1 - risk_tolerance`` quantile over draws of the posterior predictive student
     loss, and is reported as a :class:`Recommendation`. ``n_students=k`` shares a trained
     teacher among ``k`` students, each charged ``1/k`` of its pretraining.
@@ -93,7 +93,7 @@ __all__ = [
 #: Default bounds on parameters and tokens, ``N`` and ``D`` alike (as in the paper).
 DEFAULT_BOUNDS: tuple[float, float] = (1e6, 1e17)
 
-#: One-line meaning of each scenario (DESIGN.md section 3).
+#: One-line meaning of each scenario (Busbridge et al. 2025, Eq. 9 and Appendix H).
 SCENARIO_DESCRIPTIONS: dict[str, str] = {
     "best_case": "teacher free (it exists and its logits cost nothing): choose its loss L_T",
     "teacher_inference": (
@@ -539,7 +539,7 @@ def compute_optimal(
     """Supervised compute-optimal model size and tokens for a budget, per posterior draw.
 
     For every draw the supervised law ``L(N, D)`` is minimised along the budget line
-    ``3 F(N) D = C`` (DESIGN.md section 3) over ``N`` within ``bounds`` (with ``D`` within
+    ``3 F(N) D = C`` (Busbridge Eq. 9) over ``N`` within ``bounds`` (with ``D`` within
     ``bounds`` too); the per-draw optima are summarised by their median and equal-tailed
     credible interval.
 
@@ -966,7 +966,7 @@ class Recommendation:
     ----------
     scenario : str
         One of ``best_case``, ``teacher_inference``, ``teacher_pretraining``,
-        ``pretraining_and_inference`` (DESIGN.md section 3).
+        ``pretraining_and_inference`` (``compute.SCENARIOS``).
     compute, student_params, risk_tolerance, ci_prob : float
         The inputs (``compute`` is the budget, a ceiling).
     compute_spent : float
@@ -1362,8 +1362,8 @@ def recommend(
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
     For every posterior draw and candidate allocation ``x = (D_S, N_T, D_T)`` meeting the budget
-    (``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T) = C``, DESIGN.md
-    section 3, with ``delta_pretrain`` divided by ``n_students`` when a teacher is shared) the
+    (``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T) = C``, Busbridge
+    Eq. 9, with ``delta_pretrain`` divided by ``n_students`` when a teacher is shared) the
     distillation law gives the student's loss. The recommended allocation
     minimises the ``1 - risk_tolerance`` quantile over draws of the posterior *predictive*
     student loss; see the module docstring for the search.
@@ -1380,7 +1380,7 @@ def recommend(
         Student non-embedding parameters ``N_S``, within ``bounds``.
     scenario : {"teacher_pretraining", "best_case", "teacher_inference", \
 "pretraining_and_inference"}
-        What the budget pays for (DESIGN.md section 3). ``best_case``: the teacher is free and
+        What the budget pays for (``compute.SCENARIOS``). ``best_case``: the teacher is free and
         only its loss matters; ``L_T`` is chosen directly among the losses a teacher within
         ``bounds`` can reach, ``[min_s L_s(hi, hi), max_s L_s(lo, lo)]`` over draws ``s`` (a
         teacher's loss, not a size, is what the distillation law sees). ``teacher_inference``:

@@ -278,7 +278,7 @@ class ScalingFit:
     def sampling_report(self) -> pd.DataFrame:
         """One row per sampling attempt of :func:`fit` (``retries``): tuning steps, draws,
         seed, seconds and the diagnostics of each; ``kept`` marks the attempt this fit holds.
-        Empty for fits saved before attempts were recorded and for ``from_params`` fits."""
+        Empty for saved fits whose file has no record of attempts and for ``from_params`` fits."""
         raw = self.dt.attrs.get("sampling_attempts")
         frame = pd.DataFrame(json.loads(raw) if raw else [])
         if len(frame):
@@ -386,8 +386,102 @@ class ScalingFit:
             ``N, D`` for supervised laws; ``N_S, D_S, L_T`` for the distillation law, where
             ``L_T`` may be an array of shape ``(S, ...)`` (a teacher loss per draw).
         """
+<<<<<<< HEAD
         logs = {_LOG_KEYS[k]: np.log(np.asarray(v, float)) for k, v in inputs.items()}
         return self.model.log_mean(self.draws, logs)
+=======
+        if self.law != "distillation":
+            return self.log_supervised_mean(inputs["N"], inputs["D"])
+        s = self._sampled_flat()
+        log_NS = np.log(np.asarray(inputs["N_S"], float))
+        log_DS = np.log(np.asarray(inputs["D_S"], float))
+        L_T = np.asarray(inputs["L_T"], float)
+        if self.supervised_fixed is not None:
+            log_NS_b, log_DS_b = np.broadcast_arrays(log_NS, log_DS)
+            log_LtS = laws.log_supervised(
+                laws.NUMPY, log_NS_b[None], log_DS_b[None], **self.supervised_fixed
+            )
+        else:
+            log_LtS = self.log_supervised_mean(inputs["N_S"], inputs["D_S"])
+        ndim = max(
+            log_LtS.ndim - 1, L_T.ndim - 1 if L_T.shape[:1] == (self.n_samples,) else L_T.ndim
+        )
+        extra = (None,) * ndim
+        per_draw = L_T.ndim >= 1 and L_T.shape[0] == self.n_samples and L_T.ndim > ndim - 0
+        log_LT = np.log(L_T) if per_draw else np.log(L_T)[None]
+        dist = {
+            k: s[k][(slice(None), *extra)]
+            for k in laws.SAMPLED_NAMES["distillation"]
+            if k not in laws.SAMPLED_NAMES["supervised"]
+        }
+        return laws.log_distillation(
+            laws.NUMPY, log_NS[None], log_DS[None], log_LT, log_LtS=log_LtS, **dist
+        )
+
+    def _delta_keys(self, g: str) -> np.ndarray | None:
+        """Fitted offset of each group of factor ``g``: shape ``(S, K)``, or None."""
+        if self._inputs is None or f"z_{g}" not in self.posterior:
+            return None
+        return self._flat(f"tau_{g}")[:, :1] * self._flat(f"z_{g}")
+
+    def _offsets_at(self, g: str, v: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Offset of factor ``g`` at log values ``v``, per draw: shape ``(S, *v.shape)``.
+
+        Values in a fitted group reuse its offset; others draw ``tau_g * e`` (a new group).
+        """
+        S = self.n_samples
+        tau = self._flat(f"tau_{g}")[:, 0].reshape((S,) + (1,) * v.ndim)
+        out = np.broadcast_to(tau * e, (S, *v.shape)).copy()
+        delta = self._delta_keys(g)
+        if delta is not None:
+            known = self._inputs.groups[g].lookup(v, _model.factor_tolerance(self.law, g))
+            mask = known >= 0
+            if np.any(mask):
+                out[:, mask] = delta[:, known[mask]]
+        return out
+
+    def _noise_scale(
+        self,
+        shape: tuple[int, ...],
+        logs: Mapping[str, np.ndarray] | None,
+        law_mean: np.ndarray | None = None,
+    ):
+        """Per-draw noise scale at the new runs: ``sigma (1 + lambda d^2) exp(-eta clip(u))``,
+        shape (S, *shape) (``1 + lambda d`` for fits saved with schema 1).
+
+        ``d`` combines the inputs' distance and the law's predicted log loss (``law_mean``,
+        computed from ``logs`` when not given).
+        """
+        S = self.n_samples
+        sigma = self._flat("sigma")[:, 0].reshape((S,) + (1,) * len(shape))
+        if "lambda" not in self.posterior or self._inputs is None:
+            return sigma
+        lam = self._flat("lambda")[:, 0].reshape((S,) + (1,) * len(shape))
+        frame = self._inputs.frame
+        if logs is None or any(k not in logs for k in frame.keys):
+            needed = [_NATURAL_OF[k] for k in frame.keys]
+            raise ValueError(
+                "This fit's noise grows with the distance from its runs, so predictive draws "
+                f"need the location of the new runs: pass at= with {needed}."
+            )
+        if law_mean is None:
+            law_mean = self._law_at_logs(logs)
+        u = frame.loss_coordinate(law_mean)
+        d_inputs = frame.distance({k: logs[k] for k in frame.keys})
+        growth = self.dt.attrs.get("noise_growth", "linear")  # schema-1 files: linear
+        eta = 0.0  # a saved fit without the loss-direction term has no eta
+        if "eta" in self.posterior:
+            eta = self._flat("eta")[:, 0].reshape((S,) + (1,) * len(shape))
+        return _model.noise_scale(np, sigma, lam, eta, d_inputs, u, growth)
+
+    def _law_at_logs(self, logs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Log of the law per draw at log inputs (keys as in the model's inputs)."""
+        if self.law == "distillation":
+            return self.log_mean(
+                N_S=np.exp(logs["log_NS"]), D_S=np.exp(logs["log_DS"]), L_T=np.exp(logs["log_LT"])
+            )
+        return self.log_mean(N=np.exp(logs["log_N"]), D=np.exp(logs["log_D"]))
+>>>>>>> main
 
     def noise_draws(
         self,
@@ -1095,8 +1189,8 @@ def fit(
         R-hat <= 1.01 is near the noise of 1000-1500 draws. Over sixteen seeds
         (``benchmarks/convergence.py``, ``results/convergence_draws.txt``), 500 + 2000 passed
         all 16 in a median 35-37 s per fit (worst R-hat 1.009, median smallest bulk ESS
-        ~1200); 500 + 1500 (the previous default) passed 7 of 8 seeds (14 of 17 distinct
-        fits in all) in 28 s, and 1000 + 1000 (the one before) 7 of 8 (19 of 22) in 35 s.
+        ~1200); 500 + 1500 passed 7 of 8 seeds (14 of 17 distinct fits in all) in 28 s,
+        and 1000 + 1000 7 of 8 (19 of 22) in 35 s.
         When :meth:`ScalingFit.diagnose` reports R-hat just above 1.01, more draws are the
         first thing to try.
     chains : int

@@ -30,7 +30,7 @@ above answers one of them:
   larger ``d`` and so a wider predictive interval. The growth is quadratic in ``d`` because
   that is the shape of the residuals: on the Chinchilla runs their median is flat (0.26-0.29%)
   over the inner two thirds of ``d`` and rises to 0.37% and then 0.79% in the outer two sixths.
-  A linear growth (``1 + lambda d``, used before) had to compromise between the flat core and
+  A linear growth (``1 + lambda d``) has to compromise between the flat core and
   the steep edge; the quadratic one fits the runs better (PSIS-LOO elpd +3.2 on Chinchilla,
   +3.3 on distillation) and widens the intervals of extrapolations more, which the backtests
   showed they need (the in-sample residuals of edge runs understate their out-of-sample error,
@@ -43,14 +43,14 @@ above answers one of them:
   the noise scale grow exponentially towards lower (``eta > 0``) or higher loss, up to
   ``U_CLIP`` spreads from the centre (:func:`soft_clip`). Predicting
   stronger runs than any fitted is the use the package exists for, so this is the direction
-  in which the intervals must not be too narrow. Measured (README, "Honest extrapolation"),
+  in which the intervals must not be too narrow. Measured (``docs/validation.md``, "Backtests"),
   with growth linear in ``d``: distillation in-sample 90% coverage 0.83 -> 0.87; backtests
   0.74 -> 0.83 (Chinchilla) and 0.76 -> 0.96 (distillation). With the quadratic growth:
   in-sample 0.85, backtests 0.87 (Chinchilla; 50% intervals 0.13 -> 0.26-0.30) and 1.0
   (distillation).
 
 Both are checked by backtests (fit the weaker runs, predict the stronger ones) in the tests, in
-:func:`bayes_distill.checks.backtest`, and in the README's table.
+:func:`bayes_distill.checks.backtest`, and in ``docs/validation.md``.
 
 Sampled parameterisation (see :mod:`bayes_distill.laws`): amplitudes centred at ``N0 = 1e9`` and
 ``D0 = 1e10``, ``kappa = c1 f1`` and ``1 / f1`` instead of ``c1``, and ``gamma'`` absorbed into
@@ -100,7 +100,7 @@ U_CLIP = 3.0
 
 
 #: How the noise grows with the distance; saved with each fit (attribute ``noise_growth``) so
-#: a fit saved before the growth became quadratic (schema 1: linear) keeps its own.
+#: a fit saved with linear growth (file schema 1) keeps its own.
 NOISE_GROWTH = "quadratic"
 
 #: The loss coordinate of the distance is soft-clipped at ``D_CLIP`` spreads of the runs' log

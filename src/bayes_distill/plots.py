@@ -585,7 +585,7 @@ def distill_map(
         A ``"distillation"`` fit.
     scenario : str, default "teacher_pretraining"
         ``"best_case"``, ``"teacher_inference"``, ``"teacher_pretraining"`` or
-        ``"pretraining_and_inference"`` (DESIGN.md section 3).
+        ``"pretraining_and_inference"`` (``docs/decisions.md``, "Compute accounting").
     student_params : array_like, optional
         Student sizes; default 7 from 1e8 to 1e10.
     compute : array_like, optional
