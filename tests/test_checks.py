@@ -17,8 +17,9 @@ import xarray as xr
 
 import bayes_distill as bd
 from bayes_distill import checks, laws
-from bayes_distill.fit import ConvergenceWarning, ScalingFit
-from bayes_distill.fit import fit as fit_law
+from bayes_distill.diagnostics import ConvergenceWarning
+from bayes_distill.results import ScalingFit
+from bayes_distill.sampling import fit as fit_law
 
 SUPERVISED_TRUTH = {k: laws.PAPER[k] for k in laws.PARAM_NAMES["supervised"]}
 FIT_KWARGS = {"draws": 500, "tune": 500, "chains": 2}

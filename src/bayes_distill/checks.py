@@ -45,9 +45,10 @@ import xarray as xr
 
 from . import _progress, laws
 from . import model as _model
+from . import validate as _validate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "Backtest",
@@ -87,23 +88,6 @@ class ParetoKWarning(UserWarning):
 
 def _kind(law: str) -> str:
     return "distillation" if law == "distillation" else "supervised"
-
-
-def _check_probability(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}; e.g. {name}=0.9.")
-    return float(value)
-
-
-def _check_fit(fit: Any, name: str = "fit") -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{name} must be a bayes_distill.ScalingFit (from bd.fit or bd.load_fit), got "
-            f"{type(fit).__name__}."
-        )
-    return fit
 
 
 def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
@@ -192,7 +176,7 @@ def _scalar_free_names(model) -> list[str]:
 
 def _as_tree(data: Any, group: str | None) -> tuple[xr.DataTree, str]:
     """Accept a ScalingFit or a DataTree; return the tree and the predictive group to use."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     if isinstance(data, ScalingFit):
         data = data.posterior_predictive()
@@ -339,7 +323,8 @@ def posterior_predictive(fit: ScalingFit, *, random_seed: int | None = None) -> 
     >>> import arviz as az
     >>> az.plot_ppc_dist(tree)                                          # doctest: +SKIP
     """
-    return _check_fit(fit).posterior_predictive(random_seed=random_seed)
+    fit = _validate.fit(fit, None, "posterior_predictive")
+    return fit.posterior_predictive(random_seed=random_seed)
 
 
 def predictive_summary(
@@ -376,7 +361,7 @@ def predictive_summary(
     >>> sorted(bd.checks.predictive_summary(tree).columns)[:4]
     ['D', 'N', 'inside', 'lower']
     """
-    ci_prob = _check_probability("ci_prob", ci_prob)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     tree, group = _as_tree(data, group)
     pred = np.asarray(tree[group]["obs"].values, float)
     pred = pred.reshape(-1, pred.shape[-1])
@@ -426,7 +411,7 @@ def natural_tree(fit: ScalingFit, *, noise: bool = True) -> xr.DataTree:
     >>> tree = bd.checks.natural_tree(fit)                                # doctest: +SKIP
     >>> az.plot_pair(tree, var_names=["E", "alpha", "beta"])              # doctest: +SKIP
     """
-    fit = _check_fit(fit)
+    fit = _validate.fit(fit, None, "natural_tree")
     post = fit.params
     if noise:
         post = xr.merge([post, fit.noise])
@@ -518,7 +503,7 @@ def compare(
     if len(named) < 2:
         raise ValueError(f"compare needs at least two fits, got {len(named)}.")
     for name, f in named.items():
-        _check_fit(f, f"fits[{name!r}]")
+        _validate.fit(f, None, "compare", f"fits[{name!r}]")
         if f.runs is None:
             raise ValueError(f"fits[{name!r}] has no runs (built with from_params): no LOO.")
     names = list(named)
@@ -778,7 +763,7 @@ def backtest(
     """
     from .data import load_runs
     from .extrapolation import ExtrapolationWarning
-    from .fit import fit as _fit
+    from .sampling import fit as _fit
 
     laws._check_law(law)
     table = load_runs(runs, kind=_kind(law))
@@ -1162,14 +1147,14 @@ def sbc(
     """
 
     from .data import LOSS_RANGE, DataValidationWarning
-    from .fit import ConvergenceWarning
-    from .fit import fit as _fit
+    from .diagnostics import ConvergenceWarning
     from .priors import resolve_priors
+    from .sampling import fit as _fit
 
     laws._check_law(law)
     if isinstance(n_datasets, bool) or not isinstance(n_datasets, int) or n_datasets < 1:
         raise ValueError(f"n_datasets must be a positive integer, got {n_datasets!r}.")
-    ci_prob = _check_probability("ci_prob", ci_prob)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if "runs" in fit_kwargs:
         raise TypeError("'runs' is simulated by sbc; do not pass it.")
     design = _check_design(law, design)

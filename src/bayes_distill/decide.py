@@ -61,10 +61,7 @@ import functools
 import itertools
 import math
 import numbers
-import os
 import re
-import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -75,10 +72,11 @@ import pandas as pd
 from . import _progress, laws
 from . import compute as _compute
 from . import extrapolation as _extrap
+from . import validate as _validate
 from ._keywords import check_keywords
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -137,14 +135,6 @@ _FEAS_TOL = 1e-9
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_probability(name: str, value: Any, example: str) -> float:
-    if not _is_number(value) or not 0.0 < float(value) < 1.0:
-        raise ValueError(
-            f"{name} must be a number strictly between 0 and 1, got {value!r}; {example}"
-        )
-    return float(value)
 
 
 def _check_positive(name: str, value: Any, hint: str) -> float:
@@ -261,53 +251,6 @@ def _check_bounds(bounds: Any) -> _Bounds:
     return _Bounds(*n, *d)
 
 
-def _check_fit(fit: Any, needed: tuple[str, ...], function: str) -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{function} needs a ScalingFit as `fit`, got {type(fit).__name__}; create one with "
-            "bd.fit(runs, law=...), bd.load_fit(path) or bd.datasets.fitted(name)."
-        )
-    if fit.law not in needed:
-        if function == "recommend":
-            fix = (
-                "fit the distillation law (bd.fit(runs, law='distillation')) or load the shipped "
-                "posterior (bd.datasets.fitted('distillation')); for a supervised fit use "
-                "bd.compute_optimal instead."
-            )
-        else:
-            fix = "pass a chinchilla, supervised or distillation fit."
-        raise ValueError(
-            f"{function} needs a fit of law {' or '.join(needed)}, got a {fit.law!r} fit; {fix}"
-        )
-    # A sampled fit that failed its diagnostics warns (ConvergenceWarning) before it is used;
-    # fits built with ScalingFit.from_params have no sampler statistics to diagnose.
-    if "sample_stats" in fit.dt.children:
-        _warn_if_not_converged(fit)
-    return fit
-
-
-# ArviZ diagnostics of a 4000-draw posterior take about a second, longer than a recommendation:
-# they are computed once per fit object (fits are not modified after creation).
-_DIAGNOSTICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _warn_if_not_converged(fit: ScalingFit) -> None:
-    from .fit import ConvergenceWarning
-
-    diag = _DIAGNOSTICS.get(fit)
-    if diag is None:
-        diag = _DIAGNOSTICS[fit] = fit.diagnose()
-    if not diag.ok:
-        warnings.warn(
-            f"The {fit.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
-            ConvergenceWarning,
-            # attributed to the caller's line, outside the package
-            skip_file_prefixes=(os.path.dirname(__file__),),
-        )
-
-
 def _check_approx(approx: Any) -> str:
     if approx not in ("paper", "2N"):
         raise ValueError(
@@ -315,20 +258,6 @@ def _check_approx(approx: Any) -> str:
             f"or '2N' (the 6ND rule), got {approx!r}."
         )
     return approx
-
-
-def _check_seed(random_seed: Any) -> int | None:
-    if random_seed is None:
-        return None
-    if (
-        isinstance(random_seed, bool)
-        or not isinstance(random_seed, numbers.Integral)
-        or random_seed < 0
-    ):
-        raise ValueError(
-            f"random_seed must be a non-negative integer or None, got {random_seed!r}."
-        )
-    return int(random_seed)
 
 
 def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
@@ -604,9 +533,9 @@ def compute_optimal(
     >>> bool(frame["N_median"].is_monotonic_increasing)
     True
     """
-    _check_fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
+    _validate.fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
     budgets, _ = _check_budgets(compute)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
     n_lo, n_hi, d_lo, d_hi = b.logs
@@ -1531,19 +1460,19 @@ def _recommendations(
     """The work of :func:`recommend` (same arguments, checked here): one
     :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
     number. The command line's JSON is built from these for one budget and for a sweep."""
-    _check_fit(fit, ("distillation",), "recommend")
+    _validate.fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
     scenario = _check_scenario(scenario)
-    risk = _check_probability(
+    risk = _validate.probability(
         "risk_tolerance",
         risk_tolerance,
         "e.g. 0.1 to be 90% sure of the promised loss, 0.5 for the median.",
     )
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
-    seed = _check_seed(random_seed)
+    seed = _validate.random_seed(random_seed)
     n_students = _compute.check_n_students(n_students)
     ratio = _positive_pair(
         teacher_tokens_per_param,
@@ -1699,7 +1628,7 @@ def _paper_answer(
 @functools.cache
 def _paper_fit() -> ScalingFit:
     """The paper's Table-6 coefficients as a one-draw fit (built once)."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     return ScalingFit.from_params("distillation", laws.PAPER)
 
@@ -2578,11 +2507,11 @@ def crossover(
     >>> frame["p_no_crossover"].tolist()
     [0.0, 0.0]
     """
-    _check_fit(fit, ("distillation",), "crossover")
+    _validate.fit(fit, ("distillation",), "crossover")
     b = _check_bounds(bounds)
     sizes = _check_students(student_params, b)
     scenario = _check_scenario(scenario)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
     c_lo, c_hi = _check_compute_range(compute_range)
     teacher: dict[str, float] = {}
