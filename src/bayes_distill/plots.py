@@ -280,7 +280,7 @@ def loss_vs_compute(
     from .decide import compute_optimal
     from .extrapolation import ExtrapolationWarning
 
-    fit = _validate.fit(fit, ("chinchilla", "supervised"), "loss_vs_compute")
+    fit = _validate.fit(fit, ("chinchilla", "supervised"), "loss_vs_compute", converged=False)
     ci_prob = _validate.probability("ci_prob", ci_prob)
     if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 3:
         raise ValueError(f"n_points must be an integer >= 3, got {n_points!r}.")
@@ -456,7 +456,7 @@ def capacity_gap(
     """
     from .extrapolation import ExtrapolationWarning
 
-    fit = _validate.fit(fit, ("distillation",), "capacity_gap")
+    fit = _validate.fit(fit, ("distillation",), "capacity_gap", converged=False)
     ci_prob = _validate.probability("ci_prob", ci_prob)
     if kind not in ("mean", "predictive"):
         raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
@@ -595,7 +595,7 @@ def distill_map(
     from .diagnostics import ConvergenceWarning
     from .extrapolation import ExtrapolationWarning
 
-    fit = _validate.fit(fit, ("distillation",), "distill_map")
+    fit = _validate.fit(fit, ("distillation",), "distill_map", converged=False)
     sizes = _positive_values(
         "student_params",
         np.geomspace(1e8, 1e10, 7) if student_params is None else student_params,
@@ -860,7 +860,7 @@ def shared_teacher(
     from .decide import recommend
     from .extrapolation import ExtrapolationWarning
 
-    fit = _validate.fit(fit, ("distillation",), "shared_teacher")
+    fit = _validate.fit(fit, ("distillation",), "shared_teacher", converged=False)
     pays = [s for s, (_, d_pretrain) in _compute.SCENARIOS.items() if d_pretrain]
     if scenario not in pays:
         raise ValueError(
@@ -1079,7 +1079,7 @@ def _arviz_figure(pc: Any) -> Figure:
 def _tree_for(fit: ScalingFit, natural: bool) -> xr.DataTree:
     from .checks import natural_tree
 
-    _validate.fit(fit, laws.LAWS, "this plot")
+    _validate.fit(fit, laws.LAWS, "this plot", converged=False)
     return natural_tree(fit) if natural else fit.dt
 
 

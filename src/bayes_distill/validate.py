@@ -68,10 +68,18 @@ def random_seed(value: Any) -> int | None:
     return integer("random_seed", value, 0, SEED_MAX, "or None for a fresh seed.")
 
 
-def fit(value: Any, laws: tuple[str, ...] | None, function: str, name: str = "fit") -> ScalingFit:
+def fit(
+    value: Any,
+    laws: tuple[str, ...] | None,
+    function: str,
+    name: str = "fit",
+    *,
+    converged: bool = True,
+) -> ScalingFit:
     """``value`` (the argument ``name`` of ``function``) as a :class:`ScalingFit` of one of
-    ``laws`` (any law when None); a sampled fit that failed its diagnostics warns
-    (:class:`ConvergenceWarning`, once per fit object) before it is used."""
+    ``laws`` (any law when None). With ``converged`` (decisions), a sampled fit that failed its
+    diagnostics warns (:class:`ConvergenceWarning`) before it is used; checks and plots, which
+    are how a failed fit is examined, pass False."""
     from .results import ScalingFit
 
     if not isinstance(value, ScalingFit):
@@ -92,7 +100,7 @@ def fit(value: Any, laws: tuple[str, ...] | None, function: str, name: str = "fi
             f"{function} needs a fit of law {' or '.join(laws)}, got a {value.law!r} fit; {fix}"
         )
     # fits built with ScalingFit.from_params have no sampler statistics to diagnose
-    if "sample_stats" in value.dt.children:
+    if converged and "sample_stats" in value.dt.children:
         warn_if_not_converged(value)
     return value
 
