@@ -57,15 +57,10 @@ _SUPERVISED_PAPER = {k: laws.PAPER[k] for k in ("E", "A", "B", "alpha", "beta", 
 
 
 def fit_module():
-    """The ``bayes_distill.fit`` module (for ``_COMPILED_CACHE``).
+    """The module that defines ``bd.fit`` (for ``_COMPILED_CACHE`` and the defaults)."""
+    import importlib
 
-    ``bd.fit`` is resolved first: importing the submodule before the lazy attribute is read
-    would make ``bd.fit`` the module instead of the function.
-    """
-    import bayes_distill as bd
-
-    bd.fit  # noqa: B018 (resolve the lazy public function first)
-    return sys.modules["bayes_distill.fit"]
+    return importlib.import_module("bayes_distill.sampling")
 
 
 def clear_compiled_cache() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import bayes_distill as bd
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

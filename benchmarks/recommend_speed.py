@@ -25,7 +25,7 @@ import numpy as np
 
 import bayes_distill as bd
 from bayes_distill.compute import SCENARIOS
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 TARGET_ONE = 1.0  # seconds per recommendation
 TARGET_SWEEP = 10.0  # seconds per 20-budget sweep

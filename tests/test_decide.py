@@ -9,6 +9,7 @@ here runs NUTS.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -23,7 +24,8 @@ from scipy import optimize
 import bayes_distill as bd
 from bayes_distill import laws
 from bayes_distill.compute import SCENARIOS, forward_flops
-from bayes_distill.fit import ConvergenceWarning, ScalingFit
+from bayes_distill.diagnostics import ConvergenceWarning
+from bayes_distill.results import ScalingFit
 
 LO, HI = 1e6, 1e17
 SUPERVISED_KEYS = laws.PARAM_NAMES["supervised"]
@@ -513,9 +515,19 @@ def test_unconverged_fit_warns():
 
 class LocatedNoiseFit(ScalingFit):
     """A fit whose predictive noise grows with the distance of log D_S from 1e10 tokens: like
-    fits with distance-dependent noise, its ``noise_draws`` needs the runs' location (``at=``)."""
+    fits with distance-dependent noise, its model says so (``located``) and its ``noise_draws``
+    needs the runs' location (``at=``)."""
 
-    def noise_draws(self, shape=(), *, random_seed=None, at=None, common=False, observation="obs"):
+    @property
+    def model(self):
+        base = super().model
+        return type("LocatedModel", (type(base),), {"located": True})(
+            **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        )
+
+    def noise_draws(
+        self, shape=(), *, random_seed=None, at=None, common=False, observation="obs", law_mean=None
+    ):
         rng = np.random.default_rng(random_seed)
         S, shape = self.n_samples, tuple(shape)
         if observation != "obs":

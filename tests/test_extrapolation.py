@@ -26,7 +26,7 @@ from bayes_distill.extrapolation import (
     fold,
     max_fold,
 )
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 EPOCH = {"E": 1.8172, "A": 477.4, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
 

@@ -6,7 +6,6 @@ built once in session-scoped fixtures and shared by every test here.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import numpy as np
@@ -301,19 +300,22 @@ def test_distillation_extrapolation_intervals_are_honest():
 
 
 def test_a_fit_that_misses_its_diagnostics_is_sampled_again_and_says_so(monkeypatch):
-    fit_mod = importlib.import_module("bayes_distill.fit")
+    from bayes_distill import diagnostics as diagnostics_mod
+    from bayes_distill import sampling as sampling_mod
 
-    real = fit_mod._diagnose_tree
+    real = diagnostics_mod._diagnose_tree
     calls = []
 
     def first_fails(tree):
         d = real(tree)
         calls.append(d)
         if len(calls) == 1:  # the first attempt "fails": one divergence
-            return fit_mod.Diagnostics(False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], [])
+            return diagnostics_mod.Diagnostics(
+                False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], []
+            )
         return d
 
-    monkeypatch.setattr(fit_mod, "_diagnose_tree", first_fails)
+    monkeypatch.setattr(sampling_mod, "_diagnose_tree", first_fails)
     runs = bd.datasets.load("chinchilla")
     fit = bd.fit(runs, law="chinchilla", random_seed=3, tune=300)
     report = fit.sampling_report
@@ -326,15 +328,18 @@ def test_a_fit_that_misses_its_diagnostics_is_sampled_again_and_says_so(monkeypa
 
 
 def test_retries_zero_samples_once_and_warns(monkeypatch):
-    fit_mod = importlib.import_module("bayes_distill.fit")
+    from bayes_distill import diagnostics as diagnostics_mod
+    from bayes_distill import sampling as sampling_mod
 
-    real = fit_mod._diagnose_tree
+    real = diagnostics_mod._diagnose_tree
 
     def always_fails(tree):
         d = real(tree)
-        return fit_mod.Diagnostics(False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], [])
+        return diagnostics_mod.Diagnostics(
+            False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], []
+        )
 
-    monkeypatch.setattr(fit_mod, "_diagnose_tree", always_fails)
+    monkeypatch.setattr(sampling_mod, "_diagnose_tree", always_fails)
     runs = bd.datasets.load("chinchilla")
     with pytest.warns(bd.ConvergenceWarning, match=r"The chinchilla fit did NOT converge:"):
         fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200, retries=0)

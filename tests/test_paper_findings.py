@@ -25,7 +25,7 @@ import bayes_distill as bd
 from bayes_distill import laws
 from bayes_distill.compute import SCENARIOS, supervised_tokens
 from bayes_distill.decide import TEACHER_TOKENS_PER_PARAM
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 BUDGETS = np.logspace(20, 26, 4)
 STUDENTS = (1e9, 1e10)

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 import bayes_distill as bd
 from bayes_distill import checks, laws, plots
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 
 def _rc_snapshot() -> dict[str, str]:

@@ -7,7 +7,6 @@ decisions use :meth:`ScalingFit.from_params` fits.
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import numpy as np
@@ -16,8 +15,8 @@ import pytest
 
 import bayes_distill as bd
 from bayes_distill import _nutpie, _progress, checks, laws
+from bayes_distill import sampling as sampling_mod
 
-fit_mod = importlib.import_module("bayes_distill.fit")
 COMPILING = "bayes_distill: compiling the"
 
 
@@ -50,7 +49,7 @@ def fake_nutpie(monkeypatch):
     def fake_sample(*args, **kwargs):
         raise _Stop
 
-    monkeypatch.setattr(fit_mod, "_COMPILED_CACHE", {})
+    monkeypatch.setattr(sampling_mod, "_COMPILED_CACHE", {})
     monkeypatch.setattr(_nutpie, "compile_model", fake_compile)
     monkeypatch.setattr(nutpie, "sample", fake_sample)
     return compiled
@@ -161,7 +160,7 @@ def test_sampler_gets_the_resolved_switch(monkeypatch, no_env):
         seen["progressbar"] = progressbar
         raise _Stop
 
-    monkeypatch.setattr(fit_mod, "_sample", fake_sample)
+    monkeypatch.setattr(sampling_mod, "_sample", fake_sample)
     start_fit()
     assert seen["progressbar"] is False
     monkeypatch.setenv(_progress.ENV_VAR, "1")
@@ -246,7 +245,7 @@ def fit_from_params(monkeypatch):
         noise = 0.01 * np.exp(0.1 * rng.standard_normal((2, 10)))
         return bd.ScalingFit.from_params(law, p, sigma=noise[0], tau=noise[1])
 
-    monkeypatch.setattr(fit_mod, "fit", fake_fit)
+    monkeypatch.setattr(sampling_mod, "fit", fake_fit)
     return calls
 
 

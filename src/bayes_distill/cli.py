@@ -432,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
     # the defaults are bd.fit's (the CLI passes None), named here from the same tables
-    from .fit import DEFAULT_DRAWS, DEFAULT_TUNE
+    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE
 
     ft.add_argument(
         "--draws",
@@ -520,7 +520,7 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str, schema: str) -> Non
 
 def _load(path: str | None, shipped: str):
     """The fit at ``path``, or the shipped posterior ``shipped`` (FileNotFoundError if absent)."""
-    from .fit import load_fit
+    from .persistence import load_fit
 
     if path is not None:
         return load_fit(path)
@@ -821,7 +821,7 @@ def _runs_argument(value: str):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .fit import fit as run_fit
+    from .sampling import fit as run_fit
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:

@@ -61,14 +61,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import itertools
 import math
 import numbers
-import os
 import re
-import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -79,10 +75,11 @@ import pandas as pd
 from . import _progress, laws
 from . import compute as _compute
 from . import extrapolation as _extrap
+from . import validate as _validate
 from ._keywords import check_keywords
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -143,14 +140,6 @@ _FEAS_TOL = 1e-9
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_probability(name: str, value: Any, example: str) -> float:
-    if not _is_number(value) or not 0.0 < float(value) < 1.0:
-        raise ValueError(
-            f"{name} must be a number strictly between 0 and 1, got {value!r}; {example}"
-        )
-    return float(value)
 
 
 def _check_positive(name: str, value: Any, hint: str) -> float:
@@ -267,53 +256,6 @@ def _check_bounds(bounds: Any) -> _Bounds:
     return _Bounds(*n, *d)
 
 
-def _check_fit(fit: Any, needed: tuple[str, ...], function: str) -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{function} needs a ScalingFit as `fit`, got {type(fit).__name__}; create one with "
-            "bd.fit(runs, law=...), bd.load_fit(path) or bd.datasets.fitted(name)."
-        )
-    if fit.law not in needed:
-        if function == "recommend":
-            fix = (
-                "fit the distillation law (bd.fit(runs, law='distillation')) or load the shipped "
-                "posterior (bd.datasets.fitted('distillation')); for a supervised fit use "
-                "bd.compute_optimal instead."
-            )
-        else:
-            fix = "pass a chinchilla, supervised or distillation fit."
-        raise ValueError(
-            f"{function} needs a fit of law {' or '.join(needed)}, got a {fit.law!r} fit; {fix}"
-        )
-    # A sampled fit that failed its diagnostics warns (ConvergenceWarning) before it is used;
-    # fits built with ScalingFit.from_params have no sampler statistics to diagnose.
-    if "sample_stats" in fit.dt.children:
-        _warn_if_not_converged(fit)
-    return fit
-
-
-# ArviZ diagnostics of a 4000-draw posterior take about a second, longer than a recommendation:
-# they are computed once per fit object (fits are not modified after creation).
-_DIAGNOSTICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _warn_if_not_converged(fit: ScalingFit) -> None:
-    from .fit import ConvergenceWarning
-
-    diag = _DIAGNOSTICS.get(fit)
-    if diag is None:
-        diag = _DIAGNOSTICS[fit] = fit.diagnose()
-    if not diag.ok:
-        warnings.warn(
-            f"The {fit.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
-            ConvergenceWarning,
-            # attributed to the caller's line, outside the package
-            skip_file_prefixes=(os.path.dirname(__file__),),
-        )
-
-
 def _check_approx(approx: Any) -> str:
     if approx not in ("paper", "2N"):
         raise ValueError(
@@ -321,20 +263,6 @@ def _check_approx(approx: Any) -> str:
             f"or '2N' (the 6ND rule), got {approx!r}."
         )
     return approx
-
-
-def _check_seed(random_seed: Any) -> int | None:
-    if random_seed is None:
-        return None
-    if (
-        isinstance(random_seed, bool)
-        or not isinstance(random_seed, numbers.Integral)
-        or random_seed < 0
-    ):
-        raise ValueError(
-            f"random_seed must be a non-negative integer or None, got {random_seed!r}."
-        )
-    return int(random_seed)
 
 
 def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
@@ -351,9 +279,7 @@ def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
 
 def _supervised_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     """Sampled supervised parameters flattened over (chain, draw), shape ``(S, 1)``."""
-    names = laws.SAMPLED_NAMES["chinchilla" if fit.law == "chinchilla" else "supervised"]
-    post = fit.posterior
-    return {k: np.asarray(post[k].values, dtype=float).reshape(-1, 1) for k in names}
+    return fit.draws.params(fit.model.supervised_names, 1)
 
 
 def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
@@ -361,9 +287,7 @@ def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
     teacher's loss and the baseline), the distillation-only ones, and the supervised
     parameters of the student's own loss inside the law when a two-stage fit holds them fixed
     (``None`` otherwise: the same as the first)."""
-    fixed = fit.supervised_fixed
-    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
-    return _supervised_params(fit), _distillation_params(fit), sup_student
+    return _supervised_params(fit), _distillation_params(fit), fit.model.student_supervised
 
 
 def _check_scenario(scenario: Any) -> str:
@@ -375,13 +299,7 @@ def _check_scenario(scenario: Any) -> str:
 
 def _distillation_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     """Sampled distillation-only parameters flattened over (chain, draw), shape ``(S, 1)``."""
-    post = fit.posterior
-    sup = set(laws.SAMPLED_NAMES["supervised"])
-    return {
-        k: np.asarray(post[k].values, dtype=float).reshape(-1, 1)
-        for k in laws.SAMPLED_NAMES["distillation"]
-        if k not in sup
-    }
+    return fit.draws.params(laws.DISTILLATION_ONLY_SAMPLED, 1)
 
 
 def _log_sup(params: Mapping[str, np.ndarray], log_N: Any, log_D: Any) -> np.ndarray:
@@ -502,16 +420,11 @@ class _StudentNoise:
 
     def __init__(self, fit: ScalingFit, seed: np.random.SeedSequence):
         self.fit, self.seed = fit, seed
-        self._params = inspect.signature(fit.noise_draws).parameters
-        S = fit.n_samples
-        try:
+        self.located = fit.model.located
+        self.fixed = None
+        if not self.located:
             self.fixed = np.asarray(fit.noise_draws((), random_seed=self._rng()), float)
-            self.fixed = self.fixed.reshape(S)
-            self.located = False
-        except ValueError:
-            if "at" not in self._params:
-                raise
-            self.fixed, self.located = None, True
+            self.fixed = self.fixed.reshape(fit.n_samples)
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)  # the same stream at every call
@@ -528,11 +441,8 @@ class _StudentNoise:
         if not self.located:
             return self.fixed[:, None]
         at = {"N_S": N_S, "D_S": np.asarray(D_S, float), "L_T": np.asarray(L_T, float)}
-        kwargs = {}
-        if law_mean is not None and "law_mean" in self._params:
-            kwargs["law_mean"] = law_mean
         out = self.fit.noise_draws(
-            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, **kwargs
+            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, law_mean=law_mean
         )
         return np.asarray(out, float)
 
@@ -543,12 +453,7 @@ def _supervised_noise(fit: ScalingFit, seed: np.random.SeedSequence) -> np.ndarr
     Uses the noise of jointly fitted supervised runs when the fit has it, and the distillation
     noise model otherwise.
     """
-    try:
-        out = fit.noise_draws(
-            (), random_seed=np.random.default_rng(seed), observation="supervised_obs"
-        )
-    except KeyError:  # fits without a supervised noise scale
-        out = fit.noise_draws((), random_seed=np.random.default_rng(seed))
+    out = fit.noise_draws((), random_seed=np.random.default_rng(seed), observation="supervised_obs")
     return np.asarray(out, float).reshape(fit.n_samples)
 
 
@@ -633,9 +538,9 @@ def compute_optimal(
     >>> bool(frame["N_median"].is_monotonic_increasing)
     True
     """
-    _check_fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
+    _validate.fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
     budgets, _ = _check_budgets(compute)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
     n_lo, n_hi, d_lo, d_hi = b.logs
@@ -865,9 +770,13 @@ class _Problem:
                 log_LT = self.log_LT_fixed
             else:
                 log_LT = _log_sup(self.sup, u[..., 0], np.log(self.teacher(u)[1]))
-            log_LtS = _log_sup(self.sup_student or self.sup, self.log_NS, log_DS)
-            m = laws.log_distillation(
-                laws.NUMPY, self.log_NS, log_DS, log_LT, log_LtS=log_LtS, **self.dist
+            m = laws.log_student_loss(
+                laws.NUMPY,
+                self.log_NS,
+                log_DS,
+                log_LT,
+                supervised=self.sup_student or self.sup,
+                distillation=self.dist,
             )
         return np.where(ok & np.isfinite(m), m, np.inf), D_S, log_LT
 
@@ -1486,7 +1395,7 @@ def recommend(
     -----
     Draws where the law is not finite at the recommendation are dropped from the summaries and
     counted in ``n_dropped``. A sampled fit that failed its diagnostics emits a
-    :class:`~bayes_distill.fit.ConvergenceWarning` first.
+    :class:`~bayes_distill.ConvergenceWarning` first.
 
     Examples
     --------
@@ -1664,19 +1573,19 @@ def _recommendations(
     here): one :class:`Recommendation` per budget, in the order given, and whether ``compute``
     was a single number. The command line's JSON is built from these for one budget and for a
     sweep."""
-    _check_fit(fit, ("distillation",), "recommend")
+    _validate.fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
     scenario = _check_scenario(scenario)
-    risk = _check_probability(
+    risk = _validate.probability(
         "risk_tolerance",
         risk_tolerance,
         "e.g. 0.1 to be 90% sure of the promised loss, 0.5 for the median.",
     )
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
-    seed = _check_seed(random_seed)
+    seed = _validate.random_seed(random_seed)
     n_students = _compute.check_n_students(n_students)
     ratio = _positive_pair(
         teacher_tokens_per_param,
@@ -1832,7 +1741,7 @@ def _paper_answer(
 @functools.cache
 def _paper_fit() -> ScalingFit:
     """The paper's Table-6 coefficients as a one-draw fit (built once)."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     return ScalingFit.from_params("distillation", laws.PAPER)
 
@@ -2711,11 +2620,11 @@ def crossover(
     >>> frame["p_no_crossover"].tolist()
     [0.0, 0.0]
     """
-    _check_fit(fit, ("distillation",), "crossover")
+    _validate.fit(fit, ("distillation",), "crossover")
     b = _check_bounds(bounds)
     sizes = _check_students(student_params, b)
     scenario = _check_scenario(scenario)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
     c_lo, c_hi = _check_compute_range(compute_range)
     teacher: dict[str, float] = {}
@@ -2899,7 +2808,7 @@ def distill_or_train(
     >>> grid[["compute", "p_distillation_better", "paper_distill"]].values.tolist()
     [[1e+20, 1.0, True], [1e+24, 0.0, False]]
     """
-    _check_fit(fit, ("distillation",), "distill_or_train")
+    _validate.fit(fit, ("distillation",), "distill_or_train")
     b = _check_bounds(bounds)
     lo, hi, n = DEFAULT_MAP_STUDENTS
     sizes = np.sort(
@@ -2908,7 +2817,7 @@ def distill_or_train(
     lo, hi, n = DEFAULT_MAP_COMPUTE
     budgets = np.sort(_check_budgets(np.geomspace(lo, hi, n) if compute is None else compute)[0])
     scenario = _check_scenario(scenario)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
     if max_draws is not None and (
         isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1

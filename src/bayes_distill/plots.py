@@ -43,13 +43,14 @@ import numpy as np
 import pandas as pd
 
 from . import laws
+from . import validate as _validate
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
     from matplotlib.figure import Figure
 
     from .decide import Recommendation
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "capacity_gap",
@@ -75,28 +76,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _check_fit(fit: Any, laws_ok: tuple[str, ...], function: str) -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{function} needs a bayes_distill.ScalingFit (from bd.fit, bd.load_fit or "
-            f"bd.datasets.fitted), got {type(fit).__name__}."
-        )
-    if fit.law not in laws_ok:
-        raise ValueError(
-            f"{function} needs a fit of the {' or '.join(map(repr, laws_ok))} law, got a "
-            f"{fit.law!r} fit."
-        )
-    return fit
-
-
-def _check_ci_prob(ci_prob: Any) -> float:
-    if isinstance(ci_prob, bool) or not isinstance(ci_prob, int | float) or not 0 < ci_prob < 1:
-        raise ValueError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}; e.g. 0.9.")
-    return float(ci_prob)
 
 
 def _positive_values(name: str, values: Any, example: str) -> np.ndarray:
@@ -178,9 +157,9 @@ def ppc(
     from scipy.stats import gaussian_kde
 
     from . import checks
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
-    ci_prob = _check_ci_prob(ci_prob)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
     if isinstance(data, ScalingFit):
@@ -322,8 +301,8 @@ def loss_vs_compute(
     from .decide import compute_optimal
     from .extrapolation import ExtrapolationWarning
 
-    fit = _check_fit(fit, ("chinchilla", "supervised"), "loss_vs_compute")
-    ci_prob = _check_ci_prob(ci_prob)
+    fit = _validate.fit(fit, ("chinchilla", "supervised"), "loss_vs_compute", converged=False)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 3:
         raise ValueError(f"n_points must be an integer >= 3, got {n_points!r}.")
     runs = fit.runs
@@ -527,8 +506,8 @@ def capacity_gap(
     """
     from .extrapolation import ExtrapolationWarning
 
-    fit = _check_fit(fit, ("distillation",), "capacity_gap")
-    ci_prob = _check_ci_prob(ci_prob)
+    fit = _validate.fit(fit, ("distillation",), "capacity_gap", converged=False)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if kind not in ("mean", "predictive"):
         raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
     sizes = _positive_values("student_params", student_params, "student_params=[2e8, 1e9]")
@@ -609,7 +588,7 @@ def capacity_gap(
 
 def _thinned(fit: ScalingFit, max_draws: int | None) -> ScalingFit:
     """The fit with at most ``max_draws`` posterior draws (evenly thinned)."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     if max_draws is None or fit.n_samples <= max_draws:
         return fit
@@ -946,7 +925,7 @@ def shared_teacher(
     from .decide import recommend
     from .extrapolation import ExtrapolationWarning
 
-    fit = _check_fit(fit, ("distillation",), "shared_teacher")
+    fit = _validate.fit(fit, ("distillation",), "shared_teacher", converged=False)
     pays = [s for s, (_, d_pretrain) in _compute.SCENARIOS.items() if d_pretrain]
     if scenario not in pays:
         raise ValueError(
@@ -1165,7 +1144,7 @@ def _arviz_figure(pc: Any) -> Figure:
 def _tree_for(fit: ScalingFit, natural: bool) -> xr.DataTree:
     from .checks import natural_tree
 
-    _check_fit(fit, laws.LAWS, "this plot")
+    _validate.fit(fit, laws.LAWS, "this plot", converged=False)
     return natural_tree(fit) if natural else fit.dt
 
 
