@@ -189,3 +189,15 @@ def test_paper_findings_quick():
     assert "load average at start" in out and "load average at end" in out
     assert "two-stage (cut)" in out and "paper P" in out
     assert sum(line.startswith("best_case") for line in out.splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_distill_map_speed_quick():
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "distill_map_speed.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    timed = [r for r in rows if r and r[0] in ("best_case", "teacher_pretraining")]
+    assert [r[1] for r in timed] == ["25", "25"]  # cells of the quick grid

@@ -102,8 +102,8 @@ def test_supervised_loglik_integrates_a_new_size_offset(shipped):
     N, D, y = 3.3e9, 7e10, np.array([0.70, 0.73])
     ll = voi.supervised_loglik(shipped, N, D, y)
     mu = shipped.log_supervised_mean(N, D)
-    sigma = shipped._flat("sigma_supervised")[:, 0]
-    tau = shipped._flat("tau_supervised_size")[:, 0]
+    sigma = shipped.draws["sigma_supervised"][:, 0]
+    tau = shipped.draws["tau_supervised_size"][:, 0]
     for s in (0, 1234, 7999):
         for m in range(2):
 
@@ -122,9 +122,9 @@ def test_supervised_loglik_uses_the_fitted_offset_at_a_fitted_size(shipped):
     g = int(np.argmin(np.abs(groups.keys - math.log(N))))
     loc = (
         shipped.log_supervised_mean(N, D)
-        + shipped._flat("tau_supervised_size")[:, 0] * shipped._flat("z_supervised_size")[:, g]
+        + shipped.draws["tau_supervised_size"][:, 0] * shipped.draws["z_supervised_size"][:, g]
     )
-    expected = stats.t.logpdf(y[0], df=4.0, loc=loc, scale=shipped._flat("sigma_supervised")[:, 0])
+    expected = stats.t.logpdf(y[0], df=4.0, loc=loc, scale=shipped.draws["sigma_supervised"][:, 0])
     np.testing.assert_allclose(voi.supervised_loglik(shipped, N, D, y)[:, 0], expected)
 
 
@@ -151,7 +151,6 @@ def test_psis_weights_follow_mild_likelihoods_and_flag_sharp_ones():
 # ---- next_run ---------------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore::bayes_distill.fit.ConvergenceWarning")  # equal draws
 def test_uninformative_run_has_no_value():
     """Draws that share the supervised law: a supervised run cannot tell them apart, so every
     outcome leaves the weights uniform and the decision unchanged (exactly zero value)."""

@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
     # the defaults are bd.fit's (the CLI passes None), named here from the same tables
-    from .fit import DEFAULT_DRAWS, DEFAULT_TUNE
+    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE
 
     ft.add_argument(
         "--draws",
@@ -625,7 +625,7 @@ def _common(
 
 def _load(path: str | None, shipped: str):
     """The fit at ``path``, or the shipped posterior ``shipped`` (FileNotFoundError if absent)."""
-    from .fit import load_fit
+    from .persistence import load_fit
 
     if path is not None:
         return load_fit(path)
@@ -731,7 +731,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"`{PROG} compute-optimal`."
         )
     budgets = args.compute
-    # what bd.recommend computes, kept as Recommendation objects for sweeps too (for --json)
+    # what bd.recommend (one budget) and bd.recommend_sweep (several) compute, kept as
+    # Recommendation objects for sweeps too (for --json)
     recs, _ = _recommendations(
         fit,
         compute=budgets[0] if len(budgets) == 1 else budgets,
@@ -1010,7 +1011,7 @@ def _runs_argument(value: str):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .fit import fit as run_fit
+    from .sampling import fit as run_fit
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:

@@ -47,10 +47,11 @@ import pandas as pd
 from . import compute as _compute
 from . import decide as _decide
 from . import model as _model
+from . import validate as _validate
 from ._keywords import check_keywords
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = ["MIN_ESS", "PARETO_K_THRESHOLD", "next_run"]
 
@@ -207,15 +208,15 @@ def _supervised_noise_params(fit: ScalingFit, N: float):
     """Scale of a supervised run's noise ``(S,)``, its size offset ``(S,)`` when the size was
     fitted (else None), and the spread ``tau (S,)`` of a new size's offset (else None)."""
     post = fit.posterior
-    sigma = fit._flat("sigma_supervised" if "sigma_supervised" in post else "sigma")[:, 0]
+    sigma = fit.draws["sigma_supervised" if "sigma_supervised" in post else "sigma"][:, 0]
     if "tau_supervised_size" not in post:
         return sigma, None, None
-    tau = fit._flat("tau_supervised_size")[:, 0]
+    tau = fit.draws["tau_supervised_size"][:, 0]
     groups = None if fit._inputs is None else fit._inputs.supervised_groups
     if groups is not None and "z_supervised_size" in post:
         g = int(groups.lookup(np.array([math.log(N)]), _model.GROUP_TOLERANCE)[0])
         if g >= 0:
-            return sigma, tau * fit._flat("z_supervised_size")[:, g], None
+            return sigma, tau * fit.draws["z_supervised_size"][:, g], None
     return sigma, None, tau
 
 
@@ -259,7 +260,7 @@ def _distillation_mean_scale(fit, N_S: float, D_S: float, L_T: np.ndarray):
     with np.errstate(all="ignore"):
         mu = fit.log_mean(N_S=N_S_arr, D_S=D_S_arr, L_T=L_T)
     logs = {"log_NS": np.log(N_S_arr), "log_DS": np.log(D_S_arr), "log_LT": np.log(L_T)}
-    scale = np.broadcast_to(fit._noise_scale(shape, logs, mu), mu.shape)
+    scale = np.broadcast_to(fit.model.noise_scale_at(fit.draws, shape, logs, mu), mu.shape)
     return mu, scale
 
 
@@ -546,12 +547,12 @@ def next_run(
     ...         {"N_S": 5e8, "D_S": 2e10, "N_T": 2.7e9, "L_T": 2.03}]
     >>> bd.next_run(fit, runs, compute=1e21, student_params=5e8)  # doctest: +SKIP
     """
-    fit = _decide._check_fit(fit, ("distillation",), "next_run")
+    fit = _validate.fit(fit, ("distillation",), "next_run")
     frame = _check_candidates(candidates)
     C = _decide._check_positive("compute", compute, "e.g. compute=1e22.")
     N_S = _decide._check_positive("student_params", student_params, "e.g. student_params=1e9.")
     scenario = _decide._check_scenario(scenario)
-    risk = _decide._check_probability(
+    risk = _validate.probability(
         "risk_tolerance", risk_tolerance, "e.g. 0.1 to be 90% sure of the promised loss."
     )
     if objective not in _OBJECTIVES:
@@ -559,14 +560,13 @@ def next_run(
     if isinstance(n_outcomes, bool) or not isinstance(n_outcomes, int) or n_outcomes < 2:
         raise ValueError(f"n_outcomes must be an integer of at least 2, got {n_outcomes!r}.")
     approx = _decide._check_approx(approx)
-    seed = np.random.SeedSequence(_decide._check_seed(random_seed))
+    seed = np.random.SeedSequence(_validate.random_seed(random_seed))
     opts = {
         "bounds": bounds,
         "approx": approx,
         "seed": seed,
         "teacher_tokens_per_param": teacher_tokens_per_param,
     }
-    _decide._warn_if_not_converged(fit)
     dec, _ = _decisions(fit, C, N_S, scenario, 1.0 - risk, opts)
     return _rank(fit, frame, dec, objective, n_outcomes, seed.spawn(1)[0], approx)
 
