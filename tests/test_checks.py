@@ -245,7 +245,7 @@ def test_natural_tree_holds_the_natural_parameters(fits):
     assert "sigma" not in checks.natural_tree(fit, noise=False)["posterior"].data_vars
     if "sample_stats" in fit.dt.children:
         assert "diverging" in tree["sample_stats"].data_vars
-    with pytest.raises(TypeError, match=r"must be a bayes_distill\.ScalingFit"):
+    with pytest.raises(TypeError, match=r"needs a ScalingFit as"):
         checks.natural_tree(fit.dt)
 
 
@@ -311,7 +311,7 @@ def test_compare_warns_on_an_influential_outlier(fits, sim_runs):
 def test_compare_errors(fits, sim_runs):
     with pytest.raises(ValueError, match="at least two fits"):
         checks.compare({"one": fits["supervised"]})
-    with pytest.raises(TypeError, match=r"must be a bayes_distill\.ScalingFit"):
+    with pytest.raises(TypeError, match=r"needs a ScalingFit as"):
         checks.compare({"a": fits["supervised"], "b": "chinchilla"})
     with pytest.raises(TypeError, match="fits must be a mapping"):
         checks.compare(fits["supervised"])

@@ -617,7 +617,7 @@ def test_compute_optimal_reports_bound():
         (
             {"risk_tolerance": 0.0},
             ValueError,
-            r"risk_tolerance must be .* between 0 and 1, got 0\.0",
+            r"risk_tolerance must be a number in \(0, 1\), got 0\.0",
         ),
         ({"risk_tolerance": 1.0}, ValueError, "risk_tolerance must be"),
         ({"risk_tolerance": "0.1"}, ValueError, "risk_tolerance must be"),

@@ -156,7 +156,7 @@ def test_compile_line_follows_the_switches(capsys, fake_nutpie, monkeypatch, env
 def test_sampler_gets_the_resolved_switch(monkeypatch, no_env):
     seen = {}
 
-    def fake_sample(inputs, priors, likelihood, discrepancy, noise, settings, seed, progressbar):
+    def fake_sample(model, priors, settings, seed, progressbar):
         seen["progressbar"] = progressbar
         raise _Stop
 

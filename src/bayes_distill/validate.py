@@ -35,7 +35,7 @@ def is_number(value: Any) -> bool:
 def probability(name: str, value: Any, example: str | None = None) -> float:
     """``value`` as a float strictly between 0 and 1 (NaN refused)."""
     if not is_number(value) or not 0.0 < float(value) < 1.0:
-        hint = example or f"e.g. {name}=0.9"
+        hint = (example or f"e.g. {name}=0.9").rstrip(".")
         raise ValueError(f"{name} must be a number in (0, 1), got {value!r}; {hint}.")
     return float(value)
 
