@@ -34,7 +34,7 @@ from bayes_distill import laws
 
 HUBER_DELTA = 1e-3
 
-#: Epoch AI's plain Huber point fit on the 240 bundled runs (DESIGN.md section 2).
+#: Epoch AI's plain Huber point fit on the 240 bundled runs (Besiroglu et al. 2024).
 EPOCH_PLAIN_HUBER = {"A": 477.4, "B": 2143.0, "E": 1.8172, "alpha": 0.3473, "beta": 0.3672}
 
 CHINCHILLA_NAMES = ("a", "b", "e", "alpha", "beta")
@@ -57,15 +57,10 @@ _SUPERVISED_PAPER = {k: laws.PAPER[k] for k in ("E", "A", "B", "alpha", "beta", 
 
 
 def fit_module():
-    """The ``bayes_distill.fit`` module (for ``_COMPILED_CACHE``).
+    """The module that defines ``bd.fit`` (for ``_COMPILED_CACHE`` and the defaults)."""
+    import importlib
 
-    ``bd.fit`` is resolved first: importing the submodule before the lazy attribute is read
-    would make ``bd.fit`` the module instead of the function.
-    """
-    import bayes_distill as bd
-
-    bd.fit  # noqa: B018 (resolve the lazy public function first)
-    return sys.modules["bayes_distill.fit"]
+    return importlib.import_module("bayes_distill.sampling")
 
 
 def clear_compiled_cache() -> None:
@@ -593,7 +588,7 @@ def simulate_supervised(n: int, *, seed: int = 0, noise: float = 0.01) -> tuple[
 
 def simulate_distillation(n: int, *, seed: int = 0, noise: float = 0.005) -> tuple[Any, dict]:
     """``n`` SIMULATED distillation runs: the paper's Table 6 law (with ``B' = 2e6``, which
-    reproduces Figure 1; DESIGN.md section 2) plus noise.
+    reproduces Figure 1; docs/model.md) plus noise.
 
     Students from 8 sizes log-spaced in [1.4e8, 1.8e9], distillation tokens from 12 values
     log-spaced in [3.7e9, 1e11], teachers from 20 losses evenly spaced in [1.9, 2.8] (the ranges

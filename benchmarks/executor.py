@@ -50,7 +50,7 @@ import common as c
 
 import bayes_distill as bd
 from bayes_distill import checks
-from bayes_distill.fit import ConvergenceWarning
+from bayes_distill.diagnostics import ConvergenceWarning
 
 FOLDS = (3e19, 1e20, 3e20, 1e21)
 

@@ -47,7 +47,7 @@ def child(law: str, compiler: str, draws: int | None, tune: int | None, seed: in
 
     import bayes_distill as bd
 
-    fit_mod = c.fit_module()
+    sampling_mod = c.fit_module()
     import nutpie
     import pymc  # noqa: F401
 
@@ -67,7 +67,7 @@ def child(law: str, compiler: str, draws: int | None, tune: int | None, seed: in
         diag = fit.diagnose()
         out[f"{name}_rhat"] = diag.max_rhat
         out[f"{name}_ok"] = diag.ok
-    compiled = next(iter(fit_mod._COMPILED_CACHE.values()))
+    compiled = next(iter(sampling_mod._COMPILED_CACHE.values()))
     hits = getattr(compiled.compiled_logp_func, "cache_hits", 0)
     out["callbacks_from_disk"] = bool(hits)
     print("RESULT " + json.dumps(out), flush=True)

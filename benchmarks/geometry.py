@@ -41,7 +41,9 @@ def compiled_model(law: str):
     from bayes_distill import _nutpie, model, priors
 
     inputs = model.prepare_inputs(law, bd.datasets.load(law))
-    return _nutpie.compile_model(model.build_model(inputs, priors.resolve_priors(law)))
+    return _nutpie.compile_model(
+        model.ScalingModel(law, inputs=inputs).pymc(priors.resolve_priors(law))
+    )
 
 
 def unconstrained_draws(compiled, posterior, thin: int) -> tuple[list[str], np.ndarray]:

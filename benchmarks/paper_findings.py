@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import bayes_distill as bd
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -60,11 +60,11 @@ def main(argv: list[str]) -> int:
                 # the table is about the answers; beyond the runs they warn, as they should
                 warnings.simplefilter("ignore", bd.ConvergenceWarning)
                 warnings.simplefilter("ignore", bd.ExtrapolationWarning)
-                ours = bd.recommend(
+                ours = bd.recommend_sweep(
                     fit, compute=budgets, student_params=N_S, scenario=scenario,
                     risk_tolerance=args.risk_tolerance,
                 )  # fmt: skip
-            theirs = bd.recommend(
+            theirs = bd.recommend_sweep(
                 paper, compute=budgets, student_params=N_S, scenario=scenario, risk_tolerance=0.5
             )
             for i, C in enumerate(budgets):

@@ -25,7 +25,7 @@ import numpy as np
 
 import bayes_distill as bd
 from bayes_distill.compute import SCENARIOS
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 TARGET_ONE = 1.0  # seconds per recommendation
 TARGET_SWEEP = 10.0  # seconds per 20-budget sweep
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repeat,
         )
         sweep = best_time(
-            lambda s=scenario: bd.recommend(
+            lambda s=scenario: bd.recommend_sweep(
                 fit, compute=budgets, student_params=args.student_params, scenario=s
             ),
             max(1, args.repeat // 3),

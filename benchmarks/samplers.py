@@ -258,7 +258,7 @@ def model_costs(laws_: tuple[str, ...], n_evals: int) -> list[dict]:
             for label, kwargs in MODEL_VARIANTS:
                 cfunc_times.clear()
                 with c.Timer() as t_build:
-                    pm_model = bd_model.build_model(inputs, priors, **kwargs)
+                    pm_model = bd_model.ScalingModel(law, inputs=inputs, **kwargs).pymc(priors)
                 with c.Timer() as t_compile:
                     compiled = nutpie.compile_pymc_model(pm_model)
                 # nutpie 0.16 has no benchmark_logp on PyMC models: time the PyTensor numba

@@ -13,7 +13,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/sbc.py --laws chinchilla --n-datasets 100 --csv sbc.csv
 
 The tests run a few data sets per law (tests/test_checks.py, marked slow); this is the larger
-study whose numbers go in the README.
+study whose numbers are in docs/validation.md.
 """
 
 from __future__ import annotations

@@ -115,6 +115,58 @@ def test_instrument_restores_the_samplers(common):
     assert (_nutpie.compile_model, nutpie.sample, pymc.sample) == before
 
 
+#: Scripts whose ``--quick`` run is checked below, slowest first.
+QUICK_SCRIPTS = (
+    "first_fit.py",
+    "samplers.py",
+    "convergence.py",
+    "fit_vs_classical.py",
+    "executor.py",
+    "next_run_study.py",
+    "scaling.py",
+    "many_runs.py",
+    "geometry.py",
+    "next_run_speed.py",
+    "paper_findings.py",
+    "distill_map_speed.py",
+)
+
+
+def _run_quick(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+#: The non-parametrised tests below and the script each checks.
+_SCRIPT_OF_TEST = {
+    "test_paper_findings_quick": "paper_findings.py",
+    "test_distill_map_speed_quick": "distill_map_speed.py",
+}
+
+
+@pytest.fixture(scope="module")
+def quick_runs(request):
+    """The ``--quick`` runs of the scripts that the selected tests check, started together on
+    two worker threads when the first of them asks (each is a subprocess: while one compiles or
+    imports, the other samples), so that the module waits for the slowest pair rather than for
+    the sum of all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    selected = set()
+    for item in request.session.items:
+        if item.module is not request.module or "quick_runs" not in item.fixturenames:
+            continue
+        callspec = getattr(item, "callspec", None)
+        selected.add(callspec.params["script"] if callspec else _SCRIPT_OF_TEST[item.name])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {s: pool.submit(_run_quick, s) for s in QUICK_SCRIPTS if s in selected}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "script",
@@ -127,16 +179,12 @@ def test_instrument_restores_the_samplers(common):
         "geometry.py",
         "many_runs.py",
         "executor.py",
+        "next_run_speed.py",
+        "next_run_study.py",
     ],
 )
-def test_script_runs_quick(script):
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def test_script_runs_quick(script, quick_runs):
+    proc = quick_runs[script].result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "load average at start" in out and "load average at end" in out
@@ -151,6 +199,10 @@ def test_script_runs_quick(script):
         assert "pass_rate" in out and "| default | 1    |" in out
     elif script == "scaling.py":
         assert "Growth exponents" in out and "SIMULATED" in out
+    elif script == "next_run_speed.py":
+        assert "ratio_to_baseline" in out and "target" in out
+    elif script == "next_run_study.py":
+        assert "SIMULATED" in out and "ratio_grid_over_next_run" in out and "regret_best" in out
     elif script == "many_runs.py":
         assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
     elif script == "executor.py":
@@ -176,13 +228,19 @@ def test_convergence_configurations():
 
 
 @pytest.mark.slow
-def test_paper_findings_quick():
-    proc = subprocess.run(
-        [sys.executable, str(BENCH / "paper_findings.py"), "--quick"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+def test_paper_findings_quick(quick_runs):
+    proc = quick_runs["paper_findings.py"].result()
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "load average at start" in out and "load average at end" in out
     assert "two-stage (cut)" in out and "paper P" in out
     assert sum(line.startswith("best_case") for line in out.splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_distill_map_speed_quick(quick_runs):
+    proc = quick_runs["distill_map_speed.py"].result()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    timed = [r for r in rows if r and r[0] in ("best_case", "teacher_pretraining")]
+    assert [r[1] for r in timed] == ["25", "25"]  # cells of the quick grid

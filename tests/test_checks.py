@@ -17,8 +17,9 @@ import xarray as xr
 
 import bayes_distill as bd
 from bayes_distill import checks, laws
-from bayes_distill.fit import ConvergenceWarning, ScalingFit
-from bayes_distill.fit import fit as fit_law
+from bayes_distill.diagnostics import ConvergenceWarning
+from bayes_distill.results import ScalingFit
+from bayes_distill.sampling import fit as fit_law
 
 SUPERVISED_TRUTH = {k: laws.PAPER[k] for k in laws.PARAM_NAMES["supervised"]}
 FIT_KWARGS = {"draws": 500, "tune": 500, "chains": 2}
@@ -181,9 +182,9 @@ def test_prior_predictive_errors():
     runs = bd.datasets.load("chinchilla")
     with pytest.raises(ValueError, match="n_draws must be a positive integer"):
         checks.prior_predictive(runs, n_draws=0)
-    with pytest.raises(ValueError, match="likelihood must be"):
+    with pytest.raises(ValueError, match="Unknown likelihood"):
         checks.prior_predictive(runs, likelihood="cauchy")
-    with pytest.raises(ValueError, match="discrepancy must be one of"):
+    with pytest.raises(ValueError, match="Unknown discrepancy"):
         checks.prior_predictive(runs, discrepancy="gp")
     with pytest.raises(TypeError, match=r"Unknown model option\(s\) \['draws'\]"):
         checks.prior_predictive(runs, draws=10)
@@ -244,7 +245,7 @@ def test_natural_tree_holds_the_natural_parameters(fits):
     assert "sigma" not in checks.natural_tree(fit, noise=False)["posterior"].data_vars
     if "sample_stats" in fit.dt.children:
         assert "diverging" in tree["sample_stats"].data_vars
-    with pytest.raises(TypeError, match=r"must be a bayes_distill\.ScalingFit"):
+    with pytest.raises(TypeError, match=r"needs a ScalingFit as"):
         checks.natural_tree(fit.dt)
 
 
@@ -310,7 +311,7 @@ def test_compare_warns_on_an_influential_outlier(fits, sim_runs):
 def test_compare_errors(fits, sim_runs):
     with pytest.raises(ValueError, match="at least two fits"):
         checks.compare({"one": fits["supervised"]})
-    with pytest.raises(TypeError, match=r"must be a bayes_distill\.ScalingFit"):
+    with pytest.raises(TypeError, match=r"needs a ScalingFit as"):
         checks.compare({"a": fits["supervised"], "b": "chinchilla"})
     with pytest.raises(TypeError, match="fits must be a mapping"):
         checks.compare(fits["supervised"])

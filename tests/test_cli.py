@@ -8,6 +8,7 @@ checked against the real ``fit`` signature (a real fit takes 10-60 s).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import re
@@ -21,9 +22,10 @@ import pytest
 import bayes_distill as bd
 from bayes_distill import datasets, laws
 from bayes_distill.cli import build_parser, main
-from bayes_distill.fit import ScalingFit, load_fit
+from bayes_distill.persistence import load_fit
+from bayes_distill.results import ScalingFit
 
-FIT_MODULE = sys.modules["bayes_distill.fit"]  # the module (bd.fit is the function)
+FIT_MODULE = importlib.import_module("bayes_distill.sampling")  # where bd.fit is defined
 REAL_FIT = FIT_MODULE.fit
 EPOCH = {"E": 1.8172, "A": 477.4, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
 
@@ -53,7 +55,7 @@ def fits_with_runs(tmp_path_factory) -> dict[str, Path]:
     import pandas as pd
     import xarray as xr
 
-    from bayes_distill.fit import _runs_to_groups
+    from bayes_distill.persistence import _runs_to_groups
 
     folder = tmp_path_factory.mktemp("fits_with_runs")
     runs = {
@@ -413,7 +415,7 @@ def test_fit_help_names_the_defaults_bd_fit_uses(capsys):
     """The help of --draws and --tune is built from the tables bd.fit reads, so it cannot
     drift from them (it once said 1000 tuning steps for distillation after the default
     became 500)."""
-    from bayes_distill.fit import DEFAULT_DRAWS, DEFAULT_TUNE
+    from bayes_distill.sampling import DEFAULT_DRAWS, DEFAULT_TUNE
 
     status, out, _ = run(capsys, ["fit", "--help"])
     text = " ".join(out.split())  # argparse wraps the help lines
@@ -736,8 +738,10 @@ def test_recommend_json_has_one_shape_for_one_budget_or_many(capsys, fits):
     assert one["schema"] == sweep["schema"] == "bayes_distill.recommendation/1"
     assert [len(d["recommendations"]) for d in documents] == [1, 2]
     assert set(one["recommendations"][0]) == set(sweep["recommendations"][1])
-    # the sweep's rows are what bd.recommend's DataFrame holds, nested as Recommendation.to_dict
-    frame = bd.recommend(load_fit(fits["distillation"]), compute=[1e21, 1e22], student_params=1e9)
+    # the sweep's rows are what bd.recommend_sweep's DataFrame holds (as Recommendation.to_dict)
+    frame = bd.recommend_sweep(
+        load_fit(fits["distillation"]), compute=[1e21, 1e22], student_params=1e9
+    )
     assert [r["allocation"]["D_S"] for r in sweep["recommendations"]] == pytest.approx(
         frame["D_S"].tolist()
     )

@@ -1,7 +1,7 @@
 """Tests of compute accounting against the paper (Busbridge et al. 2025, Eq. 9, App. H, Table 13).
 
 The oracles are written out here, independently of ``bayes_distill.compute``: the architecture
-constants come from omega and rho, and the scenario deltas from the table in DESIGN.md section 3.
+constants come from omega and rho, and the scenario deltas from the paper's Eq. 9 and Appendix H.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import bayes_distill as bd
 from bayes_distill import compute
 
-# --- independent oracle (DESIGN.md section 3) ------------------------------------------------
+# --- independent oracle (paper Eq. 9, Appendix H) ---------------------------------------------
 
 OMEGA = 12.0
 RHO = 128.0  # d_model / n_layers
@@ -21,7 +21,7 @@ SIGMA2 = (RHO / OMEGA) ** (1.0 / 3.0)
 N_CTX = 4096
 N_VOCAB = 32168
 
-#: scenario -> (delta_logits, delta_pretrain), copied from the table in DESIGN.md section 3.
+#: scenario -> (delta_logits, delta_pretrain), as in the paper's Eq. 9 and Appendix H.
 DELTAS = {
     "best_case": (0, 0),
     "teacher_inference": (1, 0),

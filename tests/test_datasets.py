@@ -156,9 +156,9 @@ def test_fitted_reads_the_shipped_file_with_load_fit(tmp_path, monkeypatch):
     target = tmp_path / "models" / "distillation.nc"
     target.write_bytes(b"stub")
     calls = []
-    fake = types.ModuleType("bayes_distill.fit")
+    fake = types.ModuleType("bayes_distill.persistence")
     fake.load_fit = lambda path: calls.append(Path(path)) or "a fit"
-    monkeypatch.setitem(sys.modules, "bayes_distill.fit", fake)
+    monkeypatch.setitem(sys.modules, "bayes_distill.persistence", fake)
     monkeypatch.setattr(datasets, "_REPO_ROOT", tmp_path)
     assert datasets.fitted("distillation") == "a fit"
     assert calls == [target]

@@ -9,6 +9,7 @@ here runs NUTS.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -23,12 +24,13 @@ from scipy import optimize
 import bayes_distill as bd
 from bayes_distill import laws
 from bayes_distill.compute import SCENARIOS, forward_flops
-from bayes_distill.fit import ConvergenceWarning, ScalingFit
+from bayes_distill.diagnostics import ConvergenceWarning
+from bayes_distill.results import ScalingFit
 
 LO, HI = 1e6, 1e17
 SUPERVISED_KEYS = laws.PARAM_NAMES["supervised"]
 PAPER_SUPERVISED = {k: laws.PAPER[k] for k in SUPERVISED_KEYS}
-#: Epoch AI's plain Huber point fit of the Chinchilla law (DESIGN.md section 2).
+#: Epoch AI's plain Huber point fit of the Chinchilla law (Besiroglu et al. 2024).
 EPOCH = {"E": 1.8172, "A": 477.4, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
 
 
@@ -178,7 +180,7 @@ def test_teacher_inference_overtrains_the_teacher(paper_fit, C):
 def test_teacher_pretraining_teacher_is_close_to_supervised_compute_optimal(paper_fit):
     """The optimal teacher is (nearly) the supervised compute-optimal model for its FLOPs."""
     budgets = np.logspace(20, 23, 4)
-    sweep = bd.recommend(
+    sweep = bd.recommend_sweep(
         paper_fit, compute=budgets, student_params=1e9, scenario="teacher_pretraining"
     )
     sup_fit = ScalingFit.from_params("supervised", PAPER_SUPERVISED)
@@ -191,7 +193,7 @@ def test_teacher_pretraining_teacher_is_close_to_supervised_compute_optimal(pape
 
 def test_pretraining_and_inference_supervised_wins_for_1b_student(paper_fit):
     """One teacher trained for one student: training the student on data is better."""
-    sweep = bd.recommend(
+    sweep = bd.recommend_sweep(
         paper_fit,
         compute=np.logspace(20, 24, 9),
         student_params=1e9,
@@ -203,7 +205,7 @@ def test_pretraining_and_inference_supervised_wins_for_1b_student(paper_fit):
 
 def best_case_crossover(fit, N_S, budgets):
     """First budget at which supervised training beats the best-case distilled student."""
-    sweep = bd.recommend(fit, compute=budgets, student_params=N_S, scenario="best_case")
+    sweep = bd.recommend_sweep(fit, compute=budgets, student_params=N_S, scenario="best_case")
     wins = (sweep["student_loss_mean_median"] < sweep["supervised_loss_mean_median"]).to_numpy()
     assert wins[0], f"distillation should win at the smallest budget for N_S={N_S:g}"
     losing = np.flatnonzero(~wins)
@@ -249,10 +251,10 @@ def test_smaller_risk_tolerance_never_promises_lower_loss(jitter_fit, scenario):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_more_compute_never_worse_optimal_loss(jitter_fit, scenario):
     budgets = np.logspace(20, 24, 9)
-    median = bd.recommend(
+    median = bd.recommend_sweep(
         jitter_fit, compute=budgets, student_params=1e9, scenario=scenario, risk_tolerance=0.5
     )["student_loss_median"]
-    at_risk = bd.recommend(
+    at_risk = bd.recommend_sweep(
         jitter_fit, compute=budgets, student_params=1e9, scenario=scenario, risk_tolerance=0.1
     )["student_loss_at_risk"]
     assert np.all(np.diff(median) <= 1e-9), median.to_numpy()
@@ -411,13 +413,41 @@ def test_recommendation_fields_and_outputs(jitter_fit):
 
 def test_sweep_returns_one_row_per_budget(jitter_fit):
     budgets = np.logspace(20, 23, 4)
-    frame = bd.recommend(jitter_fit, compute=budgets, student_params=1e9, scenario="best_case")
+    kw = {"student_params": 1e9, "scenario": "best_case"}
+    frame = bd.recommend_sweep(jitter_fit, compute=budgets, **kw)
     assert isinstance(frame, pd.DataFrame)
     assert len(frame) == 4
     np.testing.assert_allclose(frame["compute"], budgets)
-    one = bd.recommend(jitter_fit, compute=budgets[2], student_params=1e9, scenario="best_case")
+    one = bd.recommend(jitter_fit, compute=budgets[2], **kw)
     row = one.to_frame().iloc[0]
+    assert list(frame.columns) == list(one.to_frame().columns)
     assert frame.iloc[2]["student_loss_at_risk"] == pytest.approx(row["student_loss_at_risk"])
+    # a single budget is a one-row table: the sweep always returns a DataFrame
+    single = bd.recommend_sweep(jitter_fit, compute=budgets[2], **kw)
+    assert isinstance(single, pd.DataFrame) and len(single) == 1
+    assert single.iloc[0]["student_loss_at_risk"] == pytest.approx(row["student_loss_at_risk"])
+
+
+@pytest.mark.parametrize("compute", [[1e21, 1e22], np.array([1e21]), (1e22,)])
+def test_recommend_takes_one_budget_and_points_to_the_sweep(paper_fit, compute):
+    with pytest.raises(TypeError, match=r"one budget in FLOPs.*bd\.recommend_sweep\(fit, compute="):
+        bd.recommend(paper_fit, compute=compute, student_params=1e9)
+    # a NumPy scalar is one budget
+    rec = bd.recommend(paper_fit, compute=np.float64(1e22), student_params=1e9)
+    assert isinstance(rec, bd.Recommendation)
+
+
+def test_sweep_keeps_the_budget_ceiling_in_the_order_given(jitter_fit):
+    """Budgets in any order: the rows follow the order given, and the loss at risk never
+    rises with the budget (the ceiling pass over the sorted budgets)."""
+    budgets = [1e24, 1e21, 1e23, 1e22]
+    frame = bd.recommend_sweep(
+        jitter_fit, compute=budgets, student_params=1e9, scenario="teacher_pretraining"
+    )
+    assert frame["compute"].tolist() == budgets
+    ordered = frame.sort_values("compute")
+    assert np.all(np.diff(ordered["student_loss_at_risk"].to_numpy()) <= 1e-12)
+    assert np.all(frame["compute_spent"] <= frame["compute"] * (1 + 1e-9))
 
 
 def test_same_seed_same_recommendation_and_seed_matters(jitter_fit):
@@ -485,9 +515,19 @@ def test_unconverged_fit_warns():
 
 class LocatedNoiseFit(ScalingFit):
     """A fit whose predictive noise grows with the distance of log D_S from 1e10 tokens: like
-    fits with distance-dependent noise, its ``noise_draws`` needs the runs' location (``at=``)."""
+    fits with distance-dependent noise, its model says so (``located``) and its ``noise_draws``
+    needs the runs' location (``at=``)."""
 
-    def noise_draws(self, shape=(), *, random_seed=None, at=None, common=False, observation="obs"):
+    @property
+    def model(self):
+        base = super().model
+        return type("LocatedModel", (type(base),), {"located": True})(
+            **{f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        )
+
+    def noise_draws(
+        self, shape=(), *, random_seed=None, at=None, common=False, observation="obs", law_mean=None
+    ):
         rng = np.random.default_rng(random_seed)
         S, shape = self.n_samples, tuple(shape)
         if observation != "obs":
@@ -577,7 +617,7 @@ def test_compute_optimal_reports_bound():
         (
             {"risk_tolerance": 0.0},
             ValueError,
-            r"risk_tolerance must be .* between 0 and 1, got 0\.0",
+            r"risk_tolerance must be a number in \(0, 1\), got 0\.0",
         ),
         ({"risk_tolerance": 1.0}, ValueError, "risk_tolerance must be"),
         ({"risk_tolerance": "0.1"}, ValueError, "risk_tolerance must be"),
@@ -587,7 +627,7 @@ def test_compute_optimal_reports_bound():
         ({"compute": -1.0}, ValueError, "compute must be finite and positive"),
         ({"compute": float("nan")}, ValueError, "compute must be finite and positive"),
         ({"compute": "1e22"}, TypeError, "compute must be a number"),
-        ({"compute": [[1e22]]}, ValueError, "1-D array"),
+        ({"compute": [[1e22]]}, TypeError, "compute must be one budget in FLOPs"),
         ({"compute": 1e9}, ValueError, "on even one token"),
         ({"compute": 1e13, "scenario": "best_case"}, ValueError, "below the lower bound"),
         ({"compute": 1e15}, ValueError, "too small for scenario 'teacher_pretraining'"),
@@ -658,7 +698,11 @@ def test_recommend_rejects_supervised_fit_and_non_fit():
 
 def test_sweep_validates_every_budget_first(paper_fit):
     with pytest.raises(ValueError, match="one token"):
-        bd.recommend(paper_fit, compute=[1e22, 1e9], student_params=1e9)
+        bd.recommend_sweep(paper_fit, compute=[1e22, 1e9], student_params=1e9)
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
+        bd.recommend_sweep(paper_fit, compute=[[1e22]], student_params=1e9)
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
+        bd.recommend_sweep(paper_fit, compute=[], student_params=1e9)
 
 
 @pytest.mark.parametrize(
@@ -781,7 +825,7 @@ def test_shared_teacher_is_reported(paper_fit):
     assert rec.to_frame()["n_students"].iloc[0] == 16
     assert rec.to_dict()["n_students"] == 16
     json.dumps(rec.to_dict())
-    sweep = bd.recommend(paper_fit, compute=[1e21, 1e22], student_params=1e9, n_students=16)
+    sweep = bd.recommend_sweep(paper_fit, compute=[1e21, 1e22], student_params=1e9, n_students=16)
     assert sweep["n_students"].tolist() == [16, 16]
     assert sweep["flops_teacher_pretraining"].iloc[1] == pytest.approx(
         rec.flops["teacher_pretraining"]
@@ -1082,3 +1126,103 @@ def test_crossover_rejects_other_fits():
         bd.crossover(ScalingFit.from_params("chinchilla", EPOCH), student_params=1e9)
     with pytest.raises(TypeError, match="needs a ScalingFit"):
         bd.crossover("models/distillation.nc", student_params=1e9)
+
+
+# --------------------------------------------------------------------------------------------
+# distill_or_train: the data of the distil-or-train map
+
+
+def paper_gap(scenario: str, C: float, N_S: float) -> float:
+    """The paper's best distilled student (SLSQP) minus the supervised one, in nats/token."""
+    supervised = laws.supervised_loss(N_S, C / (3 * forward_flops(N_S)), **PAPER_SUPERVISED)
+    return paper_optimum(scenario, C, N_S)["loss"] - float(supervised)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "N_S", "budgets"),
+    [
+        ("best_case", 1e9, [1e21, 1e22, 3e22, 1e23]),
+        ("teacher_pretraining", 3e8, [1e21, 1e22, 1e23, 1e24]),
+    ],
+)
+def test_distill_or_train_paper_answer_matches_slsqp(paper_fit, scenario, N_S, budgets):
+    """Cells on both sides of the paper's boundary: the map's gap under the paper's
+    coefficients is SLSQP's, and distillation is better exactly where the gap is negative."""
+    grid = bd.distill_or_train(paper_fit, scenario, student_params=[N_S], compute=budgets)
+    assert grid["compute"].tolist() == budgets
+    ref = np.array([paper_gap(scenario, C, N_S) for C in budgets])
+    assert np.any(ref < 0) and np.any(ref > 0), "the cells straddle the boundary"
+    np.testing.assert_allclose(grid["paper_gap"], ref, atol=2e-5)
+    assert grid["paper_distill"].tolist() == (ref < 0).tolist()
+    # the paper's point fit as the posterior: one draw, P is 0 or 1 on the same side
+    assert grid["p_distillation_better"].tolist() == (ref < 0).astype(float).tolist()
+    np.testing.assert_allclose(grid["gap_median"], grid["paper_gap"], atol=1e-12)
+
+
+def test_distill_or_train_boundary_brackets_the_slsqp_root(paper_fit):
+    """The P = 0.5 boundary of the paper's point fit for a student of 1e9 parameters in the
+    best case lies between the map's budgets where P flips, where brentq on SLSQP's gap puts
+    it."""
+    budgets = np.geomspace(1e20, 1e24, 9)
+    grid = bd.distill_or_train(paper_fit, "best_case", student_params=[1e9], compute=budgets)
+    p = grid["p_distillation_better"].to_numpy()
+    flips = np.flatnonzero(np.diff(p) != 0)
+    assert flips.size == 1
+    i = int(flips[0])
+    root = optimize.brentq(lambda x: paper_gap("best_case", 10.0**x, 1e9), 20.0, 24.0, xtol=1e-6)
+    assert budgets[i] < 10.0**root < budgets[i + 1]
+
+
+def test_distill_or_train_summarises_the_draws(jitter_fit):
+    sizes, budgets = [1e8, 1e9, 1e10], [1e15, 1e20, 1e22, 1e24]
+    grid = bd.distill_or_train(
+        jitter_fit, "teacher_pretraining", student_params=sizes[::-1], compute=budgets
+    )
+    assert len(grid) == 12
+    assert grid["student_params"].tolist() == np.repeat(sizes, 4).tolist()  # sorted, tidy
+    assert grid["compute"].tolist() == budgets * 3
+    tokens = grid["compute"] / (3 * forward_flops(grid["student_params"].to_numpy()))
+    np.testing.assert_allclose(grid["supervised_tokens_per_param"], tokens / grid["student_params"])
+    assert grid.attrs["scenario"] == "teacher_pretraining"
+    assert grid.attrs["draws_used"] == jitter_fit.n_samples
+    # 1e15 FLOPs trains none of these students: those cells are empty, not an error
+    empty = grid[grid["compute"] == 1e15]
+    assert (empty["n_draws"] == 0).all() and empty["p_distillation_better"].isna().all()
+    full = grid[grid["compute"] > 1e15]
+    assert (full["n_draws"] == jitter_fit.n_samples).all()
+    p, by_margin = full["p_distillation_better"], full["p_distillation_better_by_margin"]
+    assert ((p >= 0) & (p <= 1)).all() and (by_margin <= p).all()
+    assert (full["gap_lower"] <= full["gap_median"]).all()
+    assert (full["gap_median"] <= full["gap_upper"]).all()
+    # the median gap is below zero exactly where most draws distil
+    clear = (p - 0.5).abs() > 0.05
+    assert ((full["gap_median"] < 0) == (p > 0.5))[clear].all()
+    np.testing.assert_allclose(
+        full["gap_median"],
+        full["distilled_loss_median"] - full["supervised_loss_median"],
+        atol=0.02,
+    )
+    # thinning keeps evenly spaced draws
+    thin = bd.distill_or_train(
+        jitter_fit, "best_case", student_params=[1e9], compute=[1e22], max_draws=50
+    )
+    assert thin.attrs["draws_used"] == 50 and thin["n_draws"].iloc[0] == 50
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"scenario": "free_lunch"}, ValueError, "Unknown scenario"),
+        ({"max_draws": 0}, ValueError, "max_draws must be a positive integer"),
+        ({"compute": [0.0]}, ValueError, "compute must be finite and positive"),
+        ({"student_params": [1e20]}, ValueError, "outside the bounds on parameters"),
+        ({"ci_prob": 1.5}, ValueError, "ci_prob must be"),
+        ({"max_draw": 5}, TypeError, "Did you mean 'max_draws'"),
+    ],
+)
+def test_distill_or_train_errors(paper_fit, kwargs, error, match):
+    base = {"student_params": [1e9], "compute": [1e21]}
+    with pytest.raises(error, match=match):
+        bd.distill_or_train(paper_fit, **{**base, **kwargs})
+    with pytest.raises(ValueError, match="distill_or_train needs a fit of law distillation"):
+        bd.distill_or_train(ScalingFit.from_params("chinchilla", EPOCH), **base)

@@ -19,9 +19,9 @@ import pytest
 
 import bayes_distill as bd
 from bayes_distill import _parallel, checks, laws
-from bayes_distill.fit import ConvergenceWarning
+from bayes_distill.diagnostics import ConvergenceWarning
 
-fit_mod = importlib.import_module("bayes_distill.fit")
+fit_mod = importlib.import_module("bayes_distill.sampling")
 
 SUPERVISED_TRUTH = {k: laws.PAPER[k] for k in laws.PARAM_NAMES["supervised"]}
 

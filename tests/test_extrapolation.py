@@ -26,7 +26,7 @@ from bayes_distill.extrapolation import (
     fold,
     max_fold,
 )
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 EPOCH = {"E": 1.8172, "A": 477.4, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672}
 
@@ -287,7 +287,7 @@ def test_recommendation_beyond_the_runs_warns_and_reports(dist_fit):
 def test_sweep_warns_once_naming_the_furthest_budget(dist_fit):
     budgets = [1e21, 1e24, 1e26]
     with pytest.warns(bd.ExtrapolationWarning) as record:
-        frame = bd.recommend(
+        frame = bd.recommend_sweep(
             dist_fit, compute=budgets, student_params=1e9, scenario="best_case", risk_tolerance=0.5
         )
     assert len(record) == 1
@@ -336,7 +336,7 @@ def test_fits_without_runs_report_nothing_and_never_warn(paper_fit):
         out = paper_fit.predict(pd.DataFrame({"N_S": [1e15], "D_S": [1e16], "L_T": [1.9]}))
         frame = bd.compute_optimal(sup, compute=[1e20, 1e27])
         rec = bd.recommend(paper_fit, compute=1e26, student_params=1e9, scenario="best_case")
-        sweep = bd.recommend(paper_fit, compute=[1e21, 1e26], student_params=1e9)
+        sweep = bd.recommend_sweep(paper_fit, compute=[1e21, 1e26], student_params=1e9)
     assert not any(c.endswith("_fold") or c == "extrapolation" for c in out.columns)
     assert not any(c.endswith("_fold") or c == "extrapolation" for c in frame.columns)
     assert frame.attrs["extrapolation"] == [{}, {}]

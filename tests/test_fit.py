@@ -6,7 +6,6 @@ built once in session-scoped fixtures and shared by every test here.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 
 import numpy as np
@@ -21,13 +20,13 @@ pytestmark = pytest.mark.slow
 
 # Backtests (fit the weaker runs, predict the stronger): the default model's 90% predictive
 # intervals covered 0.87 (20 of 23) of the bigger Chinchilla runs and 1.0 of the strongest
-# distillation runs (README, "Honest extrapolation"); with noise growing linearly in distance
+# distillation runs (docs/validation.md, "Backtests"); with noise growing linearly in distance
 # 0.83-0.87 and 0.96, without the loss-direction noise term 0.74 and 0.76, and an i.i.d.-noise
 # model 0.48-0.52 and 0.44. These bounds guard the gain (0.86: at most 3 of 23 outside).
 CHINCHILLA_BACKTEST_MIN_COVERAGE = 0.86
 DISTILLATION_BACKTEST_MIN_COVERAGE = 0.85
 
-# Epoch AI's bootstrap 95% intervals (DESIGN.md section 2).
+# Epoch AI's bootstrap 95% intervals (Besiroglu et al. 2024, arXiv 2404.10102).
 EPOCH_95 = {
     "A": (285.0, 744.0),
     "B": (1042.0, 5810.0),
@@ -236,7 +235,7 @@ def test_chinchilla_parameter_recovery():
 def test_distillation_parameter_recovery():
     """Simulated (not real) distillation runs: 90% intervals contain the identified params."""
     rng = np.random.default_rng(5)
-    truth = dict(laws.PAPER, B_prime=2e6)  # B' that reproduces Figure 1 (DESIGN.md section 2)
+    truth = dict(laws.PAPER, B_prime=2e6)  # B' that reproduces Figure 1 (docs/model.md)
     N_S = np.repeat(np.geomspace(1.4e8, 1.8e9, 5), 30)
     D_S = np.exp(rng.uniform(np.log(4e9), np.log(1e11), N_S.size))
     L_T = rng.uniform(1.9, 2.8, N_S.size)
@@ -250,7 +249,7 @@ def test_distillation_parameter_recovery():
     assert fit.diagnose().max_rhat < 1.05, str(fit.diagnose())
     sampled = laws.to_sampled("distillation", truth)
     post = fit.posterior
-    # the parameters the runs identify (c1 and d1 are not identified: DESIGN.md section 2)
+    # the parameters the runs identify (c1 and d1 are not identified: only c1 f1 and 1/f1 are)
     for name in ("alpha_prime_eff", "beta_prime_eff", "c0", "n_prime"):
         lo, hi = np.quantile(post[name].values, [0.05, 0.95])
         assert lo <= sampled[name] <= hi, (
@@ -301,19 +300,22 @@ def test_distillation_extrapolation_intervals_are_honest():
 
 
 def test_a_fit_that_misses_its_diagnostics_is_sampled_again_and_says_so(monkeypatch):
-    fit_mod = importlib.import_module("bayes_distill.fit")
+    from bayes_distill import diagnostics as diagnostics_mod
+    from bayes_distill import sampling as sampling_mod
 
-    real = fit_mod._diagnose_tree
+    real = diagnostics_mod._diagnose_tree
     calls = []
 
     def first_fails(tree):
         d = real(tree)
         calls.append(d)
         if len(calls) == 1:  # the first attempt "fails": one divergence
-            return fit_mod.Diagnostics(False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], [])
+            return diagnostics_mod.Diagnostics(
+                False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], []
+            )
         return d
 
-    monkeypatch.setattr(fit_mod, "_diagnose_tree", first_fails)
+    monkeypatch.setattr(sampling_mod, "_diagnose_tree", first_fails)
     runs = bd.datasets.load("chinchilla")
     fit = bd.fit(runs, law="chinchilla", random_seed=3, tune=300)
     report = fit.sampling_report
@@ -326,15 +328,18 @@ def test_a_fit_that_misses_its_diagnostics_is_sampled_again_and_says_so(monkeypa
 
 
 def test_retries_zero_samples_once_and_warns(monkeypatch):
-    fit_mod = importlib.import_module("bayes_distill.fit")
+    from bayes_distill import diagnostics as diagnostics_mod
+    from bayes_distill import sampling as sampling_mod
 
-    real = fit_mod._diagnose_tree
+    real = diagnostics_mod._diagnose_tree
 
     def always_fails(tree):
         d = real(tree)
-        return fit_mod.Diagnostics(False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], [])
+        return diagnostics_mod.Diagnostics(
+            False, d.max_rhat, d.min_ess_bulk, 1, d.n_samples, [], []
+        )
 
-    monkeypatch.setattr(fit_mod, "_diagnose_tree", always_fails)
+    monkeypatch.setattr(sampling_mod, "_diagnose_tree", always_fails)
     runs = bd.datasets.load("chinchilla")
     with pytest.warns(bd.ConvergenceWarning, match=r"The chinchilla fit did NOT converge:"):
         fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200, retries=0)

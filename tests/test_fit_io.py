@@ -8,7 +8,6 @@ same model, so the compiled model is reused within a session.
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
 import os
 import sys
@@ -21,12 +20,16 @@ import pytest
 import xarray as xr
 
 import bayes_distill as bd
+from bayes_distill import diagnostics as diagnostics_mod
 from bayes_distill import laws
+from bayes_distill import model as model_mod
+from bayes_distill import persistence as persistence_mod
+from bayes_distill import results as results_mod
+from bayes_distill import sampling as sampling_mod
 from bayes_distill.priors import Prior
 
-fit_mod = importlib.import_module("bayes_distill.fit")  # see test_fit_args.py for why
-ScalingFit, FitFileError = fit_mod.ScalingFit, fit_mod.FitFileError
-ConvergenceWarning = fit_mod.ConvergenceWarning
+ScalingFit, FitFileError = results_mod.ScalingFit, persistence_mod.FitFileError
+ConvergenceWarning = diagnostics_mod.ConvergenceWarning
 
 #: The tiny fit shared with test_robustness.py (same model: compiled once per session).
 TINY = {"law": "chinchilla", "draws": 50, "tune": 50, "chains": 2}
@@ -39,7 +42,7 @@ def chinchilla_runs() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def sampled() -> ScalingFit:
     with pytest.warns(ConvergenceWarning, match="did NOT converge"):
-        return fit_mod.fit(chinchilla_runs(), **TINY, random_seed=11)
+        return sampling_mod.fit(chinchilla_runs(), **TINY, random_seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,7 @@ def distillation_fit() -> ScalingFit:
 
 def save_and_load(fit: ScalingFit, path) -> ScalingFit:
     fit.save(path)
-    return fit_mod.load_fit(path)
+    return persistence_mod.load_fit(path)
 
 
 def assert_trees_identical(a: xr.DataTree, b: xr.DataTree) -> None:
@@ -119,7 +122,7 @@ def test_distillation_fit_round_trip_is_exact(distillation_fit, tmp_path):
 def test_saved_file_loads_twice_identically(sampled, tmp_path):
     path = tmp_path / "fit.nc"
     sampled.save(path)
-    a, b = fit_mod.load_fit(path), fit_mod.load_fit(str(path))
+    a, b = persistence_mod.load_fit(path), persistence_mod.load_fit(str(path))
     assert_trees_identical(a.dt, b.dt)
 
 
@@ -167,20 +170,20 @@ def test_load_closes_the_file(sampled, tmp_path):
 
 def test_provenance_is_recorded(sampled):
     attrs = sampled.dt.attrs
-    assert attrs["schema_version"] == fit_mod.SCHEMA_VERSION
+    assert attrs["schema_version"] == persistence_mod.SCHEMA_VERSION
     assert attrs["bayes_distill_version"] == bd.__version__
     assert attrs["law"] == "chinchilla"
     assert attrs["random_seed"] == 11
     assert attrs["n_runs"] == 60
-    assert attrs["likelihood"] in fit_mod.LIKELIHOODS
-    assert attrs["discrepancy"] in fit_mod.DISCREPANCIES
+    assert attrs["likelihood"] in model_mod.LIKELIHOODS
+    assert attrs["discrepancy"] in model_mod.DISCREPANCIES
     assert len(attrs["data_sha256"]) == 64
     assert "log" in attrs["data_sha256_of"]
     created = datetime.datetime.fromisoformat(attrs["created_at"])
     assert created.tzinfo is not None
     config = sampled.config
     assert config["sampler_settings"] == {
-        "target_accept": fit_mod.TARGET_ACCEPT,
+        "target_accept": sampling_mod.TARGET_ACCEPT,
         "sampler": "nutpie",
         "draws": 50,
         "tune": 50,
@@ -203,14 +206,14 @@ def test_noise_scale_grows_as_saved(sampled, tmp_path):
     assert sampled.dt.attrs["noise_growth"] == "quadratic"
     runs = chinchilla_runs()
     logs = {"log_N": np.log(runs["N"].to_numpy()[:5]), "log_D": np.log(runs["D"].to_numpy()[:5])}
-    law = sampled._law_at_logs(logs)
-    frame = sampled._inputs.frame
+    law = sampled.model.log_mean(sampled.draws, logs)
+    frame = sampled.model.inputs.frame
     u = frame.loss_coordinate(law)
     d_in = frame.distance(logs)
     post = sampled.dt.posterior
     sigma, lam, eta = (post[v].values.reshape(-1, 1) for v in ("sigma", "lambda", "eta"))
     clip = np.exp(-eta * 3.0 * np.tanh(u / 3.0))
-    scale = sampled._noise_scale((5,), logs, law)
+    scale = sampled.model.noise_scale_at(sampled.draws, (5,), logs, law)
     growth = 1 + lam * (d_in**2 + (6.0 * np.tanh(u / 6.0)) ** 2)
     np.testing.assert_allclose(scale, sigma * growth * clip, rtol=1e-12)
     path = tmp_path / "old.nc"
@@ -218,8 +221,8 @@ def test_noise_scale_grows_as_saved(sampled, tmp_path):
     with h5py.File(path, "r+") as f:  # what a schema-1 file looks like
         del f.attrs["noise_growth"]
         f.attrs["schema_version"] = 1
-    old = fit_mod.load_fit(path)
-    scale = old._noise_scale((5,), logs, law)
+    old = persistence_mod.load_fit(path)
+    scale = old.model.noise_scale_at(old.draws, (5,), logs, law)
     growth = 1 + lam * np.sqrt(d_in**2 + u**2)
     np.testing.assert_allclose(scale, sigma * growth * clip, rtol=1e-12)
 
@@ -227,18 +230,18 @@ def test_noise_scale_grows_as_saved(sampled, tmp_path):
 def test_data_hash_identifies_the_data(sampled, tmp_path):
     runs = sampled.runs
     recorded = sampled.dt.attrs["data_sha256"]
-    assert fit_mod._data_hash("chinchilla", runs) == recorded
+    assert persistence_mod._data_hash("chinchilla", runs) == recorded
     # recomputable from a saved fit
     loaded = save_and_load(sampled, tmp_path / "fit.nc")
-    assert fit_mod._data_hash(loaded.law, loaded.runs) == recorded
+    assert persistence_mod._data_hash(loaded.law, loaded.runs) == recorded
     # columns the model does not see do not matter; any value the model sees does
-    assert fit_mod._data_hash("chinchilla", runs[["N", "D", "loss"]]) == recorded
+    assert persistence_mod._data_hash("chinchilla", runs[["N", "D", "loss"]]) == recorded
     changed = runs.copy()
     changed.loc[changed.index[7], "loss"] *= 1 + 1e-12
-    assert fit_mod._data_hash("chinchilla", changed) != recorded
-    assert fit_mod._data_hash("chinchilla", runs.iloc[::-1]) != recorded
+    assert persistence_mod._data_hash("chinchilla", changed) != recorded
+    assert persistence_mod._data_hash("chinchilla", runs.iloc[::-1]) != recorded
     swapped = runs.rename(columns={"N": "D", "D": "N"})
-    assert fit_mod._data_hash("chinchilla", swapped) != recorded
+    assert persistence_mod._data_hash("chinchilla", swapped) != recorded
 
 
 def test_refit_from_the_saved_record_alone_is_bit_identical(sampled, tmp_path):
@@ -247,7 +250,7 @@ def test_refit_from_the_saved_record_alone_is_bit_identical(sampled, tmp_path):
     settings = config["sampler_settings"]
     priors = {name: Prior(spec.pop("dist"), spec) for name, spec in config["priors"].items()}
     with pytest.warns(ConvergenceWarning):
-        refit = fit_mod.fit(
+        refit = sampling_mod.fit(
             loaded.runs,
             law=config["law"],
             priors=priors,
@@ -277,7 +280,7 @@ def test_save_refuses_to_overwrite(sampled, distillation_fit, tmp_path):
         distillation_fit.save(path)
     assert path.read_bytes() == before
     assert distillation_fit.save(path, overwrite=True) == path
-    assert fit_mod.load_fit(path).law == "distillation"
+    assert persistence_mod.load_fit(path).law == "distillation"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
 
 
@@ -330,7 +333,7 @@ def test_crash_mid_overwrite_keeps_the_old_file(
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]
     monkeypatch.undo()
-    assert_trees_identical(fit_mod.load_fit(path).dt, sampled.dt)
+    assert_trees_identical(persistence_mod.load_fit(path).dt, sampled.dt)
 
 
 def test_crash_at_the_rename_keeps_the_old_file(sampled, distillation_fit, tmp_path, monkeypatch):
@@ -354,12 +357,12 @@ def test_crash_at_the_rename_keeps_the_old_file(sampled, distillation_fit, tmp_p
 
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"No saved fit at .*nope\.nc"):
-        fit_mod.load_fit(tmp_path / "nope.nc")
+        persistence_mod.load_fit(tmp_path / "nope.nc")
 
 
 def test_folder_is_not_a_fit(tmp_path):
     with pytest.raises(FitFileError, match=r"is a folder, not a saved fit"):
-        fit_mod.load_fit(tmp_path)
+        persistence_mod.load_fit(tmp_path)
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
@@ -369,7 +372,7 @@ def test_truncated_file(sampled, tmp_path, keep):
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(FitFileError, match=r"could not be read as a NetCDF-4 file.*truncated"):
-        fit_mod.load_fit(path)
+        persistence_mod.load_fit(path)
 
 
 @pytest.mark.parametrize(
@@ -381,7 +384,7 @@ def test_file_that_is_not_netcdf(tmp_path, content):
     path = tmp_path / "fit.nc"
     path.write_bytes(content)
     with pytest.raises(FitFileError, match=r"could not be read as a NetCDF-4 file") as info:
-        fit_mod.load_fit(path)
+        persistence_mod.load_fit(path)
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
@@ -389,7 +392,7 @@ def test_netcdf3_file(tmp_path):
     path = tmp_path / "fit.nc"
     xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(path, engine="scipy")
     with pytest.raises(FitFileError, match=r"could not be read as a NetCDF-4 file"):
-        fit_mod.load_fit(path)
+        persistence_mod.load_fit(path)
 
 
 def test_foreign_netcdf_file(tmp_path):
@@ -402,7 +405,7 @@ def test_foreign_netcdf_file(tmp_path):
         match=r"is a NetCDF file but not a valid bayes_distill fit: no 'schema_version' "
         r"attribute, no 'law' attribute, no 'posterior' group",
     ):
-        fit_mod.load_fit(path)
+        persistence_mod.load_fit(path)
 
 
 def test_arviz_file_without_provenance(distillation_fit, tmp_path):
@@ -411,7 +414,7 @@ def test_arviz_file_without_provenance(distillation_fit, tmp_path):
     tree.attrs = {}
     tree.to_netcdf(path, engine="h5netcdf")
     with pytest.raises(FitFileError, match=r"no 'schema_version' attribute, no 'law' attribute\."):
-        fit_mod.load_fit(path)
+        persistence_mod.load_fit(path)
 
 
 def _write_altered(fit: ScalingFit, path, alter) -> None:
@@ -437,9 +440,9 @@ def _posterior_without_chains(tree):
     ("alter", "error", "match"),
     [
         (
-            lambda t: t.attrs.update(schema_version=fit_mod.SCHEMA_VERSION + 1),
+            lambda t: t.attrs.update(schema_version=persistence_mod.SCHEMA_VERSION + 1),
             FitFileError,
-            rf"written with schema version {fit_mod.SCHEMA_VERSION + 1}, newer than this "
+            rf"written with schema version {persistence_mod.SCHEMA_VERSION + 1}, newer than this "
             rf"bayes_distill .*upgrade bayes_distill",
         ),
         (
@@ -479,7 +482,7 @@ def test_damaged_fit_files(sampled, tmp_path, alter, error, match):
     path = tmp_path / "fit.nc"
     _write_altered(sampled, path, alter)
     with pytest.raises(error, match=match):
-        fit_mod.load_fit(path)
+        persistence_mod.load_fit(path)
 
 
 def test_fit_file_error_is_a_value_error():

@@ -11,6 +11,8 @@ without an error and display its figures (``image/png`` outputs).
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,22 @@ def test_notebook_executes_and_shows_figures(name, monkeypatch):
     ]
     assert not errors
     assert _images(nb) >= min_images, f"{name} displayed {_images(nb)} figures"
+
+
+def test_nbconvert_runs_from_the_environment():
+    """The development extras bring nbconvert: ``python -m jupyter nbconvert`` works with the
+    interpreter that runs the tests, without the environment's bin folder on PATH."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, (
+        f"python -m jupyter nbconvert failed ({proc.stderr.strip()[-500:]}); install the "
+        "development extras: pip install -e '.[dev]' (or ./dev setup)"
+    )
+    major = int(proc.stdout.strip().split(".")[0])
+    assert major >= 7, proc.stdout

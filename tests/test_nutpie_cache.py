@@ -18,7 +18,7 @@ ULPS = 1e-13
 
 def _pymc_model(runs):
     inputs = model.prepare_inputs("chinchilla", runs)
-    return model.build_model(inputs, priors.resolve_priors("chinchilla"))
+    return model.ScalingModel("chinchilla", inputs=inputs).pymc(priors.resolve_priors("chinchilla"))
 
 
 def _logp_and_grad(compiled, x):

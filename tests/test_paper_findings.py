@@ -25,7 +25,7 @@ import bayes_distill as bd
 from bayes_distill import laws
 from bayes_distill.compute import SCENARIOS, supervised_tokens
 from bayes_distill.decide import TEACHER_TOKENS_PER_PARAM
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 BUDGETS = np.logspace(20, 26, 4)
 STUDENTS = (1e9, 1e10)
@@ -52,7 +52,7 @@ def sweep_at(fit, scenario, N_S, budgets, risk_tolerance):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("error")
         warnings.simplefilter("always", bd.ExtrapolationWarning)
-        out = bd.recommend(
+        out = bd.recommend_sweep(
             fit, compute=budgets, student_params=N_S, scenario=scenario,
             risk_tolerance=risk_tolerance,
         )  # fmt: skip
@@ -123,7 +123,7 @@ def test_f1_crossover_grows_with_student_size(shipped):
     def crossover(N_S):
         # the largest budgets train the student on up to 1e16 tokens, far beyond the runs
         with pytest.warns(bd.ExtrapolationWarning, match=r"D_S = \S+ is \S+ x beyond"):
-            rec = bd.recommend(
+            rec = bd.recommend_sweep(
                 shipped, compute=budgets, student_params=N_S, scenario="best_case",
                 risk_tolerance=0.5,
             )  # fmt: skip
@@ -199,7 +199,7 @@ def test_sweeps_beyond_the_runs_warn_once_naming_each_input(shipped):
     for the whole sweep, and each row carries its folds."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        frame = bd.recommend(
+        frame = bd.recommend_sweep(
             shipped, compute=BUDGETS, student_params=1e9, scenario="teacher_inference"
         )
     extrapolation = [w for w in caught if w.category is bd.ExtrapolationWarning]

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 import bayes_distill as bd
 from bayes_distill import checks, laws, plots
-from bayes_distill.fit import ScalingFit
+from bayes_distill.results import ScalingFit
 
 
 def _rc_snapshot() -> dict[str, str]:
@@ -70,6 +70,21 @@ def _band_contains(collection: PolyCollection, line) -> bool:
 
 def _labelled(ax) -> bool:
     return bool(ax.get_xlabel()) and bool(ax.get_ylabel())
+
+
+def _rendered_height(ax, collection: PolyCollection) -> float:
+    """The largest vertical width of a filled band (lower to upper at one x) as drawn, as a
+    fraction of its axes' height."""
+    ax.figure.canvas.draw()
+    verts = collection.get_paths()[0].vertices
+    in_axes = (ax.transData + ax.transAxes.inverted()).transform(verts)
+    y = np.clip(in_axes[:, 1], 0.0, 1.0)  # what lies outside the axes is not seen
+    x = np.round(verts[:, 0], 12)
+    return max(float(np.ptp(y[x == xi])) for xi in np.unique(x))
+
+
+def _bands(ax) -> list[PolyCollection]:
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
 
 
 def test_importing_plots_leaves_matplotlib_alone():
@@ -135,8 +150,9 @@ def test_ppc_errors(chinchilla_fit):
 def test_loss_vs_compute_frontier_and_isoflops(chinchilla_fit):
     budgets = [1e19, 1e20, 1e21]
     fig = plots.loss_vs_compute(chinchilla_fit, budgets=budgets, n_points=25)
-    ax_f, ax_i = fig.axes[0], fig.axes[1]
-    assert _labelled(ax_f) and _labelled(ax_i)
+    ax_f, ax_i, band_f, band_i = fig.axes[:4]
+    assert _labelled(band_f) and _labelled(band_i)
+    assert ax_f.get_ylabel() == ax_i.get_ylabel() == "loss (nats/token)"
     assert ax_f.get_xscale() == "log" and ax_i.get_xscale() == "log"
     # frontier: one band containing its median; the runs overlaid
     bands = [c for c in ax_f.collections if isinstance(c, PolyCollection)]
@@ -167,13 +183,37 @@ def test_loss_vs_compute_synthetic_fit_needs_a_range():
     with pytest.raises(ValueError, match="give compute_range"):
         plots.loss_vs_compute(fit)
     fig = plots.loss_vs_compute(fit, budgets=[1e20], compute_range=(1e18, 1e22), n_points=10)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 4  # two panels and their band panels, no colour bar of runs
+
+
+def test_loss_vs_compute_bands_are_visible(chinchilla_fit):
+    """The 90% bands of the shipped Chinchilla posterior are about 0.01 nats wide: on the loss
+    axis they are thinner than a line, so each panel has a band panel under it where the band
+    minus its median fills most of the height."""
+    fig = plots.loss_vs_compute(chinchilla_fit, budgets=[1e19, 1e20, 1e21], n_points=25)
+    ax_f, ax_i, band_f, band_i = fig.axes[:4]
+    # on the loss axes the bands are a few percent of the height at most: hard to see
+    assert _rendered_height(ax_f, _bands(ax_f)[0]) < 0.05
+    assert np.median([_rendered_height(ax_i, b) for b in _bands(ax_i)]) < 0.08
+    (frontier,) = _bands(band_f)
+    assert _rendered_height(band_f, frontier) > 0.6
+    isoflop = _bands(band_i)
+    assert len(isoflop) == 3
+    assert max(_rendered_height(band_i, b) for b in isoflop) > 0.6
+    assert min(_rendered_height(band_i, b) for b in isoflop) > 0.02
+    for band in (band_f, band_i):
+        assert band.get_ylabel() == "90% band\n- median (nats)"
+        lo, hi = band.get_ylim()
+        assert lo < 0 < hi  # around the median's zero line
+    # the bands panel shows the bands of the curves, not of the median: they straddle zero
+    verts = frontier.get_paths()[0].vertices
+    assert verts[:, 1].min() < 0 < verts[:, 1].max()
 
 
 def test_loss_vs_compute_errors(chinchilla_fit, distillation_fit):
-    with pytest.raises(ValueError, match="'chinchilla' or 'supervised' law"):
+    with pytest.raises(ValueError, match="needs a fit of law chinchilla or supervised"):
         plots.loss_vs_compute(distillation_fit)
-    with pytest.raises(TypeError, match=r"needs a bayes_distill\.ScalingFit"):
+    with pytest.raises(TypeError, match=r"needs a ScalingFit as"):
         plots.loss_vs_compute("chinchilla")
     with pytest.raises(ValueError, match="budgets must be positive finite numbers"):
         plots.loss_vs_compute(chinchilla_fit, budgets=[-1.0])
@@ -190,8 +230,8 @@ def test_loss_vs_compute_errors(chinchilla_fit, distillation_fit):
 def test_capacity_gap_u_shape(distillation_fit):
     sizes = [2e8, 1e9]
     fig = plots.capacity_gap(distillation_fit, student_params=sizes)
-    (ax,) = fig.axes
-    assert ax.get_xlabel() == "teacher loss L_T (nats/token)"
+    ax, band_ax = fig.axes
+    assert band_ax.get_xlabel() == "teacher loss L_T (nats/token)"
     assert ax.get_ylabel() == "student loss L_S (nats/token)"
     medians = [ln for ln in ax.get_lines() if ln.get_label().startswith("N_S = ")]
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
@@ -208,6 +248,18 @@ def test_capacity_gap_u_shape(distillation_fit):
     assert any(ln.get_label() == "L_S = L_T" for ln in ax.get_lines())
 
 
+def test_capacity_gap_bands_are_visible():
+    """On the shipped posterior the mean-law bands are thinner than the curves; the panel
+    underneath shows each band minus its median over a large part of its height."""
+    fit = bd.datasets.fitted("distillation")
+    fig = plots.capacity_gap(fit, student_params=[1.98e8, 5.46e8, 1.82e9])
+    ax, band_ax = fig.axes
+    assert max(_rendered_height(ax, b) for b in _bands(ax)) < 0.05
+    heights = [_rendered_height(band_ax, b) for b in _bands(band_ax)]
+    assert len(heights) == 3
+    assert max(heights) > 0.6 and min(heights) > 0.2
+
+
 def test_capacity_gap_predictive_band_is_wider(distillation_fit):
     widths = {}
     for kind in ("mean", "predictive"):
@@ -218,7 +270,7 @@ def test_capacity_gap_predictive_band_is_wider(distillation_fit):
 
 
 def test_capacity_gap_errors(distillation_fit, chinchilla_fit):
-    with pytest.raises(ValueError, match="'distillation' law"):
+    with pytest.raises(ValueError, match="needs a fit of law distillation"):
         plots.capacity_gap(chinchilla_fit, student_params=1e9)
     with pytest.raises(ValueError, match="student_params must be positive"):
         plots.capacity_gap(distillation_fit, student_params=[])
@@ -232,52 +284,52 @@ def test_capacity_gap_errors(distillation_fit, chinchilla_fit):
 # distill map
 
 
-def test_distill_map_probabilities(distillation_fit):
-    sizes, budgets = [1e8, 1e9, 1e10], [1e19, 1e21, 1e23]
-    fig = plots.distill_map(
-        distillation_fit, "best_case", student_params=sizes, compute=budgets, max_draws=None
-    )
-    ax = fig.axes[0]
-    assert ax.get_xlabel() == "compute C (FLOPs)" and ax.get_ylabel() == "student parameters N_S"
-    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
-    prob = np.ma.masked_invalid(mesh.get_array()).reshape(len(sizes), len(budgets))
-    assert prob.count() == prob.size
-    assert np.all((prob >= 0) & (prob <= 1))
-    assert fig.axes[1].get_ylabel() == "P(distillation beats supervised)"  # the colour bar
-    # each cell is bd.recommend's probability for that student and budget
-    rec = bd.recommend(
-        distillation_fit,
-        compute=1e21,
-        student_params=1e9,
-        scenario="best_case",
-        risk_tolerance=0.5,
-        random_seed=0,
-    )
-    assert prob[1, 1] == pytest.approx(rec.p_distillation_better)
-
-
-def test_distill_map_marks_infeasible_cells(distillation_fit):
-    # 1e10 parameters cannot be trained on 1e15 FLOPs: that cell is masked, not an error
-    fig = plots.distill_map(
+@pytest.fixture(scope="module")
+def map_data(distillation_fit):
+    """The map's data on a grid where the posterior's and the paper's boundaries cross it,
+    with a budget (1e15 FLOPs) that cannot train the largest student."""
+    return bd.distill_or_train(
         distillation_fit,
         "teacher_pretraining",
-        student_params=[1e8, 1e10],
-        compute=[1e15, 1e21],
-        max_draws=50,
+        student_params=np.geomspace(1e8, 1e10, 5),
+        compute=[1e15, *np.geomspace(1e19, 1e25, 6)],
     )
-    mesh = next(c for c in fig.axes[0].collections if isinstance(c, QuadMesh))
-    prob = np.ma.masked_invalid(mesh.get_array()).reshape(2, 2)
-    assert prob.mask[1, 0]
-    assert not prob.mask[0, 1]
 
 
-def test_distill_map_errors(distillation_fit):
-    with pytest.raises(ValueError, match="Unknown scenario"):
-        plots.distill_map(distillation_fit, "free_lunch", student_params=[1e9], compute=[1e21])
-    with pytest.raises(ValueError, match="max_draws must be a positive integer"):
-        plots.distill_map(distillation_fit, max_draws=0)
-    with pytest.raises(ValueError, match="compute must be positive"):
-        plots.distill_map(distillation_fit, compute=[0.0])
+def test_distill_map_draws_the_data_and_both_boundaries(map_data):
+    fig = plots.distill_map(map_data)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "compute C (FLOPs)" and ax.get_ylabel() == "student parameters N_S"
+    assert fig.axes[1].get_ylabel() == "P(distillation beats supervised)"  # the colour bar
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    prob = np.ma.masked_invalid(mesh.get_array()).reshape(5, 7)
+    # the cells are the table's probabilities, students as rows and budgets as columns
+    expected = map_data.pivot(
+        index="student_params", columns="compute", values="p_distillation_better"
+    ).to_numpy()
+    np.testing.assert_array_equal(prob.filled(np.nan), expected)
+    assert prob.mask[:, 0].all() and not prob.mask[:, 1:].any()  # 1e15 FLOPs: grey cells
+    # the posterior's P = 0.5 line and the paper's gap = 0 line, each named in the legend
+    # and where the supervised student sees one token per parameter
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["posterior: P = 0.5", "paper's coefficients: gap = 0"]
+    assert labels[2].startswith("1 token per parameter") and len(labels) == 3
+    contours = [
+        c for c in ax.collections if c.__class__.__name__ in ("ContourSet", "QuadContourSet")
+    ]
+    assert len(contours) == 3
+    assert "teacher_pretraining" in ax.get_title()
+
+
+def test_distill_map_errors(map_data):
+    with pytest.raises(TypeError, match=r"needs the DataFrame of bd\.distill_or_train"):
+        plots.distill_map(bd.datasets.fitted("distillation"))
+    with pytest.raises(ValueError, match=r"no column\(s\) \['paper_gap'\]"):
+        plots.distill_map(map_data.drop(columns="paper_gap"))
+    with pytest.raises(ValueError, match="the DataFrame is empty"):
+        plots.distill_map(map_data.iloc[:0])
+    with pytest.raises(ValueError, match="full grid"):
+        plots.distill_map(map_data.iloc[1:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,7 +490,7 @@ def test_shared_teacher_errors(distillation_fit, kwargs, error, match):
 
 
 def test_shared_teacher_needs_a_distillation_fit(chinchilla_fit):
-    with pytest.raises(ValueError, match="shared_teacher needs a fit of the 'distillation' law"):
+    with pytest.raises(ValueError, match="shared_teacher needs a fit of law distillation"):
         plots.shared_teacher(chinchilla_fit, compute=1e21, student_params=1e9)
 
 

@@ -7,7 +7,6 @@ decisions use :meth:`ScalingFit.from_params` fits.
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import numpy as np
@@ -16,8 +15,8 @@ import pytest
 
 import bayes_distill as bd
 from bayes_distill import _nutpie, _progress, checks, laws
+from bayes_distill import sampling as sampling_mod
 
-fit_mod = importlib.import_module("bayes_distill.fit")
 COMPILING = "bayes_distill: compiling the"
 
 
@@ -50,7 +49,7 @@ def fake_nutpie(monkeypatch):
     def fake_sample(*args, **kwargs):
         raise _Stop
 
-    monkeypatch.setattr(fit_mod, "_COMPILED_CACHE", {})
+    monkeypatch.setattr(sampling_mod, "_COMPILED_CACHE", {})
     monkeypatch.setattr(_nutpie, "compile_model", fake_compile)
     monkeypatch.setattr(nutpie, "sample", fake_sample)
     return compiled
@@ -157,11 +156,11 @@ def test_compile_line_follows_the_switches(capsys, fake_nutpie, monkeypatch, env
 def test_sampler_gets_the_resolved_switch(monkeypatch, no_env):
     seen = {}
 
-    def fake_sample(inputs, priors, likelihood, discrepancy, noise, settings, seed, progressbar):
+    def fake_sample(model, priors, settings, seed, progressbar):
         seen["progressbar"] = progressbar
         raise _Stop
 
-    monkeypatch.setattr(fit_mod, "_sample", fake_sample)
+    monkeypatch.setattr(sampling_mod, "_sample", fake_sample)
     start_fit()
     assert seen["progressbar"] is False
     monkeypatch.setenv(_progress.ENV_VAR, "1")
@@ -188,8 +187,8 @@ def test_recommend_sweep_counts_budgets(capsys, monkeypatch, distillation_fit):
     monkeypatch.setenv(_progress.ENV_VAR, "1")
     monkeypatch.setattr(_progress, "SWEEP_DELAY", 0.0)
     budgets = [1e20, 1e21, 1e22]
-    frame = bd.recommend(distillation_fit, compute=budgets, student_params=1e9)
-    assert isinstance(frame, pd.DataFrame)  # the return type is unchanged
+    frame = bd.recommend_sweep(distillation_fit, compute=budgets, student_params=1e9)
+    assert isinstance(frame, pd.DataFrame)
     lines = capsys.readouterr().err.splitlines()
     assert [ln.split(" (")[0] for ln in lines] == [
         f"bayes_distill: recommend: budget {i} of 3" for i in (1, 2, 3)
@@ -213,7 +212,7 @@ def test_compute_optimal_sweep_counts_budgets(capsys, monkeypatch, chinchilla_fi
 
 def test_sweeps_are_quiet_when_progress_is_off(capsys, monkeypatch, no_env, distillation_fit):
     monkeypatch.setattr(_progress, "SWEEP_DELAY", 0.0)
-    bd.recommend(distillation_fit, compute=[1e20, 1e21], student_params=1e9)
+    bd.recommend_sweep(distillation_fit, compute=[1e20, 1e21], student_params=1e9)
     bd.compute_optimal(distillation_fit, compute=[1e20, 1e21])
     assert capsys.readouterr().err == ""
 
@@ -246,7 +245,7 @@ def fit_from_params(monkeypatch):
         noise = 0.01 * np.exp(0.1 * rng.standard_normal((2, 10)))
         return bd.ScalingFit.from_params(law, p, sigma=noise[0], tau=noise[1])
 
-    monkeypatch.setattr(fit_mod, "fit", fake_fit)
+    monkeypatch.setattr(sampling_mod, "fit", fake_fit)
     return calls
 
 

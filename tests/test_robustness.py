@@ -9,7 +9,6 @@ same one as test_fit_io.py), so NUTS is compiled once per session and each fit t
 from __future__ import annotations
 
 import copy
-import importlib
 import warnings
 
 import numpy as np
@@ -18,11 +17,16 @@ import pytest
 import xarray as xr
 
 import bayes_distill as bd
+from bayes_distill import diagnostics as diagnostics_mod
 from bayes_distill import laws
+from bayes_distill import results as results_mod
+from bayes_distill import sampling as sampling_mod
 
-fit_mod = importlib.import_module("bayes_distill.fit")  # see test_fit_args.py for why
-ScalingFit = fit_mod.ScalingFit
-ConvergenceError, ConvergenceWarning = fit_mod.ConvergenceError, fit_mod.ConvergenceWarning
+ScalingFit = results_mod.ScalingFit
+ConvergenceError, ConvergenceWarning = (
+    diagnostics_mod.ConvergenceError,
+    diagnostics_mod.ConvergenceWarning,
+)
 
 #: The tiny fit shared with test_fit_io.py (same model: compiled once per session).
 TINY = {"law": "chinchilla", "draws": 50, "tune": 50, "chains": 2}
@@ -35,7 +39,7 @@ def chinchilla_runs() -> pd.DataFrame:
 def tiny_fit(runs: pd.DataFrame, **kwargs) -> ScalingFit:
     """A tiny fit; its ConvergenceWarning is expected and checked."""
     with pytest.warns(ConvergenceWarning, match="did NOT converge"):
-        return fit_mod.fit(runs, **{**TINY, **kwargs})
+        return sampling_mod.fit(runs, **{**TINY, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def runs_given() -> tuple[pd.DataFrame, pd.DataFrame]:
 def failed(runs_given) -> tuple[ScalingFit, list[warnings.WarningMessage]]:
     """The shared tiny fit (seed 1) and the warnings it emitted."""
     with pytest.warns(ConvergenceWarning) as record:
-        fit = fit_mod.fit(runs_given[0], **TINY, random_seed=1)
+        fit = sampling_mod.fit(runs_given[0], **TINY, random_seed=1)
     return fit, list(record)
 
 
@@ -95,7 +99,7 @@ def test_failed_fit_warns_naming_parameters_and_what_to_do(failed):
     diag = fit.diagnose()
     assert not diag.ok
     assert diag.bad_ess, "100 draws cannot reach a bulk ESS of 400"
-    assert f"bulk ESS below {fit_mod.ESS_MIN}" in message
+    assert f"bulk ESS below {diagnostics_mod.ESS_MIN}" in message
     for name in diag.bad_ess + diag.bad_rhat:
         assert name in message
     assert "more draws" in message and "more tuning" in message
@@ -112,7 +116,7 @@ def test_strict_fit_raises_instead_of_warning(runs_given):
             ConvergenceError,
             match=r"(?s)did NOT converge.*bulk ESS below 400 .* for .*alpha.*more draws",
         ):
-            fit_mod.fit(runs_given[0], **TINY, random_seed=1, strict=True)
+            sampling_mod.fit(runs_given[0], **TINY, random_seed=1, strict=True)
 
 
 @pytest.fixture(scope="module")
@@ -125,10 +129,10 @@ def contradictory() -> pd.DataFrame:
 
 def test_contradictory_data_warns_and_strict_raises(contradictory):
     with pytest.warns(ConvergenceWarning, match=r"(?s)did NOT converge.*R-hat above 1\.01 .*for"):
-        fit = fit_mod.fit(contradictory, **TINY, random_seed=3)
+        fit = sampling_mod.fit(contradictory, **TINY, random_seed=3)
     assert not fit.diagnose().ok
     with pytest.raises(ConvergenceError, match=r"(?s)R-hat above 1\.01.*tighter priors"):
-        fit_mod.fit(contradictory, **TINY, random_seed=3, strict=True)
+        sampling_mod.fit(contradictory, **TINY, random_seed=3, strict=True)
 
 
 def test_decisions_on_a_failed_fit_warn(sampled):
@@ -357,7 +361,7 @@ def test_recommend_does_not_mutate_the_fit():
         teacher_tokens=2e12,
         risk_tolerance=0.2,
     )
-    bd.recommend(fit, compute=[1e21, 1e22], student_params=1e9, scenario="best_case")
+    bd.recommend_sweep(fit, compute=[1e21, 1e22], student_params=1e9, scenario="best_case")
     xr.testing.assert_identical(fit.dt, before)
 
 
@@ -375,7 +379,7 @@ def test_distillation_predict_does_not_mutate_the_table():
     [(1.013, "mix slowly. Try more draws", "chains disagree"), (1.3, "chains disagree", "mix")],
 )
 def test_rhat_advice_depends_on_how_far_the_chains_are(max_rhat, advice, not_advice):
-    diag = fit_mod.Diagnostics(
+    diag = diagnostics_mod.Diagnostics(
         ok=False,
         max_rhat=max_rhat,
         min_ess_bulk=900.0,

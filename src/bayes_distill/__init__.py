@@ -20,14 +20,7 @@ Examples
 import importlib as _importlib
 from typing import Any as _Any
 
-__version__ = "0.1.0"
-
-# ``fit`` is both a submodule and the public function. Importing the submodule (even
-# indirectly, e.g. ``import bayes_distill.fit``) makes Python set the package attribute ``fit``
-# to the module; binding the function here, after the submodule is loaded, keeps ``bd.fit``
-# the function for good. fit.py imports NumPy, pandas and xarray only (PyMC is imported when
-# a fit is sampled).
-from .fit import fit
+from ._version import __version__
 
 _SUBMODULES = (
     "checks",
@@ -45,19 +38,24 @@ _LAZY = {
     "DataValidationError": "data",
     "DataValidationWarning": "data",
     # fitting
-    "load_fit": "fit",
-    "ConvergenceWarning": "fit",
-    "FitFileError": "fit",
-    "ScalingFit": "fit",
-    "Diagnostics": "fit",
-    "ConvergenceError": "fit",
+    "fit": "sampling",
+    "ScalingFit": "results",
+    "load_fit": "persistence",
+    "FitFileError": "persistence",
+    "ConvergenceWarning": "diagnostics",
+    "Diagnostics": "diagnostics",
+    "ConvergenceError": "diagnostics",
     # extrapolation beyond the fitted runs
     "ExtrapolationWarning": "extrapolation",
     # decisions
     "compute_optimal": "decide",
     "crossover": "decide",
+    "distill_or_train": "decide",
     "recommend": "decide",
+    "recommend_sweep": "decide",
     "Recommendation": "decide",
+    # which run next
+    "next_run": "value_of_information",
     # model checking
     "compare": "checks",
     "backtest": "checks",
@@ -89,7 +87,11 @@ __all__ = [
     "Recommendation",
     "compute_optimal",
     "crossover",
+    "distill_or_train",
     "recommend",
+    "recommend_sweep",
+    # which run next
+    "next_run",
     # model checking
     "backtest",
     "compare",

@@ -45,9 +45,10 @@ import xarray as xr
 
 from . import _progress, laws
 from . import model as _model
+from . import validate as _validate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "Backtest",
@@ -89,64 +90,6 @@ def _kind(law: str) -> str:
     return "distillation" if law == "distillation" else "supervised"
 
 
-def _check_probability(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}; e.g. {name}=0.9.")
-    return float(value)
-
-
-def _check_fit(fit: Any, name: str = "fit") -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{name} must be a bayes_distill.ScalingFit (from bd.fit or bd.load_fit), got "
-            f"{type(fit).__name__}."
-        )
-    return fit
-
-
-def _model_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve the model options (``likelihood``, ``discrepancy``, ...) as :func:`fit` would.
-
-    The options are the keyword arguments of :func:`bayes_distill.model.build_model`; unset ones
-    take :func:`bayes_distill.fit`'s defaults, so a check describes exactly the model a fit with
-    the same arguments samples.
-    """
-    import importlib
-    import inspect
-
-    # the module, not the function: `bayes_distill.fit` may name either on the package
-    _fit_module = importlib.import_module(f"{__package__}.fit")
-    accepted = [
-        name
-        for name, par in inspect.signature(_model.build_model).parameters.items()
-        if par.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"Unknown model option(s) {unknown}; the model options (as in bd.fit) are "
-            f"{', '.join(accepted)}."
-        )
-    fit_params = inspect.signature(_fit_module.fit).parameters
-    out = {}
-    for name in accepted:
-        if name in options:
-            value = options[name]
-        elif name in fit_params:
-            value = fit_params[name].default
-        else:
-            continue
-        upper = name.upper()
-        plurals = (f"{upper}S", f"{upper}ES", f"{upper[:-1]}IES")  # NOISES, DISCREPANCIES
-        valid = next((getattr(_fit_module, n) for n in plurals if hasattr(_fit_module, n)), None)
-        if valid is not None and value not in valid:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {value!r}.")
-        out[name] = value
-    return out
-
-
 def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
     """The PyMC model that :func:`bayes_distill.fit` would build for these runs.
 
@@ -158,7 +101,7 @@ def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options
     frame = runs[list(_INPUTS[law])].copy()
     frame[_TARGET[law]] = runs[_TARGET[law]] if _TARGET[law] in runs else 2.0
     model_inputs = _model.prepare_inputs(law, frame)
-    return _model.build_model(model_inputs, priors, **options)
+    return _model.ScalingModel(law, inputs=model_inputs, **options).pymc(priors)
 
 
 def _law_loss(law: str, natural: Mapping[str, float], design: pd.DataFrame) -> np.ndarray:
@@ -233,7 +176,7 @@ def _scalar_free_names(model) -> list[str]:
 
 def _as_tree(data: Any, group: str | None) -> tuple[xr.DataTree, str]:
     """Accept a ScalingFit or a DataTree; return the tree and the predictive group to use."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     if isinstance(data, ScalingFit):
         data = data.posterior_predictive()
@@ -324,7 +267,7 @@ def prior_predictive(
     laws._check_law(law)
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
-    options = _model_options(model_options)
+    options = _model.check_options(**model_options)
     table = load_runs(runs, kind=_kind(law))
     resolved = resolve_priors(law, priors)
     model = _pymc_model(law, table, resolved, options)
@@ -380,7 +323,8 @@ def posterior_predictive(fit: ScalingFit, *, random_seed: int | None = None) -> 
     >>> import arviz as az
     >>> az.plot_ppc_dist(tree)                                          # doctest: +SKIP
     """
-    return _check_fit(fit).posterior_predictive(random_seed=random_seed)
+    fit = _validate.fit(fit, None, "posterior_predictive", converged=False)
+    return fit.posterior_predictive(random_seed=random_seed)
 
 
 def predictive_summary(
@@ -417,7 +361,7 @@ def predictive_summary(
     >>> sorted(bd.checks.predictive_summary(tree).columns)[:4]
     ['D', 'N', 'inside', 'lower']
     """
-    ci_prob = _check_probability("ci_prob", ci_prob)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     tree, group = _as_tree(data, group)
     pred = np.asarray(tree[group]["obs"].values, float)
     pred = pred.reshape(-1, pred.shape[-1])
@@ -467,7 +411,7 @@ def natural_tree(fit: ScalingFit, *, noise: bool = True) -> xr.DataTree:
     >>> tree = bd.checks.natural_tree(fit)                                # doctest: +SKIP
     >>> az.plot_pair(tree, var_names=["E", "alpha", "beta"])              # doctest: +SKIP
     """
-    fit = _check_fit(fit)
+    fit = _validate.fit(fit, None, "natural_tree", converged=False)
     post = fit.params
     if noise:
         post = xr.merge([post, fit.noise])
@@ -559,7 +503,7 @@ def compare(
     if len(named) < 2:
         raise ValueError(f"compare needs at least two fits, got {len(named)}.")
     for name, f in named.items():
-        _check_fit(f, f"fits[{name!r}]")
+        _validate.fit(f, None, "compare", f"fits[{name!r}]", converged=False)
         if f.runs is None:
             raise ValueError(f"fits[{name!r}] has no runs (built with from_params): no LOO.")
     names = list(named)
@@ -804,10 +748,7 @@ def _folds(
 
 def _fold_seeds(random_seed: Any, n_folds: int) -> list[int]:
     """One seed per fold, derived from ``random_seed`` (drawn once here when it is None)."""
-    from .fit import _SEED_MAX, _validate_int
-
-    if random_seed is not None:
-        random_seed = _validate_int("random_seed", random_seed, 0, _SEED_MAX)
+    random_seed = _validate.random_seed(random_seed)
     root = np.random.SeedSequence(random_seed)
     return [int(child.generate_state(1)[0] % 2**31) for child in root.spawn(n_folds)]
 
@@ -826,7 +767,7 @@ def _backtest_fold(
     ``report`` notes on stderr when the held-out runs are predicted.
     """
     from .extrapolation import ExtrapolationWarning
-    from .fit import fit as _fit
+    from .sampling import fit as _fit
 
     train_runs = table[mask].reset_index(drop=True)
     test_runs = table[~mask].reset_index(drop=True)
@@ -1150,7 +1091,7 @@ def simulate_runs(
 
     laws._check_law(law)
     design = _check_design(law, design)
-    options = _model_options(model_options)
+    options = _model.check_options(**model_options)
     priors = resolve_priors(law, None)
     missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
     if missing:
@@ -1169,7 +1110,7 @@ def simulate_runs(
 # simulation-based calibration
 
 # Published values used by ``sbc(..., truth="paper")``: the Epoch AI replication for Chinchilla
-# (DESIGN.md section 2), Busbridge et al. Table 6 otherwise.
+# (Besiroglu et al. 2024, arXiv 2404.10102), Busbridge et al. Table 6 otherwise.
 _EPOCH = {"E": 1.817, "A": 482.0, "B": 2085.0, "alpha": 0.348, "beta": 0.366}
 
 
@@ -1254,7 +1195,7 @@ def _sbc_fit(
     fit_kwargs: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Fit one simulated dataset of :func:`sbc`; one table row per parameter with a truth."""
-    from .fit import fit as _fit
+    from .sampling import fit as _fit
 
     start = time.perf_counter()
     fitted = _fit(sim, **fit_kwargs)
@@ -1399,27 +1340,21 @@ def sbc(
     >>> with Client(cluster) as client:                                  # doctest: +SKIP
     ...     res = bd.checks.sbc("chinchilla", n_datasets=20, executor=client)
     """
-    import inspect
 
     from . import _parallel
     from .data import LOSS_RANGE, DataValidationWarning
-    from .fit import ConvergenceWarning
+    from .diagnostics import ConvergenceWarning
     from .priors import resolve_priors
 
     laws._check_law(law)
     if isinstance(n_datasets, bool) or not isinstance(n_datasets, int) or n_datasets < 1:
         raise ValueError(f"n_datasets must be a positive integer, got {n_datasets!r}.")
-    ci_prob = _check_probability("ci_prob", ci_prob)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if "runs" in fit_kwargs:
         raise TypeError("'runs' is simulated by sbc; do not pass it.")
     _parallel.check_executor(executor)
     design = _check_design(law, design)
-    model_names = [
-        n
-        for n, p in inspect.signature(_model.build_model).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    options = _model_options({k: v for k, v in fit_kwargs.items() if k in model_names})
+    options = _model.check_options(**{k: v for k, v in fit_kwargs.items() if k in _model.OPTIONS})
     resolved = resolve_priors(law, priors)
     if isinstance(truth, str):
         if truth not in ("prior", "paper"):

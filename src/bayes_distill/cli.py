@@ -1,4 +1,5 @@
-"""The ``bayes-distill`` command line: ``recommend``, ``crossover``, ``compute-optimal``, ``fit``.
+"""The ``bayes-distill`` command line: ``recommend``, ``crossover``, ``next-run``,
+``compute-optimal``, ``fit``.
 
 Every command prints a readable table (or JSON with ``--json``), with how far its inputs lie
 beyond the runs the posterior was fitted to (``extrapolation``, see
@@ -65,6 +66,26 @@ finite (NaN, infinity) are ``null``.
       "fit": {...}                           # as for recommend
     }
 
+``next-run --json``::
+
+    {
+      "schema": "bayes_distill.next_run/1",
+      "approx": "paper", "scenario": "teacher_pretraining", "compute": 1e22,
+      "student_params": 5.46e8, "risk_tolerance": 0.1, "objective": "regret",
+      "decision": "...",                     # the current decision (recommend's, on its grid)
+      "expected_regret": ..., "loss_at_risk": ...,
+      "n_outcomes": 32, "n_draws": 8000, "pareto_k_threshold": 0.7,
+      "min_ess_threshold": 100,
+      "rows": [                              # one per candidate run, best first
+        {"name": ..., "kind": "supervised", "N": ..., "D": ..., "flops": ...,
+         "regret_reduction": ..., "at_risk_reduction": ..., "value": ..., "value_se": ...,
+         "value_per_flop": ..., "p_decision_changes": ..., "pareto_k": ...,
+         "min_ess": ..., "share_unreliable": ..., "status": "importance sampling",
+         "rank": 1}
+      ],                                     # the columns of bd.next_run
+      "fit": {...}                           # as for recommend
+    }
+
 A fit that failed its diagnostics says so twice: ``"ok": false`` in the JSON, and a warning on
 stderr.
 
@@ -76,6 +97,7 @@ Examples
           --scenario teacher_pretraining --risk-tolerance 0.1
     $ bayes-distill recommend --compute 1e22 --student-params 1e9 --n-students 8
     $ bayes-distill crossover --student-params 1e9 3e9 1e10 --scenario best_case
+    $ bayes-distill next-run --candidates runs.csv --compute 1e22 --student-params 5.46e8
     $ bayes-distill compute-optimal --compute 1e21 1e22 1e23
     $ bayes-distill fit runs.csv --law chinchilla --out chinchilla.nc --draws 1000 --random-seed 1
 """
@@ -95,6 +117,7 @@ from typing import Any, NoReturn
 __all__ = [
     "COMPUTE_OPTIMAL_SCHEMA",
     "CROSSOVER_SCHEMA",
+    "NEXT_RUN_SCHEMA",
     "RECOMMENDATION_SCHEMA",
     "build_parser",
     "main",
@@ -117,6 +140,7 @@ BUILD_COMMAND = "python scripts/build_models.py"
 RECOMMENDATION_SCHEMA = "bayes_distill.recommendation/1"
 COMPUTE_OPTIMAL_SCHEMA = "bayes_distill.compute_optimal/1"
 CROSSOVER_SCHEMA = "bayes_distill.crossover/1"
+NEXT_RUN_SCHEMA = "bayes_distill.next_run/1"
 
 _EPILOG = f"""\
 examples:
@@ -126,11 +150,12 @@ examples:
   {PROG} recommend --compute 1e22 --student-params 1e9 --teacher-loss 2.0
   {PROG} recommend --compute 1e22 --student-params 1e9 --n-students 8
   {PROG} crossover --student-params 1e9 3e9 1e10 --scenario best_case
+  {PROG} next-run --candidates runs.csv --compute 1e22 --student-params 5.46e8
   {PROG} compute-optimal --compute 1e21 1e22 1e23
   {PROG} fit runs.csv --law chinchilla --out my_fit.nc --draws 1000 --random-seed 1
   {PROG} fit distillation --law distillation --out distillation.nc
 
-Without --fit, recommend and crossover use the distillation posterior shipped in
+Without --fit, recommend, crossover and next-run use the distillation posterior shipped in
 models/ and compute-optimal the Chinchilla one (build them with `{BUILD_COMMAND}`).
 Exit status: 0 success, 1 a shipped posterior is missing, 2 bad arguments.
 
@@ -142,6 +167,11 @@ JSON (--json): one document, the same shape for one budget or several:
   crossover        {{"schema": "{CROSSOVER_SCHEMA}", "approx", "scenario", "ci_prob",
                     "compute_range", "teacher_loss", "loss_kind",
                     "rows": [one record per student], "fit"}}
+  next-run         {{"schema": "{NEXT_RUN_SCHEMA}", "approx", "scenario", "compute",
+                    "student_params", "risk_tolerance", "objective", "decision",
+                    "expected_regret", "loss_at_risk", "n_outcomes", "n_draws",
+                    "pareto_k_threshold", "min_ess_threshold",
+                    "rows": [one record per candidate run], "fit"}}
   "fit": {{"law", "file", "supervised_source",
           "diagnostics": {{"ok", "max_rhat", "min_ess_bulk", "divergences"}}}};
   "ok" is false for a fit that failed its diagnostics (also warned on stderr).
@@ -390,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(xo, default_fit="distillation", schema=CROSSOVER_SCHEMA)
 
+    _add_next_run(sub)
+
     # ---- compute-optimal --------------------------------------------------------------------
     co = sub.add_parser(
         "compute-optimal",
@@ -432,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
     # the defaults are bd.fit's (the CLI passes None), named here from the same tables
-    from .fit import DEFAULT_DRAWS, DEFAULT_TUNE
+    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE
 
     ft.add_argument(
         "--draws",
@@ -477,19 +509,92 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _common(p: argparse.ArgumentParser, *, default_fit: str, schema: str) -> None:
+def _add_next_run(sub) -> None:
+    nr = sub.add_parser(
+        "next-run",
+        help="which training run to do next: value of information for a decision, per FLOP",
+        description=_wrap(
+            "Rank candidate runs (a CSV or Parquet table) by how much each is expected to "
+            "reduce the expected regret (or the loss at risk) of recommend's decision for a "
+            "budget and a student, per FLOP the run costs: outcomes simulated from the "
+            "posterior predictive, the posterior updated by Pareto-smoothed importance "
+            "reweighting (status 'cannot tell' when its Pareto k exceeds 0.7)."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    nr.add_argument(
+        "--candidates",
+        required=True,
+        metavar="PATH",
+        help="candidate runs (CSV or Parquet): kind=supervised with N, D; kind=distillation "
+        "with N_S, D_S, N_T and L_T (existing teacher) or D_T (teacher trained for the run); "
+        "optional name",
+    )
+    nr.add_argument(
+        "--compute", type=_number, required=True, metavar="C", help="budget of the decision"
+    )
+    nr.add_argument(
+        "--student-params",
+        type=_number,
+        required=True,
+        metavar="N_S",
+        help="student non-embedding parameters of the decision, e.g. 1e9",
+    )
+    nr.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="teacher_pretraining",
+        help="what the budget pays for (default: teacher_pretraining)",
+    )
+    nr.add_argument(
+        "--risk-tolerance",
+        type=_probability,
+        default=0.1,
+        metavar="R",
+        help="as for recommend (default 0.1)",
+    )
+    nr.add_argument(
+        "--objective",
+        choices=("regret", "at_risk"),
+        default="regret",
+        help="rank by the reduction of expected regret (default) or of the loss at risk",
+    )
+    nr.add_argument(
+        "--n-outcomes",
+        type=_integer,
+        default=32,
+        metavar="M",
+        help="simulated outcomes per candidate (default 32)",
+    )
+    nr.add_argument(
+        "--random-seed",
+        "--seed",
+        dest="random_seed",
+        type=_non_negative_int,
+        default=0,
+        metavar="SEED",
+        help="seed of the predictive noise and the simulated outcomes (default 0)",
+    )
+    _common(nr, default_fit="distillation", schema=NEXT_RUN_SCHEMA, ci_prob=False)
+
+
+def _common(
+    p: argparse.ArgumentParser, *, default_fit: str, schema: str, ci_prob: bool = True
+) -> None:
     p.add_argument(
         "--fit",
         metavar="PATH",
         help=f"a saved fit ({PROG} fit, or ScalingFit.save in Python); default: the shipped "
         f"{default_fit} posterior in models/",
     )
-    p.add_argument(
-        "--ci-prob",
-        type=_probability,
-        default=0.9,
-        help="credible interval probability (default 0.9)",
-    )
+    if ci_prob:
+        p.add_argument(
+            "--ci-prob",
+            type=_probability,
+            default=0.9,
+            help="credible interval probability (default 0.9)",
+        )
     p.add_argument(
         "--bounds",
         type=_positive_float,
@@ -520,7 +625,7 @@ def _common(p: argparse.ArgumentParser, *, default_fit: str, schema: str) -> Non
 
 def _load(path: str | None, shipped: str):
     """The fit at ``path``, or the shipped posterior ``shipped`` (FileNotFoundError if absent)."""
-    from .fit import load_fit
+    from .persistence import load_fit
 
     if path is not None:
         return load_fit(path)
@@ -626,7 +731,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"`{PROG} compute-optimal`."
         )
     budgets = args.compute
-    # what bd.recommend computes, kept as Recommendation objects for sweeps too (for --json)
+    # what bd.recommend (one budget) and bd.recommend_sweep (several) compute, kept as
+    # Recommendation objects for sweeps too (for --json)
     recs, _ = _recommendations(
         fit,
         compute=budgets[0] if len(budgets) == 1 else budgets,
@@ -752,6 +858,91 @@ def _cmd_crossover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_table(path: str):
+    """A CSV or Parquet table given on the command line."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    if not Path(path).exists():
+        raise _UsageError(f"--candidates {path}: no such file.")
+    if path.endswith((".parquet", ".pq")):
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
+
+
+def _cmd_next_run(args: argparse.Namespace) -> int:
+    from .value_of_information import next_run
+
+    fit = _load_or_explain(args.fit, "distillation")
+    if fit.law != "distillation":
+        raise _UsageError(
+            f"next-run needs a fit of law distillation, got a {fit.law!r} fit (--fit "
+            f"{args.fit}). Omit --fit to use the shipped distillation posterior."
+        )
+    frame = next_run(
+        fit,
+        _read_table(args.candidates),
+        compute=args.compute,
+        student_params=args.student_params,
+        scenario=args.scenario,
+        risk_tolerance=args.risk_tolerance,
+        objective=args.objective,
+        n_outcomes=args.n_outcomes,
+        bounds=tuple(args.bounds),
+        approx=args.approx,
+        random_seed=args.random_seed,
+    )
+    a = frame.attrs
+    if args.json:
+        document = {
+            "schema": NEXT_RUN_SCHEMA,
+            "approx": a["approx"],
+            "scenario": args.scenario,
+            "compute": args.compute,
+            "student_params": args.student_params,
+            "risk_tolerance": args.risk_tolerance,
+            **{k: a[k] for k in ("objective", "decision", "expected_regret", "loss_at_risk")},
+            **{
+                k: a[k]
+                for k in ("n_outcomes", "n_draws", "pareto_k_threshold", "min_ess_threshold")
+            },
+            "rows": _records(frame),
+            "fit": _fit_json(fit, args.fit),
+        }
+        print(json.dumps(_json_clean(document), indent=2))
+        return 0
+    print(
+        f"Next run for the decision: compute={args.compute:.3g} FLOPs, student_params="
+        f"{args.student_params:.3g}, scenario {args.scenario!r}, risk tolerance "
+        f"{args.risk_tolerance:g} ({a['n_draws']} draws, {a['n_outcomes']} simulated outcomes "
+        "per run)"
+    )
+    print(f"current decision: {a['decision']}")
+    what = "expected regret" if a["objective"] == "regret" else "the loss at risk"
+    print(
+        f"expected regret {a['expected_regret']:.3g} nats, loss at risk {a['loss_at_risk']:.4g}; "
+        f"ranked by the reduction of {what} per FLOP"
+    )
+    print(
+        f"{'rank':>4}  {'run':<52} {'FLOPs':>9} {'d regret':>9} {'d at risk':>9} "
+        f"{'per FLOP':>9} {'k':>5} {'ESS':>6}  status"
+    )
+    for _, r in frame.iterrows():
+        print(
+            f"{r['rank']:>4}  {r['name'][:52]:<52} {r['flops']:>9.3g} "
+            f"{r['regret_reduction']:>9.2g} {r['at_risk_reduction']:>9.2g} "
+            f"{r['value_per_flop']:>9.2g} {r['pareto_k']:>5.2f} {r['min_ess']:>6.0f}  {r['status']}"
+        )
+    print(
+        "d regret, d at risk: expected reductions (nats/token) if the run were done; k, ESS: "
+        "largest Pareto k and smallest effective number of draws over the outcomes ('cannot "
+        f"tell' when k > {a['pareto_k_threshold']:g} or ESS < {a['min_ess_threshold']:g} for "
+        "some outcome: the reweighted posterior is unreliable and no refit is made)"
+    )
+    return 0
+
+
 def _cmd_compute_optimal(args: argparse.Namespace) -> int:
     from .decide import compute_optimal
 
@@ -820,7 +1011,7 @@ def _runs_argument(value: str):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .fit import fit as run_fit
+    from .sampling import fit as run_fit
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -968,6 +1159,7 @@ def _print_warnings(caught: Sequence[warnings.WarningMessage], args: argparse.Na
 _COMMANDS = {
     "recommend": _cmd_recommend,
     "crossover": _cmd_crossover,
+    "next-run": _cmd_next_run,
     "compute-optimal": _cmd_compute_optimal,
     "fit": _cmd_fit,
 }

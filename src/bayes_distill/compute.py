@@ -28,7 +28,7 @@ __all__ = [
     "total_flops",
 ]
 
-#: ``scenario -> (delta_logits, delta_pretrain)`` (DESIGN.md section 3).
+#: ``scenario -> (delta_logits, delta_pretrain)`` (Busbridge et al. 2025, Eq. 9 and Appendix H).
 SCENARIOS: dict[str, tuple[float, float]] = {
     "best_case": (0.0, 0.0),
     "teacher_inference": (1.0, 0.0),

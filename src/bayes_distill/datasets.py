@@ -41,7 +41,7 @@ import pandas as pd
 from bayes_distill.data import _load_runs
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bayes_distill.fit import ScalingFit
+    from bayes_distill.results import ScalingFit
 
 __all__ = ["DATASETS", "FITTED", "data_file", "fitted", "list_datasets", "load"]
 
@@ -272,7 +272,7 @@ def fitted(name: str) -> ScalingFit:
     candidates = _candidates("models", "_models", relative)
     for candidate in candidates:
         if candidate.is_file():
-            from bayes_distill.fit import load_fit  # lazy: fit imports PyMC
+            from bayes_distill.persistence import load_fit  # lazy: fit imports PyMC
 
             with importlib.resources.as_file(candidate) as path:
                 return load_fit(path)

@@ -1,17 +1,20 @@
 """Decisions under the posterior: compute-optimal allocations and risk-aware recommendations.
 
 Every decision is made on the posterior draws, vectorised as ``draws x candidates`` arrays
-(DESIGN.md section 4); there is no optimiser call per draw.
+(``docs/decisions.md``); there is no optimiser call per draw.
 
 :func:`compute_optimal`
     The supervised (Chinchilla) compute-optimal model size ``N*`` and tokens ``D*`` for a
     budget: each posterior draw gets its own optimum, summarised with credible intervals.
 :func:`recommend`
     How to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs in one of the four
-    scenarios of DESIGN.md section 3 (or from an existing teacher). The recommended allocation
+    scenarios of ``compute.SCENARIOS`` (or from an existing teacher). The recommended allocation
     minimises the ``1 - risk_tolerance`` quantile over draws of the posterior predictive student
     loss, and is reported as a :class:`Recommendation`. ``n_students=k`` shares a trained
     teacher among ``k`` students, each charged ``1/k`` of its pretraining.
+:func:`recommend_sweep`
+    :func:`recommend` over several budgets, as a table with one row per budget (the same noise
+    draws for every budget; the loss at risk never rises with the budget).
 :func:`crossover`
     The budget beyond which supervised training of a student beats the best distilled student,
     per posterior draw (each draw's own optimum, searched side by side and bisected in log
@@ -58,14 +61,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import itertools
 import math
 import numbers
-import os
 import re
-import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,10 +75,11 @@ import pandas as pd
 from . import _progress, laws
 from . import compute as _compute
 from . import extrapolation as _extrap
+from . import validate as _validate
 from ._keywords import check_keywords
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "DEFAULT_BOUNDS",
@@ -88,13 +88,15 @@ __all__ = [
     "Recommendation",
     "compute_optimal",
     "crossover",
+    "distill_or_train",
     "recommend",
+    "recommend_sweep",
 ]
 
 #: Default bounds on parameters and tokens, ``N`` and ``D`` alike (as in the paper).
 DEFAULT_BOUNDS: tuple[float, float] = (1e6, 1e17)
 
-#: One-line meaning of each scenario (DESIGN.md section 3).
+#: One-line meaning of each scenario (Busbridge et al. 2025, Eq. 9 and Appendix H).
 SCENARIO_DESCRIPTIONS: dict[str, str] = {
     "best_case": "teacher free (it exists and its logits cost nothing): choose its loss L_T",
     "teacher_inference": (
@@ -138,14 +140,6 @@ _FEAS_TOL = 1e-9
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_probability(name: str, value: Any, example: str) -> float:
-    if not _is_number(value) or not 0.0 < float(value) < 1.0:
-        raise ValueError(
-            f"{name} must be a number strictly between 0 and 1, got {value!r}; {example}"
-        )
-    return float(value)
 
 
 def _check_positive(name: str, value: Any, hint: str) -> float:
@@ -262,53 +256,6 @@ def _check_bounds(bounds: Any) -> _Bounds:
     return _Bounds(*n, *d)
 
 
-def _check_fit(fit: Any, needed: tuple[str, ...], function: str) -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{function} needs a ScalingFit as `fit`, got {type(fit).__name__}; create one with "
-            "bd.fit(runs, law=...), bd.load_fit(path) or bd.datasets.fitted(name)."
-        )
-    if fit.law not in needed:
-        if function == "recommend":
-            fix = (
-                "fit the distillation law (bd.fit(runs, law='distillation')) or load the shipped "
-                "posterior (bd.datasets.fitted('distillation')); for a supervised fit use "
-                "bd.compute_optimal instead."
-            )
-        else:
-            fix = "pass a chinchilla, supervised or distillation fit."
-        raise ValueError(
-            f"{function} needs a fit of law {' or '.join(needed)}, got a {fit.law!r} fit; {fix}"
-        )
-    # A sampled fit that failed its diagnostics warns (ConvergenceWarning) before it is used;
-    # fits built with ScalingFit.from_params have no sampler statistics to diagnose.
-    if "sample_stats" in fit.dt.children:
-        _warn_if_not_converged(fit)
-    return fit
-
-
-# ArviZ diagnostics of a 4000-draw posterior take about a second, longer than a recommendation:
-# they are computed once per fit object (fits are not modified after creation).
-_DIAGNOSTICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _warn_if_not_converged(fit: ScalingFit) -> None:
-    from .fit import ConvergenceWarning
-
-    diag = _DIAGNOSTICS.get(fit)
-    if diag is None:
-        diag = _DIAGNOSTICS[fit] = fit.diagnose()
-    if not diag.ok:
-        warnings.warn(
-            f"The {fit.law} fit did NOT converge:\n  " + "\n  ".join(diag.problems()),
-            ConvergenceWarning,
-            # attributed to the caller's line, outside the package
-            skip_file_prefixes=(os.path.dirname(__file__),),
-        )
-
-
 def _check_approx(approx: Any) -> str:
     if approx not in ("paper", "2N"):
         raise ValueError(
@@ -316,20 +263,6 @@ def _check_approx(approx: Any) -> str:
             f"or '2N' (the 6ND rule), got {approx!r}."
         )
     return approx
-
-
-def _check_seed(random_seed: Any) -> int | None:
-    if random_seed is None:
-        return None
-    if (
-        isinstance(random_seed, bool)
-        or not isinstance(random_seed, numbers.Integral)
-        or random_seed < 0
-    ):
-        raise ValueError(
-            f"random_seed must be a non-negative integer or None, got {random_seed!r}."
-        )
-    return int(random_seed)
 
 
 def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
@@ -346,9 +279,7 @@ def _sweep_counter(what: str, n_budgets: int) -> _progress.Counter:
 
 def _supervised_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     """Sampled supervised parameters flattened over (chain, draw), shape ``(S, 1)``."""
-    names = laws.SAMPLED_NAMES["chinchilla" if fit.law == "chinchilla" else "supervised"]
-    post = fit.posterior
-    return {k: np.asarray(post[k].values, dtype=float).reshape(-1, 1) for k in names}
+    return fit.draws.params(fit.model.supervised_names, 1)
 
 
 def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
@@ -356,9 +287,7 @@ def _distillation_law_params(fit: ScalingFit) -> tuple[dict, dict, dict | None]:
     teacher's loss and the baseline), the distillation-only ones, and the supervised
     parameters of the student's own loss inside the law when a two-stage fit holds them fixed
     (``None`` otherwise: the same as the first)."""
-    fixed = fit.supervised_fixed
-    sup_student = None if fixed is None else {k: np.array([[v]]) for k, v in fixed.items()}
-    return _supervised_params(fit), _distillation_params(fit), sup_student
+    return _supervised_params(fit), _distillation_params(fit), fit.model.student_supervised
 
 
 def _check_scenario(scenario: Any) -> str:
@@ -370,13 +299,7 @@ def _check_scenario(scenario: Any) -> str:
 
 def _distillation_params(fit: ScalingFit) -> dict[str, np.ndarray]:
     """Sampled distillation-only parameters flattened over (chain, draw), shape ``(S, 1)``."""
-    post = fit.posterior
-    sup = set(laws.SAMPLED_NAMES["supervised"])
-    return {
-        k: np.asarray(post[k].values, dtype=float).reshape(-1, 1)
-        for k in laws.SAMPLED_NAMES["distillation"]
-        if k not in sup
-    }
+    return fit.draws.params(laws.DISTILLATION_ONLY_SAMPLED, 1)
 
 
 def _log_sup(params: Mapping[str, np.ndarray], log_N: Any, log_D: Any) -> np.ndarray:
@@ -497,16 +420,11 @@ class _StudentNoise:
 
     def __init__(self, fit: ScalingFit, seed: np.random.SeedSequence):
         self.fit, self.seed = fit, seed
-        self._params = inspect.signature(fit.noise_draws).parameters
-        S = fit.n_samples
-        try:
+        self.located = fit.model.located
+        self.fixed = None
+        if not self.located:
             self.fixed = np.asarray(fit.noise_draws((), random_seed=self._rng()), float)
-            self.fixed = self.fixed.reshape(S)
-            self.located = False
-        except ValueError:
-            if "at" not in self._params:
-                raise
-            self.fixed, self.located = None, True
+            self.fixed = self.fixed.reshape(fit.n_samples)
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)  # the same stream at every call
@@ -523,11 +441,8 @@ class _StudentNoise:
         if not self.located:
             return self.fixed[:, None]
         at = {"N_S": N_S, "D_S": np.asarray(D_S, float), "L_T": np.asarray(L_T, float)}
-        kwargs = {}
-        if law_mean is not None and "law_mean" in self._params:
-            kwargs["law_mean"] = law_mean
         out = self.fit.noise_draws(
-            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, **kwargs
+            (len(at["D_S"]),), random_seed=self._rng(), at=at, common=True, law_mean=law_mean
         )
         return np.asarray(out, float)
 
@@ -538,12 +453,7 @@ def _supervised_noise(fit: ScalingFit, seed: np.random.SeedSequence) -> np.ndarr
     Uses the noise of jointly fitted supervised runs when the fit has it, and the distillation
     noise model otherwise.
     """
-    try:
-        out = fit.noise_draws(
-            (), random_seed=np.random.default_rng(seed), observation="supervised_obs"
-        )
-    except KeyError:  # fits without a supervised noise scale
-        out = fit.noise_draws((), random_seed=np.random.default_rng(seed))
+    out = fit.noise_draws((), random_seed=np.random.default_rng(seed), observation="supervised_obs")
     return np.asarray(out, float).reshape(fit.n_samples)
 
 
@@ -563,7 +473,7 @@ def compute_optimal(
     """Supervised compute-optimal model size and tokens for a budget, per posterior draw.
 
     For every draw the supervised law ``L(N, D)`` is minimised along the budget line
-    ``3 F(N) D = C`` (DESIGN.md section 3) over ``N`` within ``bounds`` (with ``D`` within
+    ``3 F(N) D = C`` (Busbridge Eq. 9) over ``N`` within ``bounds`` (with ``D`` within
     ``bounds`` too); the per-draw optima are summarised by their median and equal-tailed
     credible interval.
 
@@ -628,9 +538,9 @@ def compute_optimal(
     >>> bool(frame["N_median"].is_monotonic_increasing)
     True
     """
-    _check_fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
+    _validate.fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
     budgets, _ = _check_budgets(compute)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
     n_lo, n_hi, d_lo, d_hi = b.logs
@@ -860,9 +770,13 @@ class _Problem:
                 log_LT = self.log_LT_fixed
             else:
                 log_LT = _log_sup(self.sup, u[..., 0], np.log(self.teacher(u)[1]))
-            log_LtS = _log_sup(self.sup_student or self.sup, self.log_NS, log_DS)
-            m = laws.log_distillation(
-                laws.NUMPY, self.log_NS, log_DS, log_LT, log_LtS=log_LtS, **self.dist
+            m = laws.log_student_loss(
+                laws.NUMPY,
+                self.log_NS,
+                log_DS,
+                log_LT,
+                supervised=self.sup_student or self.sup,
+                distillation=self.dist,
             )
         return np.where(ok & np.isfinite(m), m, np.inf), D_S, log_LT
 
@@ -986,7 +900,7 @@ class Recommendation:
     ----------
     scenario : str
         One of ``best_case``, ``teacher_inference``, ``teacher_pretraining``,
-        ``pretraining_and_inference`` (DESIGN.md section 3).
+        ``pretraining_and_inference`` (``compute.SCENARIOS``).
     compute, student_params, risk_tolerance, ci_prob : float
         The inputs (``compute`` is the budget, a ceiling).
     compute_spent : float
@@ -1378,12 +1292,12 @@ def recommend(
     random_seed: int | None = 0,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
-) -> Recommendation | pd.DataFrame:
+) -> Recommendation:
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
     For every posterior draw and candidate allocation ``x = (D_S, N_T, D_T)`` meeting the budget
-    (``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T) = C``, DESIGN.md
-    section 3, with ``delta_pretrain`` divided by ``n_students`` when a teacher is shared) the
+    (``3 F(N_S) D_S + F(N_T) (delta_logits D_S + delta_pretrain 3 D_T) = C``, Busbridge
+    Eq. 9, with ``delta_pretrain`` divided by ``n_students`` when a teacher is shared) the
     distillation law gives the student's loss. The recommended allocation
     minimises the ``1 - risk_tolerance`` quantile over draws of the posterior *predictive*
     student loss; see the module docstring for the search.
@@ -1393,14 +1307,14 @@ def recommend(
     fit : ScalingFit
         A ``"distillation"`` fit (its supervised parameters give the teacher's loss
         ``L_T = L(N_T, D_T)`` and the supervised baseline).
-    compute : float or array_like
-        Budget in FLOPs. A 1-D array runs a sweep and returns a DataFrame with one
-        :meth:`Recommendation.to_frame` row per budget (same noise draws for every budget).
+    compute : float
+        Budget in FLOPs, one number. For several budgets use :func:`recommend_sweep`, which
+        returns a table with one row per budget.
     student_params : float
         Student non-embedding parameters ``N_S``, within ``bounds``.
     scenario : {"teacher_pretraining", "best_case", "teacher_inference", \
 "pretraining_and_inference"}
-        What the budget pays for (DESIGN.md section 3). ``best_case``: the teacher is free and
+        What the budget pays for (``compute.SCENARIOS``). ``best_case``: the teacher is free and
         only its loss matters; ``L_T`` is chosen directly among the losses a teacher within
         ``bounds`` can reach, ``[min_s L_s(hi, hi), max_s L_s(lo, lo)]`` over draws ``s`` (a
         teacher's loss, not a size, is what the distillation law sees). ``teacher_inference``:
@@ -1453,15 +1367,14 @@ def recommend(
 
     Returns
     -------
-    Recommendation or pandas.DataFrame
-        A :class:`Recommendation` for one budget; a DataFrame (one row per budget) for an array,
-        whose ``attrs["extrapolation"]`` holds each row's :attr:`Recommendation.extrapolation`
-        (NaN as None).
+    Recommendation
+        The recommended allocation, its losses and FLOPs, with their intervals.
 
     Raises
     ------
     TypeError
-        If ``fit`` is not a ScalingFit, or a number is given as something else.
+        If ``fit`` is not a ScalingFit, a number is given as something else, or ``compute`` is
+        a list or array of budgets (use :func:`recommend_sweep`).
     ValueError
         For a fit of another law, an unknown scenario, ``risk_tolerance`` or ``ci_prob``
         outside (0, 1), a student outside ``bounds``, a ``teacher_loss`` outside the plausible
@@ -1471,7 +1384,7 @@ def recommend(
     Warns
     -----
     ExtrapolationWarning
-        Once per call (a sweep included), when an input of a recommended allocation lies
+        Once per call, when an input of a recommended allocation lies
         beyond the runs the fit was fitted to by more than
         :data:`~bayes_distill.extrapolation.COUNT_FOLD_LIMIT` (10) times for counts or
         :data:`~bayes_distill.extrapolation.LOSS_FOLD_LIMIT` (1.1) for the teacher loss,
@@ -1482,9 +1395,7 @@ def recommend(
     -----
     Draws where the law is not finite at the recommendation are dropped from the summaries and
     counted in ``n_dropped``. A sampled fit that failed its diagnostics emits a
-    :class:`~bayes_distill.fit.ConvergenceWarning` first. A sweep that runs longer than a second
-    counts its budgets on stderr when progress is on (a terminal or a Jupyter kernel, unless
-    the environment variable ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`).
+    :class:`~bayes_distill.ConvergenceWarning` first.
 
     Examples
     --------
@@ -1498,9 +1409,6 @@ def recommend(
     >>> abs(rec.flops["total"] / 1e21 - 1) < 0.01
     True
     >>> print(rec)  # doctest: +SKIP
-    >>> sweep = bd.recommend(fit, compute=[1e20, 1e21], student_params=1e9, scenario="best_case")
-    >>> len(sweep)
-    2
 
     A teacher trained once for 16 students charges each a sixteenth of its pretraining:
 
@@ -1508,7 +1416,14 @@ def recommend(
     >>> shared.p_distillation_better, shared.n_students
     (1.0, 16)
     """
-    recs, scalar = _recommendations(
+    if not _is_number(compute) and np.ndim(compute) > 0:
+        raise TypeError(
+            f"compute must be one budget in FLOPs, e.g. compute=1e22, got {compute!r}. For "
+            "several budgets use bd.recommend_sweep(fit, compute=[1e21, 1e22, 1e23], "
+            "student_params=...), which returns a DataFrame with one row per budget (the same "
+            "noise draws for every budget, and a loss at risk that never rises with the budget)."
+        )
+    recs, _ = _recommendations(
         fit,
         compute,
         student_params,
@@ -1524,8 +1439,114 @@ def recommend(
         n_students=n_students,
         teacher_tokens_per_param=teacher_tokens_per_param,
     )
-    if scalar:
-        return recs[0]
+    return recs[0]
+
+
+@check_keywords
+def recommend_sweep(
+    fit: ScalingFit,
+    compute: Any,
+    student_params: float,
+    *,
+    scenario: str = "teacher_pretraining",
+    risk_tolerance: float = 0.1,
+    ci_prob: float = 0.9,
+    teacher_loss: float | None = None,
+    teacher_params: float | None = None,
+    teacher_tokens: float | None = None,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
+    approx: Literal["paper", "2N"] = "paper",
+    random_seed: int | None = 0,
+    n_students: int = 1,
+    teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+) -> pd.DataFrame:
+    """:func:`recommend` over several budgets: one row per budget, in the order given.
+
+    Each budget gets the recommendation :func:`recommend` would give it, with two differences
+    that make the rows comparable: every budget uses the same predictive noise draws (common
+    random numbers, from one ``random_seed``), and the budgets are ceilings for each other. A
+    budget is a ceiling, not an amount to burn: like :func:`recommend`, a budget may spend less
+    when a smaller spend promises a lower loss at risk, and in a sweep every smaller budget of
+    the sweep is a candidate too. Then, walking the budgets upwards, a budget whose loss at
+    risk would be worse than the one below it takes that smaller budget's spend, so
+    ``student_loss_at_risk`` never rises with the budget (``compute_spent`` and ``unspent``
+    say what was spent).
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit, as for :func:`recommend`.
+    compute : array_like
+        Budgets in FLOPs, a non-empty 1-D sequence such as ``[1e20, 1e21, 1e22]`` or
+        ``np.geomspace(1e20, 1e24, 9)`` (a single number gives a one-row table).
+    student_params : float
+        Student non-embedding parameters ``N_S``, within ``bounds``.
+    scenario, risk_tolerance, ci_prob
+        As for :func:`recommend`.
+    teacher_loss, teacher_params, teacher_tokens
+        An existing teacher, as for :func:`recommend`.
+    bounds, approx, random_seed, n_students, teacher_tokens_per_param
+        As for :func:`recommend`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One :meth:`Recommendation.to_frame` row per budget, in the order of ``compute``
+        (``compute``, the allocation ``D_S, N_T, D_T``, FLOPs by phase, ``student_loss_*``,
+        ``supervised_loss_*``, ``p_distillation_better``, ``on_bound``, ...).
+        ``attrs["extrapolation"]`` holds each row's :attr:`Recommendation.extrapolation`
+        (NaN as None).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`recommend`; every budget is checked before any is searched, and the
+        error names the budget that cannot train the student.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        Once per call, naming for each input beyond the fitted runs the budget where it lies
+        furthest.
+
+    See Also
+    --------
+    recommend : one budget, as a :class:`Recommendation` (printable, with per-draw results).
+
+    Notes
+    -----
+    A sweep that runs longer than a second counts its budgets on stderr when progress is on (a
+    terminal or a Jupyter kernel, unless the environment variable
+    ``BAYES_DISTILL_PROGRESS=0``; see :func:`bayes_distill.fit`). Each budget costs about what
+    one :func:`recommend` call costs.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> sweep = bd.recommend_sweep(fit, compute=[1e20, 1e21, 1e22], student_params=1e9,
+    ...                            scenario="best_case")
+    >>> sweep["compute"].tolist()
+    [1e+20, 1e+21, 1e+22]
+    >>> bool(sweep["student_loss_at_risk"].is_monotonic_decreasing)
+    True
+    """
+    recs, _ = _recommendations(
+        fit,
+        compute,
+        student_params,
+        scenario=scenario,
+        risk_tolerance=risk_tolerance,
+        ci_prob=ci_prob,
+        teacher_loss=teacher_loss,
+        teacher_params=teacher_params,
+        teacher_tokens=teacher_tokens,
+        bounds=bounds,
+        approx=approx,
+        random_seed=random_seed,
+        n_students=n_students,
+        teacher_tokens_per_param=teacher_tokens_per_param,
+    )
     frame = pd.concat([r.to_frame() for r in recs], ignore_index=True)
     frame.attrs["extrapolation"] = [_extrap._to_json(r.extrapolation) for r in recs]
     return frame
@@ -1548,22 +1569,23 @@ def _recommendations(
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
 ) -> tuple[list[Recommendation], bool]:
-    """The work of :func:`recommend` (same arguments, checked here): one
-    :class:`Recommendation` per budget, in the order given, and whether ``compute`` was a single
-    number. The command line's JSON is built from these for one budget and for a sweep."""
-    _check_fit(fit, ("distillation",), "recommend")
+    """The work of :func:`recommend` and :func:`recommend_sweep` (same arguments, checked
+    here): one :class:`Recommendation` per budget, in the order given, and whether ``compute``
+    was a single number. The command line's JSON is built from these for one budget and for a
+    sweep."""
+    _validate.fit(fit, ("distillation",), "recommend")
     budgets, scalar = _check_budgets(compute)
     N_S = _check_positive("student_params", student_params, "e.g. student_params=1e9.")
     scenario = _check_scenario(scenario)
-    risk = _check_probability(
+    risk = _validate.probability(
         "risk_tolerance",
         risk_tolerance,
         "e.g. 0.1 to be 90% sure of the promised loss, 0.5 for the median.",
     )
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     b = _check_bounds(bounds)
     approx = _check_approx(approx)
-    seed = _check_seed(random_seed)
+    seed = _validate.random_seed(random_seed)
     n_students = _compute.check_n_students(n_students)
     ratio = _positive_pair(
         teacher_tokens_per_param,
@@ -1719,7 +1741,7 @@ def _paper_answer(
 @functools.cache
 def _paper_fit() -> ScalingFit:
     """The paper's Table-6 coefficients as a one-draw fit (built once)."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     return ScalingFit.from_params("distillation", laws.PAPER)
 
@@ -2598,11 +2620,11 @@ def crossover(
     >>> frame["p_no_crossover"].tolist()
     [0.0, 0.0]
     """
-    _check_fit(fit, ("distillation",), "crossover")
+    _validate.fit(fit, ("distillation",), "crossover")
     b = _check_bounds(bounds)
     sizes = _check_students(student_params, b)
     scenario = _check_scenario(scenario)
-    ci_prob = _check_probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
     c_lo, c_hi = _check_compute_range(compute_range)
     teacher: dict[str, float] = {}
@@ -2682,3 +2704,261 @@ def crossover(
         what="students",
     )
     return frame
+
+
+# --------------------------------------------------------------------------------------------
+# distil or train: the map over student sizes and budgets
+
+#: Default grid of :func:`distill_or_train`: student sizes and budgets, log-spaced.
+DEFAULT_MAP_STUDENTS: tuple[float, float, int] = (1e8, 1e11, 25)
+DEFAULT_MAP_COMPUTE: tuple[float, float, int] = (1e19, 1e26, 25)
+# rounds of the compass search of each draw at each budget of the map: against 24 rounds on
+# the shipped posterior, the gaps agree to 1e-4 nats (5e-6 for the posterior's median gap)
+_MAP_ROUNDS = 10
+
+
+@check_keywords
+def distill_or_train(
+    fit: ScalingFit,
+    scenario: str = "teacher_pretraining",
+    *,
+    student_params: Any = None,
+    compute: Any = None,
+    ci_prob: float = 0.9,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
+    approx: Literal["paper", "2N"] = "paper",
+    max_draws: int | None = 400,
+) -> pd.DataFrame:
+    """Distil or train, over a grid of student sizes and budgets: the data of the map.
+
+    For every student size ``N_S``, budget ``C`` and posterior draw ``s`` the *gap* is the loss
+    of the best distilled student the budget buys in ``scenario`` (the draw's own optimal
+    allocation, as :attr:`Recommendation.per_draw`'s ``loss_optimal`` and :func:`crossover`),
+    minus the loss of the same student trained on data with the whole budget,
+    ``C / (3 F(N_S))`` tokens:
+    ``gap_s = min_x L_S^(s)(x; C) - L^(s)(N_S, C / (3 F(N_S)))`` (nats/token, mean law: no
+    run-to-run noise). Distillation is better where the gap is negative. Each cell reports the
+    share of draws where it is, the gap's median and interval, and the same gap under the
+    paper's coefficients (Busbridge et al. 2025, Table 6) as a point answer, so that the
+    boundary of the posterior (``p_distillation_better = 0.5``) can be drawn beside the
+    paper's (``paper_gap = 0``). :func:`bayes_distill.plots.distill_map` draws this table.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A ``"distillation"`` fit.
+    scenario : str, default "teacher_pretraining"
+        What the budget pays for, as in :func:`recommend`: ``"best_case"``,
+        ``"teacher_inference"``, ``"teacher_pretraining"`` or ``"pretraining_and_inference"``.
+    student_params : array_like, optional
+        Student sizes ``N_S`` (within ``bounds``); default 25 log-spaced from 1e8 to 1e11.
+    compute : array_like, optional
+        Budgets in FLOPs; default 25 log-spaced from 1e19 to 1e26.
+    ci_prob : float, default 0.9
+        Probability of the gap's equal-tailed interval.
+    bounds : (float, float) or dict, default (1e6, 1e17)
+        Bounds on parameters and tokens, as in :func:`recommend`.
+    approx : {"paper", "2N"}, default "paper"
+        FLOPs per token, see :func:`bayes_distill.compute.forward_flops`.
+    max_draws : int or None, default 400
+        Use at most this many posterior draws (evenly thinned; the share of draws in a cell
+        then has a Monte Carlo standard error of at most 0.025); None uses every draw.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell (student sizes outer, budgets inner, both ascending):
+        ``student_params``, ``compute``, ``supervised_tokens_per_param`` (the supervised
+        student's tokens per parameter, ``C / (3 F(N_S)) / N_S``: below 1 the student sees
+        each parameter's worth of data less than once, far from any fitted run);
+        ``p_distillation_better`` (share of draws with a
+        negative gap) and ``p_distillation_better_by_margin`` (a gap below
+        ``-DECISION_MARGIN``, 0.01 nats: smaller differences are ties); ``gap_median``,
+        ``gap_lower``, ``gap_upper``; ``distilled_loss_median`` and ``supervised_loss_median``;
+        ``paper_gap`` and ``paper_distill`` (``paper_gap < 0``) under the paper's
+        coefficients; ``n_draws``, the draws where both losses are finite. A cell whose budget
+        cannot train the student within ``bounds`` (distilled in the scenario, or supervised)
+        has NaN values and ``n_draws = 0``. ``attrs`` records ``scenario``, ``ci_prob``,
+        ``approx``, ``loss_kind`` and ``draws_used``.
+
+    Raises
+    ------
+    TypeError
+        If ``fit`` is not a ScalingFit, or a grid is not numeric.
+    ValueError
+        For a fit of another law, an unknown scenario, ``ci_prob`` outside (0, 1), a student
+        outside ``bounds``, a non-positive budget or ``max_draws``.
+
+    Notes
+    -----
+    Each draw's optimum is searched as in :func:`crossover`, the draws of a cell side by side:
+    the coarse grid of :func:`recommend` over the teachers the budget affords and the draw's
+    optimum at the budget below, then 10 rounds of compass search with Newton steps (the gaps
+    agree with 24 rounds to 1e-4 nats). On the shipped posterior thinned to 400 draws, the
+    default 25 x 25 grid takes about 6 s of CPU in ``best_case``, 14 s in
+    ``teacher_inference`` and 22 s in the scenarios that choose the teacher's size and tokens
+    (``benchmarks/distill_map_speed.py``). No warning is given for cells beyond the fitted
+    runs: most of a map lies there on purpose.
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
+    >>> grid = bd.distill_or_train(fit, "best_case", student_params=[1e9], compute=[1e20, 1e24])
+    >>> grid[["compute", "p_distillation_better", "paper_distill"]].values.tolist()
+    [[1e+20, 1.0, True], [1e+24, 0.0, False]]
+    """
+    _validate.fit(fit, ("distillation",), "distill_or_train")
+    b = _check_bounds(bounds)
+    lo, hi, n = DEFAULT_MAP_STUDENTS
+    sizes = np.sort(
+        _check_students(np.geomspace(lo, hi, n) if student_params is None else student_params, b)
+    )
+    lo, hi, n = DEFAULT_MAP_COMPUTE
+    budgets = np.sort(_check_budgets(np.geomspace(lo, hi, n) if compute is None else compute)[0])
+    scenario = _check_scenario(scenario)
+    ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
+    approx = _check_approx(approx)
+    if max_draws is not None and (
+        isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1
+    ):
+        raise ValueError(
+            f"max_draws must be a positive integer or None, got {max_draws!r}; e.g. "
+            "max_draws=1000 (fewer is faster), or None for every draw."
+        )
+    sup, dist, sup_student = _distillation_law_params(fit)
+    S = fit.n_samples
+    if max_draws is not None and S > max_draws:
+        keep = np.linspace(0, S - 1, int(max_draws)).round().astype(int)
+        sup = {k: v[keep] for k, v in sup.items()}
+        dist = {k: v[keep] for k, v in dist.items()}
+    paper_sup, paper_dist, _ = _distillation_law_params(_paper_fit())
+    sets = [(sup, dist, sup_student), (paper_sup, paper_dist, None)]
+    rows = []
+    counter = _sweep_counter("distill_or_train: student", len(sizes))
+    for N_S in sizes:
+        posterior, paper = _map_losses(sets, float(N_S), budgets, scenario, approx, b)
+        (dist_loss, sup_loss), (paper_dist_loss, paper_sup_loss) = posterior, paper
+        rows.extend(
+            _map_row(N_S, c, d, s, pd_, ps_, ci_prob)
+            for c, d, s, pd_, ps_ in zip(
+                budgets, dist_loss, sup_loss, paper_dist_loss, paper_sup_loss, strict=True
+            )
+        )
+        counter.step()
+    counter.close()
+    frame = pd.DataFrame(rows)
+    N = frame["student_params"].to_numpy(float)
+    D = _compute.supervised_tokens(frame["compute"].to_numpy(float), N, approx=approx)
+    frame.insert(2, "supervised_tokens_per_param", D / N)
+    frame.attrs.update(
+        {
+            "scenario": scenario,
+            "ci_prob": ci_prob,
+            "approx": approx,
+            "loss_kind": "mean law (epistemic; no run-to-run noise)",
+            "draws_used": int(next(iter(sup.values())).shape[0]),
+        }
+    )
+    return frame
+
+
+def _map_row(N_S, C, dist_loss, sup_loss, paper_dist, paper_sup, ci_prob) -> dict[str, Any]:
+    """One cell of :func:`distill_or_train` from the per-draw losses (NaN where infeasible)."""
+    gap = dist_loss - sup_loss
+    ok = np.isfinite(gap)
+    row: dict[str, Any] = {"student_params": float(N_S), "compute": float(C)}
+    if ok.any():
+        g = gap[ok]
+        s = _interval(g, ci_prob)
+        row.update(
+            {
+                "p_distillation_better": float(np.mean(g < 0)),
+                "p_distillation_better_by_margin": float(np.mean(g < -DECISION_MARGIN)),
+                "gap_median": s["median"],
+                "gap_lower": s["lower"],
+                "gap_upper": s["upper"],
+                "distilled_loss_median": float(np.median(dist_loss[ok])),
+                "supervised_loss_median": float(np.median(sup_loss[ok])),
+            }
+        )
+    else:
+        row.update(
+            dict.fromkeys(
+                (
+                    "p_distillation_better",
+                    "p_distillation_better_by_margin",
+                    "gap_median",
+                    "gap_lower",
+                    "gap_upper",
+                    "distilled_loss_median",
+                    "supervised_loss_median",
+                ),
+                np.nan,
+            )
+        )
+    paper_gap = float(paper_dist[0] - paper_sup[0])
+    row["paper_gap"] = paper_gap
+    row["paper_distill"] = bool(paper_gap < 0) if np.isfinite(paper_gap) else None
+    row["n_draws"] = int(ok.sum())
+    return row
+
+
+def _map_losses(
+    laws_: list[tuple[dict, dict, dict | None]], N_S, budgets, scenario, approx, b: _Bounds
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each set of law parameters ``(sup, dist, sup_student)`` of ``laws_``, per budget and
+    draw, the best distilled student's loss and the supervised student's (mean law,
+    nats/token): two ``(B, S)`` arrays, NaN where the budget cannot train the student within
+    the bounds (distilled in the scenario, or supervised).
+
+    Budgets are searched upwards, each draw from the best of the budget's coarse grid of
+    feasible teachers (:meth:`_Problem.coarse_grid`, the grid of :func:`recommend`) and its
+    optimum at the budget below, then by :data:`_MAP_ROUNDS` rounds of :func:`_compass`. A
+    budget's box of teachers depends on the budget, not on the law (except in ``best_case``,
+    where it is cheap to build), so it is built once for every set.
+    """
+    shapes = [(len(budgets), next(iter(sup.values())).shape[0]) for sup, _, _ in laws_]
+    out = [(np.full(shape, np.nan), np.full(shape, np.nan)) for shape in shapes]
+    previous: list[np.ndarray | None] = [None] * len(laws_)
+    for j, c in enumerate(budgets):
+        D_sup = float(_compute.supervised_tokens(float(c), N_S, approx=approx))
+        if not b.d_lo <= D_sup <= b.d_hi:
+            continue
+        p = None
+        for i, (sup, dist, sup_student) in enumerate(laws_):
+            try:
+                if p is None or scenario == "best_case":
+                    p = _build_problem(
+                        sup, dist, N_S, float(c), scenario, {}, approx, b, sup_student
+                    )
+                else:
+                    p = dataclasses.replace(p, sup=sup, dist=dist, sup_student=sup_student)
+            except ValueError:
+                break
+            x, f = _map_search(p, previous[i])
+            previous[i] = x
+            with np.errstate(all="ignore"):
+                out[i][0][j] = np.exp(f)
+                out[i][1][j] = np.exp(_log_sup(sup, p.log_NS, math.log(D_sup))[:, 0])
+    for losses in out:
+        for a in losses:
+            a[~np.isfinite(a)] = np.nan
+    return out
+
+
+def _map_search(p: _Problem, previous: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each draw's optimal log student loss in ``p`` and where it lies, ``(S,)`` and ``(S, d)``,
+    from the best of the coarse grid and ``previous`` (each draw's optimum at another budget)."""
+    S = next(iter(p.sup.values())).shape[0]
+    grid = p.coarse_grid()
+    cand = np.broadcast_to(grid[None], (S, *grid.shape))
+    if previous is not None:
+        cand = np.concatenate([cand, np.clip(previous, p.lo_u, p.hi_u)[:, None, :]], axis=1)
+    if cand.shape[1] == 0:
+        return np.full((S, p.dim), np.nan), np.full(S, np.inf)
+    m = p.log_loss(cand)
+    k = np.argmin(m, axis=1)
+    r = np.arange(S)
+    step = p.grid_spacing() / 2
+    return _compass(p.log_loss, cand[r, k], m[r, k], step, p.lo_u, p.hi_u, _MAP_ROUNDS)

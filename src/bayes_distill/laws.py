@@ -1,6 +1,6 @@
 """The scaling laws, written once against an array namespace.
 
-Three laws are implemented (DESIGN.md section 2):
+Three laws are implemented (``docs/model.md``):
 
 * ``"supervised"``: ``L(N, D) = E + (A / N**alpha + B / D**beta) ** gamma`` (Busbridge et al.
   2025, Eq. 1);
@@ -18,7 +18,7 @@ too) and :func:`pytensor_namespace` inside the PyMC model. The same code therefo
 model, the predictions and the decisions.
 
 The natural parameters (``E, A, B, alpha, ...``) are what users see. The sampler works on a
-reparameterisation that removes the long, thin ridges of the natural one (DESIGN.md section 6):
+reparameterisation that removes the long, thin ridges of the natural one:
 
 * ``log_E``;
 * ``a = log A - alpha * log N0`` and ``b = log B - beta * log D0``: the log of each term at the
@@ -47,6 +47,7 @@ import numpy as np
 
 __all__ = [
     "D0",
+    "DISTILLATION_ONLY_SAMPLED",
     "LAWS",
     "N0",
     "NUMPY",
@@ -55,6 +56,7 @@ __all__ = [
     "SAMPLED_NAMES",
     "distillation_loss",
     "log_distillation",
+    "log_student_loss",
     "log_supervised",
     "pytensor_namespace",
     "supervised_loss",
@@ -117,7 +119,7 @@ STUDENT_TERM_NAMES = ("n_prime", "d_prime", "alpha_prime_eff", "beta_prime_eff",
 #: Published fits, Busbridge et al. (2025) Table 6: the supervised law (73 runs) and the
 #: distillation law (697 runs). Use them as prior centres, not as truth: ``c1`` is not identified
 #: (only ``c1 * f1`` and ``1 / f1`` are) and ``B_prime`` with ``beta_prime`` does not reproduce
-#: the paper's own Figure 1 (DESIGN.md section 2).
+#: the paper's own Figure 1 (RMSE 0.043 nats on its runs; ``B'`` near 2e6 gives about 0.01).
 PAPER: dict[str, float] = {
     "E": 1.220,
     "A": 3355.0,
@@ -228,6 +230,53 @@ def log_distillation(
         )
     gap = -c0 * log_LT - kappa * xp.softplus(inv_f1 * (log_LT - log_LtS - log_d1)) + student_term
     return xp.logaddexp(log_LT, gap)
+
+
+#: The distillation law's own sampled parameters (those not shared with the supervised law).
+DISTILLATION_ONLY_SAMPLED = tuple(
+    k for k in SAMPLED_NAMES["distillation"] if k not in SAMPLED_NAMES["supervised"]
+)
+
+
+def log_student_loss(
+    xp: Any,
+    log_NS: Any,
+    log_DS: Any,
+    log_LT: Any,
+    *,
+    supervised: Mapping[str, Any],
+    distillation: Mapping[str, Any],
+    index: Any = None,
+):
+    """Log student loss of the distillation law, assembled from its parts.
+
+    The one place where the distillation law meets the supervised law: the student's own
+    supervised loss ``L(N_S, D_S)`` (with the ``supervised`` parameters: sampled names
+    ``log_E, a, b, alpha, beta, gamma``) and the law's student term depend only on
+    ``(log_NS, log_DS)``; :func:`log_distillation` combines them with the teacher's loss.
+
+    Parameters
+    ----------
+    xp : namespace
+        :data:`NUMPY` (arrays broadcast over draws) or :func:`pytensor_namespace`.
+    log_NS, log_DS : array_like
+        Log student size and tokens.
+    log_LT : array_like
+        Log teacher loss, broadcastable against the student quantities (after ``index``).
+    supervised, distillation : mapping
+        Sampled parameters: the supervised law of the student's own loss, and the
+        distillation-only ones (:data:`DISTILLATION_ONLY_SAMPLED`; extra keys are ignored).
+    index : array_like of int, optional
+        When ``(log_NS, log_DS)`` are the distinct student pairs, the pair of each run: the
+        student quantities are computed once per pair and gathered.
+    """
+    dist = {k: distillation[k] for k in DISTILLATION_ONLY_SAMPLED}
+    sup = {k: supervised[k] for k in SAMPLED_NAMES["supervised"] if k in supervised}
+    log_LtS = log_supervised(xp, log_NS, log_DS, **sup)
+    term = log_student_term(xp, log_NS, log_DS, **{k: dist[k] for k in STUDENT_TERM_NAMES})
+    if index is not None:
+        log_LtS, term = log_LtS[index], term[index]
+    return log_distillation(xp, None, None, log_LT, log_LtS=log_LtS, student_term=term, **dist)
 
 
 def to_sampled(law: str, natural: Mapping[str, Any]) -> dict[str, Any]:
@@ -425,7 +474,4 @@ def distillation_loss(
     log_NS = np.log(_positive("N_S", N_S))
     log_DS = np.log(_positive("D_S", D_S))
     log_LT = np.log(_positive("L_T", L_T))
-    sup = {k: s[k] for k in SAMPLED_NAMES["supervised"]}
-    log_LtS = log_supervised(NUMPY, log_NS, log_DS, **sup)
-    dist = {k: s[k] for k in SAMPLED_NAMES["distillation"] if k not in sup}
-    return np.exp(log_distillation(NUMPY, log_NS, log_DS, log_LT, log_LtS=log_LtS, **dist))
+    return np.exp(log_student_loss(NUMPY, log_NS, log_DS, log_LT, supervised=s, distillation=s))

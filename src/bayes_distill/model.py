@@ -30,7 +30,7 @@ above answers one of them:
   larger ``d`` and so a wider predictive interval. The growth is quadratic in ``d`` because
   that is the shape of the residuals: on the Chinchilla runs their median is flat (0.26-0.29%)
   over the inner two thirds of ``d`` and rises to 0.37% and then 0.79% in the outer two sixths.
-  A linear growth (``1 + lambda d``, used before) had to compromise between the flat core and
+  A linear growth (``1 + lambda d``) has to compromise between the flat core and
   the steep edge; the quadratic one fits the runs better (PSIS-LOO elpd +3.2 on Chinchilla,
   +3.3 on distillation) and widens the intervals of extrapolations more, which the backtests
   showed they need (the in-sample residuals of edge runs understate their out-of-sample error,
@@ -43,14 +43,14 @@ above answers one of them:
   the noise scale grow exponentially towards lower (``eta > 0``) or higher loss, up to
   ``U_CLIP`` spreads from the centre (:func:`soft_clip`). Predicting
   stronger runs than any fitted is the use the package exists for, so this is the direction
-  in which the intervals must not be too narrow. Measured (README, "Honest extrapolation"),
+  in which the intervals must not be too narrow. Measured (``docs/validation.md``, "Backtests"),
   with growth linear in ``d``: distillation in-sample 90% coverage 0.83 -> 0.87; backtests
   0.74 -> 0.83 (Chinchilla) and 0.76 -> 0.96 (distillation). With the quadratic growth:
   in-sample 0.85, backtests 0.87 (Chinchilla; 50% intervals 0.13 -> 0.26-0.30) and 1.0
   (distillation).
 
 Both are checked by backtests (fit the weaker runs, predict the stronger ones) in the tests, in
-:func:`bayes_distill.checks.backtest`, and in the README's table.
+:func:`bayes_distill.checks.backtest`, and in ``docs/validation.md``.
 
 Sampled parameterisation (see :mod:`bayes_distill.laws`): amplitudes centred at ``N0 = 1e9`` and
 ``D0 = 1e10``, ``kappa = c1 f1`` and ``1 / f1`` instead of ``c1``, and ``gamma'`` absorbed into
@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,17 @@ import pandas as pd
 from . import laws
 from .priors import Prior
 
-__all__ = ["GROUP_TOLERANCE", "Frame", "Groups", "ModelInputs", "build_model", "group_runs"]
+__all__ = [
+    "GROUP_TOLERANCE",
+    "OPTIONS",
+    "Draws",
+    "Frame",
+    "Groups",
+    "ModelInputs",
+    "ScalingModel",
+    "check_options",
+    "group_runs",
+]
 
 #: Two runs belong to one group when their sizes differ by less than this in log (2%), which
 #: absorbs the digitisation error of the bundled data.
@@ -89,7 +100,7 @@ U_CLIP = 3.0
 
 
 #: How the noise grows with the distance; saved with each fit (attribute ``noise_growth``) so
-#: a fit saved before the growth became quadratic (schema 1: linear) keeps its own.
+#: a fit saved with linear growth (file schema 1) keeps its own.
 NOISE_GROWTH = "quadratic"
 
 #: The loss coordinate of the distance is soft-clipped at ``D_CLIP`` spreads of the runs' log
@@ -142,17 +153,15 @@ _LIMIT_T = np.linspace(np.log(1e-3), np.log(5.0), 64)
 _LIMIT_SOFTMIN = 2e-4
 
 
-def _cut_supervised(pm, fixed: Mapping[str, float], posterior) -> dict:
+def _cut_supervised(pm, mean, chol) -> dict:
     """Second stage of a two-stage fit: the supervised law's parameters drawn from a normal
-    approximation of the first stage's posterior (positive exponents on the log scale)."""
+    approximation of the first stage's posterior (positive exponents on the log scale), given
+    as the model's data ``mean`` and Cholesky factor ``chol`` so that a compiled model serves
+    every fit."""
     import pytensor.tensor as pt
 
-    mean, chol = posterior
-    # non-centred, with the approximation as data so that a compiled model serves every fit
-    loc = pm.Data("supervised_mean", mean)
-    chol = pm.Data("supervised_chol", chol)
     z = pm.Normal("supervised_z", 0.0, 1.0, shape=len(laws.SAMPLED_NAMES["supervised"]))
-    raw = loc + pt.dot(chol, z)
+    raw = mean + pt.dot(chol, z)
     out = {}
     for i, name in enumerate(laws.SAMPLED_NAMES["supervised"]):
         value = pt.exp(raw[i]) if name in _LOG_SCALE else raw[i]
@@ -377,6 +386,72 @@ def prepare_inputs(
     return ModelInputs(law, x, y, groups, Frame.from_inputs(x, y))
 
 
+#: Natural input name -> key of its log in the model's inputs.
+LOG_KEYS = {"N": "log_N", "D": "log_D", "N_S": "log_NS", "D_S": "log_DS", "L_T": "log_LT"}
+NATURAL_OF = {v: k for k, v in LOG_KEYS.items()}
+
+#: The observation model's options and their valid values; the first is the default.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "likelihood": ("student_t", "normal"),
+    "discrepancy": ("groups", "none"),
+    "noise": ("distance", "constant"),
+}
+LIKELIHOODS = OPTIONS["likelihood"]
+DISCREPANCIES = OPTIONS["discrepancy"]
+NOISES = OPTIONS["noise"]
+
+
+def check_options(**options: Any) -> dict[str, str]:
+    """Validate observation-model options (``likelihood``, ``discrepancy``, ``noise``).
+
+    Unset options take their defaults (the first valid value). Returns all three.
+    """
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"Unknown model option(s) {unknown}; the model options (as in bd.fit) are "
+            f"{', '.join(OPTIONS)}."
+        )
+    out = {}
+    for name, valid in OPTIONS.items():
+        value = options.get(name, valid[0])
+        if not isinstance(value, str) or value not in valid:
+            raise ValueError(f"Unknown {name} {value!r}. Valid: {', '.join(valid)}.")
+        out[name] = value
+    return out
+
+
+class Draws:
+    """Posterior draws flattened over ``(chain, draw)`` once, as read-only NumPy arrays.
+
+    ``draws[name]`` is ``(S, size)``; :meth:`params` gives the scalar parameters shaped
+    ``(S, 1, ..., 1)`` to broadcast against inputs of ``ndim`` dimensions.
+    """
+
+    def __init__(self, posterior: Any):
+        self.posterior = posterior
+        self.n = int(posterior.sizes["chain"] * posterior.sizes["draw"])
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.posterior
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            arr = np.asarray(self.posterior[name].values, dtype=float).reshape(self.n, -1)
+            arr.flags.writeable = False
+            self._cache[name] = arr
+        return self._cache[name]
+
+    def scalar(self, name: str, ndim: int = 0) -> np.ndarray:
+        """Draws of a scalar parameter as ``(S, 1, ..., 1)`` with ``ndim`` trailing ones."""
+        return self[name][:, 0].reshape((self.n,) + (1,) * ndim)
+
+    def params(self, names: tuple[str, ...], ndim: int = 0) -> dict[str, np.ndarray]:
+        """:meth:`scalar` of each name."""
+        return {k: self.scalar(k, ndim) for k in names}
+
+
 def _likelihood(name, mu, sigma, observed, likelihood):
     import pymc as pm
 
@@ -385,116 +460,328 @@ def _likelihood(name, mu, sigma, observed, likelihood):
     return pm.Normal(name, mu=mu, sigma=sigma, observed=observed)
 
 
-def build_model(
-    inputs: ModelInputs,
-    priors: Mapping[str, Prior],
-    *,
-    likelihood: str = "student_t",
-    discrepancy: str = "groups",
-    noise: str = "distance",
-):
-    """Build the ``pymc.Model`` of ``inputs.law``.
+@dataclass(frozen=True)
+class ScalingModel:
+    """The observation model of one law: the law's assembly, the noise and the likelihood.
+
+    It serves both sides of a fit: :meth:`pymc` builds the PyMC model that is sampled (and
+    :meth:`data_updates` feeds a compiled one new runs), and :meth:`log_mean`,
+    :meth:`noise_draws` and :meth:`loglik` evaluate the same model in NumPy over posterior
+    :class:`Draws` for predictions, decisions and checks.
 
     Parameters
     ----------
-    inputs : ModelInputs
-        From :func:`prepare_inputs`.
-    priors : mapping
-        One :class:`~bayes_distill.priors.Prior` per sampled parameter, plus ``sigma`` and
-        ``tau`` (from :func:`~bayes_distill.priors.resolve_priors`).
-    likelihood : {"student_t", "normal"}
-    discrepancy : {"groups", "none"}
-        ``"groups"`` adds the shared offsets described in the module docstring.
-    noise : {"distance", "constant"}
-        ``"distance"`` lets the noise scale grow with the run's distance from the centre of
-        the runs, as described in the module docstring.
-
-    Returns
-    -------
-    pymc.Model
+    law : {"chinchilla", "supervised", "distillation"}
+    likelihood, discrepancy, noise : str
+        The options of :data:`OPTIONS` (see :func:`bayes_distill.fit`).
+    inputs : ModelInputs, optional
+        The fitted runs (``None`` for a law given by its parameters: no discrepancy offsets
+        and no distance to grow the noise with).
+    growth : {"quadratic", "linear"}
+        How the noise grows with the distance (:func:`distance_growth`).
+    student_supervised : mapping, optional
+        Distillation law: sampled supervised parameters at which the student's own
+        supervised loss inside the law is held (a two-stage fit); ``None``: the draws'.
     """
-    import pymc as pm
 
-    xp = laws.pytensor_namespace()
-    law = inputs.law
-    sup_names = laws.SAMPLED_NAMES["chinchilla" if law == "chinchilla" else "supervised"]
-    coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups}
-    if law == "distillation":
-        coords["limit_student"] = np.array(LIMIT_STUDENTS)
-    if inputs.supervised_groups is not None:
-        coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
-    fixed = inputs.fixed_supervised or {}
-    with pm.Model(coords=coords) as model:
+    law: str
+    likelihood: str = "student_t"
+    discrepancy: str = "groups"
+    noise: str = "distance"
+    inputs: ModelInputs | None = None
+    growth: str = NOISE_GROWTH
+    student_supervised: Mapping[str, float] | None = None
+
+    def __post_init__(self):
+        laws._check_law(self.law)
+        check_options(likelihood=self.likelihood, discrepancy=self.discrepancy, noise=self.noise)
+        if self.inputs is not None and self.inputs.law != self.law:
+            raise ValueError(f"inputs are for the {self.inputs.law} law, not {self.law}.")
+
+    @property
+    def supervised_names(self) -> tuple[str, ...]:
+        """Sampled names of the supervised law that this law carries."""
+        return laws.SAMPLED_NAMES["chinchilla" if self.law == "chinchilla" else "supervised"]
+
+    # ---- PyMC ---------------------------------------------------------------------------
+    def cache_key(self, priors: Mapping[str, Prior]) -> tuple:
+        """What determines the compiled model's structure (its data can change)."""
+        inputs = self.inputs
+        return (
+            self.law,
+            tuple(sorted((k, repr(v)) for k, v in priors.items())),
+            self.likelihood,
+            self.discrepancy,
+            self.noise,
+            tuple((g, grp.n) for g, grp in inputs.groups.items()),
+            inputs.supervised_groups.n if inputs.supervised_groups is not None else None,
+            tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
+        )
+
+    def data_updates(self) -> dict[str, Any]:
+        """Values of every ``pm.Data`` of :meth:`pymc`, by name, for these inputs."""
+        return self._data(self.inputs)
+
+    def _data(self, inputs: ModelInputs) -> dict[str, Any]:
+        if inputs.law == "distillation":
+            pair_NS, pair_DS, pair_index = inputs.student_pairs
+            out = {"pair_log_NS": pair_NS, "pair_log_DS": pair_DS, "pair_index": pair_index}
+            out["log_LT"] = inputs.x["log_LT"]
+        else:
+            out = dict(inputs.x)
+        out["log_loss"] = inputs.y
+        for k, v in (inputs.fixed_supervised or {}).items():
+            out[f"fixed_{k}"] = v
+        if inputs.supervised_posterior is not None:
+            out["supervised_mean"], out["supervised_chol"] = inputs.supervised_posterior
+        if self.discrepancy == "groups":
+            out.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
+        if self.noise == "distance":
+            out["distance"] = inputs.distance
+            out["loss_centre"] = inputs.frame.loss_centre
+            out["loss_scale"] = inputs.frame.loss_scale
+        if inputs.supervised_x is not None:
+            out.update({f"supervised_{k}": v for k, v in inputs.supervised_x.items()})
+            out["supervised_log_loss"] = inputs.supervised_y
+            if self.discrepancy == "groups":
+                out["supervised_size_index"] = inputs.supervised_groups.index
+        return out
+
+    def pymc(self, priors: Mapping[str, Prior]):
+        """Build the ``pymc.Model`` of these inputs.
+
+        Parameters
+        ----------
+        priors : mapping
+            One :class:`~bayes_distill.priors.Prior` per sampled parameter, plus ``sigma``,
+            ``tau``, ``lambda`` and ``eta`` (from :func:`~bayes_distill.priors.resolve_priors`).
+
+        Returns
+        -------
+        pymc.Model
+            Every array of the inputs is a ``pm.Data`` named as in :meth:`data_updates`.
+        """
+        import pymc as pm
+
+        inputs = self.inputs
+        if inputs is None:
+            raise ValueError("A ScalingModel without inputs (runs) has no PyMC model.")
+        data = self._data(inputs)
+        coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups}
+        if self.law == "distillation":
+            coords["limit_student"] = np.array(LIMIT_STUDENTS)
+        if inputs.supervised_groups is not None:
+            coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
+        with pm.Model(coords=coords) as model:
+            d = {k: pm.Data(k, v) for k, v in data.items()}
+            mu_law, sup = self._pymc_law(pm, priors, d)
+            scale = priors["sigma"].to_pymc("sigma")
+            mu = mu_law
+            if self.discrepancy == "groups":
+                for g in inputs.groups:
+                    # non-centred: on the Chinchilla runs a size holds ~5 runs whose mean is
+                    # known about as well as tau, where the centred version left divergences
+                    tau = priors["tau"].to_pymc(f"tau_{g}")
+                    z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
+                    mu = mu + tau * z[d[f"{g}_index"]]
+            if self.noise == "distance":
+                lam = priors["lambda"].to_pymc("lambda")
+                eta = priors["eta"].to_pymc("eta")
+                u = (mu_law - d["loss_centre"]) / d["loss_scale"]  # the law's standardised log loss
+                scale = noise_scale(laws.pytensor_namespace(), scale, lam, eta, d["distance"], u)
+            _likelihood("obs", mu, scale, d["log_loss"], self.likelihood)
+            if inputs.supervised_x is not None:
+                self._pymc_supervised_runs(pm, priors, d, sup)
+        return model
+
+    def _pymc_law(self, pm, priors, d) -> tuple[Any, dict]:
+        """The law's log mean at the runs (the sampled parameters created on the way) and the
+        supervised parameters."""
+        xp = laws.pytensor_namespace()
+        fixed = self.inputs.fixed_supervised or {}
         theta = {
             name: priors[name].to_pymc(name)
-            for name in laws.SAMPLED_NAMES[law]
+            for name in laws.SAMPLED_NAMES[self.law]
             if name not in fixed
         }
         if fixed:
-            theta.update(_cut_supervised(pm, fixed, inputs.supervised_posterior))
-        sigma = priors["sigma"].to_pymc("sigma")
-        sup = {k: theta[k] for k in sup_names}
-        # the student's own supervised loss inside the distillation law (held fixed in a
-        # two-stage fit; otherwise the same law as the teacher's and the baseline's)
-        sup_student = {k: pm.Data(f"fixed_{k}", v) for k, v in fixed.items()} or sup
-        if law == "distillation":
-            # the student's supervised loss and the law's student term depend only on (N_S,
-            # D_S), which takes few distinct values (14 pairs on the Figure-1 runs): computed
-            # once per pair and gathered per run, they no longer dominate the gradient
-            # (measured: 206 -> 79 us per logp+gradient, README "Performance")
-            pair_NS, pair_DS, pair_index = inputs.student_pairs
-            log_NS = pm.Data("pair_log_NS", pair_NS)
-            log_DS = pm.Data("pair_log_DS", pair_DS)
-            idx = pm.Data("pair_index", pair_index)
-            log_LT = pm.Data("log_LT", inputs.x["log_LT"])
-            log_LtS = laws.log_supervised(xp, log_NS, log_DS, **sup_student)[idx]
-            dist = {k: theta[k] for k in laws.SAMPLED_NAMES["distillation"] if k not in sup}
-            term_params = {k: dist[k] for k in laws.STUDENT_TERM_NAMES}
-            term = laws.log_student_term(xp, log_NS, log_DS, **term_params)[idx]
-            mu = laws.log_distillation(
-                xp, None, None, log_LT, log_LtS=log_LtS, student_term=term, **dist
-            )
-            gap = infinite_data_gap(xp, sup, dist, sup_student)
-            pm.Deterministic("infinite_data_gap", gap, dims="limit_student")
-            pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
-        else:
-            x = {k: pm.Data(k, v) for k, v in inputs.x.items()}
-            mu = laws.log_supervised(xp, x["log_N"], x["log_D"], **sup)
-        mu_law = mu
-        for g, grp in inputs.groups.items():
-            if discrepancy == "groups":
-                # non-centred: on the Chinchilla runs a size holds ~5 runs whose mean is known
-                # about as well as tau, where the centred version left divergences
-                tau = priors["tau"].to_pymc(f"tau_{g}")
-                z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
-                mu = mu + tau * z[pm.Data(f"{g}_index", grp.index)]
+            theta.update(_cut_supervised(pm, d["supervised_mean"], d["supervised_chol"]))
+        sup = {k: theta[k] for k in self.supervised_names}
+        if self.law != "distillation":
+            return laws.log_supervised(xp, d["log_N"], d["log_D"], **sup), sup
+        # the student's own supervised loss (held fixed in a two-stage fit, otherwise the same
+        # law as the teacher's and the baseline's) and the student term depend only on (N_S,
+        # D_S), which takes few distinct values: computed once per pair, gathered per run
+        student = {k: d[f"fixed_{k}"] for k in fixed} or sup
+        mu = laws.log_student_loss(
+            xp,
+            d["pair_log_NS"],
+            d["pair_log_DS"],
+            d["log_LT"],
+            supervised=student,
+            distillation=theta,
+            index=d["pair_index"],
+        )
+        gap = infinite_data_gap(xp, sup, theta, student)
+        pm.Deterministic("infinite_data_gap", gap, dims="limit_student")
+        pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
+        return mu, sup
 
-        y = pm.Data("log_loss", inputs.y)
-        scale = sigma
-        if noise == "distance":
-            lam = priors["lambda"].to_pymc("lambda")
-            d_inputs = pm.Data("distance", inputs.distance)
-            # centre and spread of the loss as data, so a cached compiled model serves new runs
-            loss_centre = pm.Data("loss_centre", inputs.frame.loss_centre)
-            loss_scale = pm.Data("loss_scale", inputs.frame.loss_scale)
-            eta = priors["eta"].to_pymc("eta")
-            u = (mu_law - loss_centre) / loss_scale  # the law's standardised log loss
-            scale = noise_scale(xp, sigma, lam, eta, d_inputs, u)
-        _likelihood("obs", mu, scale, y, likelihood)
-        if inputs.supervised_x is not None:
-            sx = {k: pm.Data(f"supervised_{k}", v) for k, v in inputs.supervised_x.items()}
-            smu = laws.log_supervised(xp, sx["log_N"], sx["log_D"], **sup)
-            if discrepancy != "none":
-                tau_s = priors["tau"].to_pymc("tau_supervised_size")
-                z_s = pm.Normal("z_supervised_size", 0.0, 1.0, dims="supervised_size_group")
-                sidx = pm.Data("supervised_size_index", inputs.supervised_groups.index)
-                smu = smu + tau_s * z_s[sidx]
-            sigma_s = priors["sigma"].to_pymc("sigma_supervised")
-            _likelihood(
-                "supervised_obs",
-                smu,
-                sigma_s,
-                pm.Data("supervised_log_loss", inputs.supervised_y),
-                likelihood,
+    def _pymc_supervised_runs(self, pm, priors, d, sup) -> None:
+        """The jointly fitted supervised runs' likelihood (constant noise)."""
+        xp = laws.pytensor_namespace()
+        smu = laws.log_supervised(xp, d["supervised_log_N"], d["supervised_log_D"], **sup)
+        if self.discrepancy == "groups":
+            tau_s = priors["tau"].to_pymc("tau_supervised_size")
+            z_s = pm.Normal("z_supervised_size", 0.0, 1.0, dims="supervised_size_group")
+            smu = smu + tau_s * z_s[d["supervised_size_index"]]
+        sigma_s = priors["sigma"].to_pymc("sigma_supervised")
+        _likelihood("supervised_obs", smu, sigma_s, d["supervised_log_loss"], self.likelihood)
+
+    # ---- NumPy, over posterior draws ----------------------------------------------------
+    def log_supervised(self, draws: Draws, log_N: Any, log_D: Any) -> np.ndarray:
+        """Log of the supervised law per draw: ``(S, *broadcast(log_N, log_D))``."""
+        log_N, log_D = np.broadcast_arrays(np.asarray(log_N, float), np.asarray(log_D, float))
+        p = draws.params(self.supervised_names, log_N.ndim)
+        return laws.log_supervised(laws.NUMPY, log_N[None], log_D[None], **p)
+
+    def log_mean(self, draws: Draws, logs: Mapping[str, Any]) -> np.ndarray:
+        """Log of the law (no noise, no offsets) per draw: ``(S, *shape)``.
+
+        ``logs`` holds the log inputs (keys of :data:`LOG_KEYS`); ``log_LT`` may be given per
+        draw, with shape ``(S, *shape)``.
+        """
+        if self.law != "distillation":
+            return self.log_supervised(draws, logs["log_N"], logs["log_D"])
+        log_NS, log_DS = np.broadcast_arrays(
+            np.asarray(logs["log_NS"], float), np.asarray(logs["log_DS"], float)
+        )
+        log_LT = np.asarray(logs["log_LT"], float)
+        lead = log_LT.shape[:1] == (draws.n,)
+        ndim = max(log_NS.ndim, log_LT.ndim - 1 if lead else log_LT.ndim)
+        per_draw = lead and log_LT.ndim > ndim
+        student = self.student_supervised or draws.params(self.supervised_names, ndim)
+        return laws.log_student_loss(
+            laws.NUMPY,
+            log_NS[None],
+            log_DS[None],
+            log_LT if per_draw else log_LT[None],
+            supervised=student,
+            distillation=draws.params(laws.DISTILLATION_ONLY_SAMPLED, ndim),
+        )
+
+    @property
+    def located(self) -> bool:
+        """Whether the noise depends on where a run is (it grows with the distance)."""
+        return self.noise == "distance" and self.inputs is not None
+
+    def noise_scale_at(
+        self,
+        draws: Draws,
+        shape: tuple[int, ...],
+        logs: Mapping[str, np.ndarray] | None,
+        law_mean: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Noise scale per draw at runs of ``shape``: ``(S, *shape)`` or ``(S, 1, ...)``.
+
+        ``sigma (1 + lambda d^2) exp(-eta clip(u))`` with ``d`` the runs' distance (their log
+        inputs ``logs`` and the law's log loss ``law_mean``, computed when not given) from the
+        centre of the fitted runs; ``sigma`` alone when the noise is constant.
+        """
+        ndim = len(shape)
+        sigma = draws.scalar("sigma", ndim)
+        if "lambda" not in draws or self.inputs is None:
+            return sigma
+        frame = self.inputs.frame
+        if logs is None or any(k not in logs for k in frame.keys):
+            needed = [NATURAL_OF[k] for k in frame.keys]
+            raise ValueError(
+                "This fit's noise grows with the distance from its runs, so predictive draws "
+                f"need the location of the new runs: pass at= with {needed}."
             )
-    return model
+        if law_mean is None:
+            law_mean = self.log_mean(draws, logs)
+        u = frame.loss_coordinate(law_mean)
+        d_inputs = frame.distance({k: logs[k] for k in frame.keys})
+        eta = draws.scalar("eta", ndim) if "eta" in draws else 0.0
+        return noise_scale(np, sigma, draws.scalar("lambda", ndim), eta, d_inputs, u, self.growth)
+
+    def _offsets_at(self, draws: Draws, g: str, v: np.ndarray, e: np.ndarray) -> np.ndarray:
+        """Offset of factor ``g`` at log values ``v``, per draw: ``(S, *v.shape)``. Values in a
+        fitted group reuse its offset; others draw ``tau_g * e`` (a new group)."""
+        out = np.broadcast_to(draws.scalar(f"tau_{g}", v.ndim) * e, (draws.n, *v.shape)).copy()
+        delta = self.offsets(draws, g)
+        if delta is not None:
+            known = self.inputs.groups[g].lookup(v, factor_tolerance(self.law, g))
+            mask = known >= 0
+            if np.any(mask):
+                out[:, mask] = delta[:, known[mask]]
+        return out
+
+    def offsets(self, draws: Draws, g: str) -> np.ndarray | None:
+        """Fitted offset of each group of factor ``g``: ``(S, K)``, or None."""
+        if self.inputs is None or f"z_{g}" not in draws:
+            return None
+        return draws[f"tau_{g}"][:, :1] * draws[f"z_{g}"]
+
+    def noise_draws(
+        self,
+        draws: Draws,
+        shape: tuple[int, ...],
+        rng: np.random.Generator,
+        *,
+        logs: Mapping[str, np.ndarray] | None = None,
+        common: bool = False,
+        observation: str = "obs",
+        law_mean: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Predictive deviation of log loss from the law per draw, ``(S, *shape)``: the
+        offsets of the runs' groups plus the run noise. See :meth:`ScalingFit.noise_draws`."""
+        S, shape = draws.n, tuple(shape)
+        ndim = len(shape)
+        draw_shape = (S,) + ((1,) * ndim if common else shape)
+
+        def unit_noise():
+            if self.likelihood == "student_t":
+                return rng.standard_t(STUDENT_T_NU, size=draw_shape)
+            return rng.standard_normal(draw_shape)
+
+        if observation != "obs":
+            name = "sigma_supervised" if "sigma_supervised" in draws else "sigma"
+            out = draws.scalar(name, ndim) * unit_noise()
+            if "tau_supervised_size" in draws:
+                out = out + draws.scalar("tau_supervised_size", ndim) * rng.standard_normal(
+                    draw_shape
+                )
+            return np.broadcast_to(out, (S, *shape)).copy()
+        scale = self.noise_scale_at(draws, shape, logs, law_mean)
+        out = np.broadcast_to(scale * unit_noise(), (S, *shape)).copy()
+        factors = factor_values(self.law, logs or {})
+        for g in group_names(self.law):
+            if f"tau_{g}" not in draws:
+                continue
+            e = rng.standard_normal(draw_shape)
+            if g in factors:
+                out = out + self._offsets_at(draws, g, np.asarray(factors[g], float), e)
+            else:
+                out = out + draws.scalar(f"tau_{g}", ndim) * e
+        return out
+
+    def loglik(self, draws: Draws, mu: np.ndarray | None = None) -> np.ndarray:
+        """Pointwise log-likelihood of the fitted runs per draw, ``(S, n_runs)`` (``mu``: the
+        law's log mean at the runs, when already computed)."""
+        from scipy import stats
+
+        inputs = self.inputs
+        if mu is None:
+            mu = self.log_mean(draws, inputs.x)
+        loc = mu.copy()
+        for g, grp in inputs.groups.items():
+            delta = self.offsets(draws, g)
+            if delta is not None:
+                loc += delta[:, grp.index]
+        sigma = self.noise_scale_at(draws, (len(inputs.y),), inputs.x, mu)
+        y = inputs.y[None, :]
+        if self.likelihood == "student_t":
+            return stats.t.logpdf(y, df=STUDENT_T_NU, loc=loc, scale=sigma)
+        return stats.norm.logpdf(y, loc=loc, scale=sigma)

@@ -9,7 +9,9 @@ figures you no longer need with ``plt.close(fig)``.
 :func:`ppc`                     observed losses against the prior or posterior predictive
 :func:`loss_vs_compute`         isoFLOP curves and the compute-optimal frontier (supervised laws)
 :func:`capacity_gap`            student loss against teacher loss: the U-shape (distillation)
-:func:`distill_map`             P(distillation beats supervised) over student size x budget
+:func:`distill_map`             P(distillation beats supervised) over student size x budget,
+                                with the paper's boundary (from
+                                :func:`bayes_distill.distill_or_train`)
 :func:`crossover`               the compute where supervised training overtakes distillation,
                                 against student size (from :func:`bayes_distill.crossover`)
 :func:`shared_teacher`          P(distillation better) and the loss at risk against the number
@@ -41,13 +43,14 @@ import numpy as np
 import pandas as pd
 
 from . import laws
+from . import validate as _validate
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
     from matplotlib.figure import Figure
 
     from .decide import Recommendation
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
 __all__ = [
     "capacity_gap",
@@ -75,28 +78,6 @@ def _pyplot():
     return plt
 
 
-def _check_fit(fit: Any, laws_ok: tuple[str, ...], function: str) -> ScalingFit:
-    from .fit import ScalingFit
-
-    if not isinstance(fit, ScalingFit):
-        raise TypeError(
-            f"{function} needs a bayes_distill.ScalingFit (from bd.fit, bd.load_fit or "
-            f"bd.datasets.fitted), got {type(fit).__name__}."
-        )
-    if fit.law not in laws_ok:
-        raise ValueError(
-            f"{function} needs a fit of the {' or '.join(map(repr, laws_ok))} law, got a "
-            f"{fit.law!r} fit."
-        )
-    return fit
-
-
-def _check_ci_prob(ci_prob: Any) -> float:
-    if isinstance(ci_prob, bool) or not isinstance(ci_prob, int | float) or not 0 < ci_prob < 1:
-        raise ValueError(f"ci_prob must be a number in (0, 1), got {ci_prob!r}; e.g. 0.9.")
-    return float(ci_prob)
-
-
 def _positive_values(name: str, values: Any, example: str) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(values, dtype=float))
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -112,6 +93,18 @@ def _band(draws: np.ndarray, ci_prob: float) -> tuple[np.ndarray, np.ndarray, np
 
 def _pct(ci_prob: float) -> str:
     return f"{100 * ci_prob:.0f}%"
+
+
+def _band_panel(ax, ci_prob: float, what: str = "") -> None:
+    """Label a panel that draws credible bands minus their median (nats), around a zero line.
+
+    Bands of a loss a few hundredths of a nat wide are a line's width on an axis spanning a
+    nat; drawn against their median they fill the panel, so their width, and how it grows
+    beyond the runs, can be read.
+    """
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    ax.set_ylabel(f"{_pct(ci_prob)} band\n- median{what} (nats)", fontsize="small")
+    ax.tick_params(labelsize="small")
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,9 +157,9 @@ def ppc(
     from scipy.stats import gaussian_kde
 
     from . import checks
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
-    ci_prob = _check_ci_prob(ci_prob)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
     if isinstance(data, ScalingFit):
@@ -267,7 +260,10 @@ def loss_vs_compute(
     (median and band), the optimum ``N*`` (median, with its interval as a horizontal bar), and
     the runs within 20% of that budget.
 
-    All bands are of the mean law (epistemic uncertainty, no run-to-run noise).
+    All bands are of the mean law (epistemic uncertainty, no run-to-run noise). Near the runs
+    they are a few thousandths of a nat wide, thinner than the lines on a loss axis, so a
+    panel under each plot draws them minus their median (grey: the runs' compute), where their
+    width and its growth beyond the runs can be read.
 
     Parameters
     ----------
@@ -287,6 +283,8 @@ def loss_vs_compute(
     Returns
     -------
     matplotlib.figure.Figure
+        ``fig.axes``: the frontier, the isoFLOP curves, then the band panel under each, and
+        the colour bar of the runs' sizes (when there are runs).
 
     Examples
     --------
@@ -294,15 +292,17 @@ def loss_vs_compute(
     >>> p = {k: bd.laws.PAPER[k] for k in bd.laws.PARAM_NAMES["supervised"]}
     >>> fit = bd.ScalingFit.from_params("supervised", p)
     >>> fig = bd.plots.loss_vs_compute(fit, budgets=[1e19, 1e21], compute_range=(1e18, 1e23))
-    >>> fig.axes[1].get_xlabel()
+    >>> [ax.get_ylabel() for ax in fig.axes[:2]]
+    ['loss (nats/token)', 'loss (nats/token)']
+    >>> fig.axes[3].get_xlabel()
     'parameters N'
     """
     from . import compute as _compute
     from .decide import compute_optimal
     from .extrapolation import ExtrapolationWarning
 
-    fit = _check_fit(fit, ("chinchilla", "supervised"), "loss_vs_compute")
-    ci_prob = _check_ci_prob(ci_prob)
+    fit = _validate.fit(fit, ("chinchilla", "supervised"), "loss_vs_compute", converged=False)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 3:
         raise ValueError(f"n_points must be an integer >= 3, got {n_points!r}.")
     runs = fit.runs
@@ -331,7 +331,9 @@ def loss_vs_compute(
         opt = compute_optimal(fit, compute=budgets, ci_prob=ci_prob, approx=approx)
 
     plt = _pyplot()
-    fig, (ax_f, ax_i) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+    fig, ((ax_f, ax_i), (band_f, band_i)) = plt.subplots(
+        2, 2, figsize=(12, 6.4), sharex="col", height_ratios=[3, 1.3], layout="constrained"
+    )
     ax_f.fill_between(
         front["compute"],
         front["loss_lower"],
@@ -353,8 +355,20 @@ def loss_vs_compute(
             label="runs",
         )
         fig.colorbar(sc, ax=ax_f, label="log10 parameters N")
+    band_f.fill_between(
+        front["compute"],
+        front["loss_lower"] - front["loss_median"],
+        front["loss_upper"] - front["loss_median"],
+        color="C0",
+        alpha=0.4,
+        lw=0,
+    )
+    _band_panel(band_f, ci_prob)
+    if run_c is not None:
+        band_f.axvspan(run_c.min(), run_c.max(), color="0.9", zorder=0, label="runs' compute")
+        band_f.legend(loc="upper left", frameon=False, fontsize="small")
     ax_f.set_xscale("log")
-    ax_f.set_xlabel("training compute C (FLOPs)")
+    band_f.set_xlabel("training compute C (FLOPs)")
     ax_f.set_ylabel(_LOSS_LABEL)
     ax_f.set_title("compute-optimal frontier (mean law)")
     ax_f.legend(loc="upper right", frameon=False)
@@ -364,6 +378,7 @@ def loss_vs_compute(
     if runs is not None:
         N_lo, N_hi = min(N_lo, runs["N"].min() / 2), max(N_hi, runs["N"].max() * 2)
     N_grid = np.geomspace(N_lo, N_hi, n_points)
+    isoflop_bands = []
     for k, c in enumerate(budgets):
         color = f"C{k % 10}"
         D = _compute.supervised_tokens(c, N_grid, approx=approx)
@@ -371,6 +386,8 @@ def loss_vs_compute(
         med, lo, hi = _band(loss, ci_prob)
         ax_i.fill_between(N_grid, lo, hi, color=color, alpha=0.2, lw=0)
         ax_i.plot(N_grid, med, color=color, lw=1.5, label=f"C = {c:.2g}")
+        band_i.fill_between(N_grid, lo - med, hi - med, color=color, alpha=0.3, lw=0)
+        isoflop_bands.append((med, lo - med, hi - med))
         row = opt.iloc[k]
         ax_i.errorbar(
             [row["N_median"]],
@@ -389,8 +406,9 @@ def loss_vs_compute(
                 ax_i.scatter(
                     runs["N"][near], runs["loss"][near], color=color, s=14, ec="black", zorder=3
                 )
+    _band_panel(band_i, ci_prob)
     ax_i.set_xscale("log")
-    ax_i.set_xlabel("parameters N")
+    band_i.set_xlabel("parameters N")
     ax_i.set_ylabel(_LOSS_LABEL)
     ax_i.set_title(f"isoFLOP curves ({_pct(ci_prob)} bands), optimum N* with interval")
     ax_i.legend(loc="upper right", frameon=False, fontsize="small")
@@ -404,6 +422,14 @@ def loss_vs_compute(
             top = max(top, float(runs["loss"][near_any].max()))
     span = max(top - bottom, 0.05)
     ax_i.set_ylim(bottom - 0.1 * span, top + 0.35 * span)
+    # the band panel is scaled to the bands of the curves where they are in view above
+    shown = [
+        np.abs(np.r_[lo_dev[med <= top + 0.35 * span], hi_dev[med <= top + 0.35 * span]])
+        for med, lo_dev, hi_dev in isoflop_bands
+    ]
+    reach = max((float(np.nanmax(a)) for a in shown if a.size), default=0.0)
+    if reach > 0:
+        band_i.set_ylim(-1.1 * reach, 1.1 * reach)
     fig.suptitle(f"{fit.law.capitalize()} law: loss against compute")
     return fig
 
@@ -443,7 +469,9 @@ def capacity_gap(
     teacher loss of the median curve marked. A better teacher helps until the student cannot
     follow it, after which the student gets worse. Dotted horizontal lines give the same student
     trained supervised on ``D_S`` tokens (median of the mean law); the dashed diagonal is
-    ``L_S = L_T``. Runs of the same student and tokens are overlaid.
+    ``L_S = L_T``. Runs of the same student and tokens are overlaid. The bands of the mean law
+    are thinner than the lines near the runs, so a panel underneath draws each band minus its
+    median (grey: the fitted teachers' losses).
 
     Parameters
     ----------
@@ -466,19 +494,20 @@ def capacity_gap(
     Returns
     -------
     matplotlib.figure.Figure
+        ``fig.axes``: the curves, then the band panel.
 
     Examples
     --------
     >>> import bayes_distill as bd
     >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
     >>> fig = bd.plots.capacity_gap(fit, student_params=[2e8, 1e9])
-    >>> fig.axes[0].get_xlabel()
-    'teacher loss L_T (nats/token)'
+    >>> fig.axes[0].get_ylabel(), fig.axes[1].get_xlabel()
+    ('student loss L_S (nats/token)', 'teacher loss L_T (nats/token)')
     """
     from .extrapolation import ExtrapolationWarning
 
-    fit = _check_fit(fit, ("distillation",), "capacity_gap")
-    ci_prob = _check_ci_prob(ci_prob)
+    fit = _validate.fit(fit, ("distillation",), "capacity_gap", converged=False)
+    ci_prob = _validate.probability("ci_prob", ci_prob)
     if kind not in ("mean", "predictive"):
         raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
     sizes = _positive_values("student_params", student_params, "student_params=[2e8, 1e9]")
@@ -504,7 +533,9 @@ def capacity_gap(
     grid = np.sort(grid)
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    fig, (ax, band) = plt.subplots(
+        2, 1, figsize=(7.5, 6.6), sharex=True, height_ratios=[3, 1.3], layout="constrained"
+    )
     for k, (n, d) in enumerate(zip(sizes, tokens, strict=True)):
         color = f"C{k % 10}"
         new = pd.DataFrame({"N_S": n, "D_S": d, "L_T": grid})
@@ -515,6 +546,14 @@ def capacity_gap(
             pred = fit.predict(new, kind=kind, ci_prob=ci_prob, random_seed=random_seed)
         ax.fill_between(grid, pred["lower"], pred["upper"], color=color, alpha=0.2, lw=0)
         ax.plot(grid, pred["median"], color=color, lw=2, label=f"N_S = {n:.3g}, D_S = {d:.3g}")
+        band.fill_between(
+            grid,
+            pred["lower"] - pred["median"],
+            pred["upper"] - pred["median"],
+            color=color,
+            alpha=0.3,
+            lw=0,
+        )
         j = int(np.argmin(pred["median"].to_numpy()))
         ax.plot(grid[j], pred["median"].iloc[j], marker="v", color=color, mec="black", ms=8)
         sup = np.exp(fit.log_supervised_mean(n, d)).ravel()
@@ -528,12 +567,15 @@ def capacity_gap(
                     runs["L_T"][same], runs["L_S"][same], color=color, ec="black", s=16, zorder=3
                 )
     ax.plot(grid, grid, color="0.4", ls="--", lw=1, label="L_S = L_T")
-    ax.set_xlabel("teacher loss L_T (nats/token)")
+    _band_panel(band, ci_prob)
+    if runs is not None:
+        band.axvspan(runs["L_T"].min(), runs["L_T"].max(), color="0.9", zorder=0)
+    band.set_xlabel("teacher loss L_T (nats/token)")
     ax.set_ylabel("student loss L_S (nats/token)")
     which = "mean law" if kind == "mean" else "posterior predictive"
     ax.set_title(
-        f"Capacity gap: {which}, {_pct(ci_prob)} bands; triangles: best teacher; "
-        "dotted: supervised student",
+        f"Capacity gap: {which}, {_pct(ci_prob)} bands (below: minus the median)\n"
+        "triangles: best teacher; dotted: supervised student",
         fontsize="medium",
     )
     ax.legend(loc="upper left", frameon=False, fontsize="small")
@@ -546,7 +588,7 @@ def capacity_gap(
 
 def _thinned(fit: ScalingFit, max_draws: int | None) -> ScalingFit:
     """The fit with at most ``max_draws`` posterior draws (evenly thinned)."""
-    from .fit import ScalingFit
+    from .results import ScalingFit
 
     if max_draws is None or fit.n_samples <= max_draws:
         return fit
@@ -560,124 +602,126 @@ def _thinned(fit: ScalingFit, max_draws: int | None) -> ScalingFit:
     return ScalingFit(tree, fit.law, runs=fit.runs, supervised_runs=fit.supervised_runs)
 
 
-def distill_map(
-    fit: ScalingFit,
-    scenario: str = "teacher_pretraining",
-    *,
-    student_params: Sequence[float] | np.ndarray | None = None,
-    compute: Sequence[float] | np.ndarray | None = None,
-    risk_tolerance: float = 0.5,
-    max_draws: int | None = 1000,
-    random_seed: int | None = 0,
-) -> Figure:
+#: The columns of :func:`bayes_distill.distill_or_train` that :func:`distill_map` draws.
+_MAP_COLUMNS = ("student_params", "compute", "p_distillation_better", "paper_gap")
+
+
+def distill_map(frame: pd.DataFrame) -> Figure:
     """Map of P(distillation beats supervised training) over student size and compute.
 
-    For every student size ``N_S`` and budget ``C``, :func:`bayes_distill.recommend` finds the
-    distillation allocation for ``scenario`` and the posterior probability that the distilled
-    student beats the same student trained on data with the whole budget (mean law). The
-    colour is that probability; the black contour at 0.5 is where the paper's hard line would
-    be (Busbridge et al. 2025, Figure 6). Grey cells: budgets that cannot train the student in
-    this scenario.
+    Draws the table of :func:`bayes_distill.distill_or_train`: the colour of each cell is the
+    share of posterior draws whose best distilled student (for the table's scenario) beats the
+    same student trained on data with the whole budget. The solid black line is the
+    posterior's boundary, ``P = 0.5``; the dashed orange line is the boundary under the
+    paper's coefficients (Busbridge et al. 2025, Table 6, as a point fit: the hard line of
+    their Figure 6), where the gap ``paper_gap`` changes sign. The legend says which is which.
+    A black dotted line marks where the supervised student trains on one token per parameter:
+    above it (large students, small budgets) both laws are evaluated far from any run. Grey
+    cells: budgets that cannot train the student in the scenario within the bounds.
 
     Parameters
     ----------
-    fit : ScalingFit
-        A ``"distillation"`` fit.
-    scenario : str, default "teacher_pretraining"
-        ``"best_case"``, ``"teacher_inference"``, ``"teacher_pretraining"`` or
-        ``"pretraining_and_inference"`` (DESIGN.md section 3).
-    student_params : array_like, optional
-        Student sizes; default 7 from 1e8 to 1e10.
-    compute : array_like, optional
-        Budgets in FLOPs; default 9 from 1e19 to 1e25.
-    risk_tolerance : float, default 0.5
-        Passed to :func:`bayes_distill.recommend` (which allocation is chosen).
-    max_draws : int or None, default 1000
-        Thin the posterior to at most this many draws (the map needs one recommendation per
-        cell); None uses every draw.
-    random_seed : int, optional
-        Seed of the predictive noise in :func:`bayes_distill.recommend`.
+    frame : pandas.DataFrame
+        The result of :func:`bayes_distill.distill_or_train` (one row per student and budget
+        of a grid; its ``attrs["scenario"]`` gives the title).
 
     Returns
     -------
     matplotlib.figure.Figure
-        The probabilities are also in ``fig.axes[0].collections[0].get_array()``.
+        The probabilities are also in ``fig.axes[0].collections[0].get_array()`` (students
+        as rows, budgets as columns, both ascending).
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``frame`` is not a DataFrame of :func:`bayes_distill.distill_or_train` (missing
+        columns, empty, or not a full grid of students x budgets).
 
     Examples
     --------
     >>> import bayes_distill as bd
     >>> fit = bd.ScalingFit.from_params("distillation", bd.laws.PAPER)
-    >>> fig = bd.plots.distill_map(fit, "best_case", student_params=[1e8, 1e9],
-    ...                            compute=[1e20, 1e22])
+    >>> data = bd.distill_or_train(fit, "best_case", student_params=[1e8, 1e9, 1e10],
+    ...                            compute=[1e20, 1e22, 1e24])
+    >>> fig = bd.plots.distill_map(data)
     >>> fig.axes[0].get_ylabel()
     'student parameters N_S'
     """
-    from .decide import recommend
-    from .extrapolation import ExtrapolationWarning
-    from .fit import ConvergenceWarning
+    from matplotlib.lines import Line2D
 
-    fit = _check_fit(fit, ("distillation",), "distill_map")
-    sizes = _positive_values(
-        "student_params",
-        np.geomspace(1e8, 1e10, 7) if student_params is None else student_params,
-        "np.geomspace(1e8, 1e10, 7)",
+    how = "bd.distill_or_train(fit, scenario)"
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"distill_map needs the DataFrame of {how}, got {type(frame).__name__}.")
+    missing = [c for c in _MAP_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"distill_map needs the DataFrame of {how}; this one has no column(s) {missing}."
+        )
+    if frame.empty:
+        raise ValueError(f"distill_map needs at least one cell: the DataFrame is empty ({how}).")
+    prob = frame.pivot_table(
+        index="student_params", columns="compute", values="p_distillation_better", dropna=False
     )
-    budgets = _positive_values(
-        "compute",
-        np.geomspace(1e19, 1e25, 9) if compute is None else compute,
-        "np.geomspace(1e19, 1e25, 9)",
+    paper = frame.pivot_table(
+        index="student_params", columns="compute", values="paper_gap", dropna=False
     )
-    if max_draws is not None and (
-        isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1
-    ):
-        raise ValueError(f"max_draws must be a positive integer or None, got {max_draws!r}.")
-    sizes, budgets = np.sort(sizes), np.sort(budgets)
-    if "sample_stats" in fit.dt.children:
-        fit.diagnose(warn=True)  # once, on the full posterior
-    small = _thinned(fit, max_draws)
-    kwargs = {"scenario": scenario, "risk_tolerance": risk_tolerance, "random_seed": random_seed}
-    prob = np.full((sizes.size, budgets.size), np.nan)
-    with warnings.catch_warnings():
-        # the diagnostics were checked above; a fit given without thinning would warn per call
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        # the map spans budgets and students beyond the runs on purpose; one warning per
-        # student would say so for most cells of the default grid
-        warnings.simplefilter("ignore", ExtrapolationWarning)
-        # validate the arguments once, on a cell that need not be feasible
-        try:
-            recommend(small, compute=float(budgets[-1]), student_params=float(sizes[0]), **kwargs)
-        except ValueError as exc:
-            if "scenario" in str(exc) or "risk_tolerance" in str(exc):
-                raise
-        for i, n in enumerate(sizes):
-            try:
-                sweep = recommend(small, compute=budgets, student_params=float(n), **kwargs)
-                prob[i] = sweep["p_distillation_better"].to_numpy(float)
-            except ValueError:  # some budget cannot train this student: cell by cell
-                for j, c in enumerate(budgets):
-                    try:
-                        rec = recommend(small, compute=float(c), student_params=float(n), **kwargs)
-                    except ValueError:
-                        continue
-                    prob[i, j] = rec.p_distillation_better
+    if prob.size != len(frame):
+        raise ValueError(
+            f"distill_map needs one row per student and budget of a full grid, as {how} "
+            f"returns; got {len(frame)} rows for {prob.shape[0]} students x {prob.shape[1]} "
+            "budgets."
+        )
+    sizes = prob.index.to_numpy(float)
+    budgets = prob.columns.to_numpy(float)
+    P = prob.to_numpy(float)
+    gap = paper.reindex(index=prob.index, columns=prob.columns).to_numpy(float)
+    scenario = frame.attrs.get("scenario", "")
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 5.5), layout="constrained")
     ax.set_facecolor("0.85")
-    edges_c = _edges(budgets)
-    edges_n = _edges(sizes)
     mesh = ax.pcolormesh(
-        edges_c, edges_n, np.ma.masked_invalid(prob), cmap="RdBu", vmin=0.0, vmax=1.0
+        _edges(budgets), _edges(sizes), np.ma.masked_invalid(P), cmap="RdBu", vmin=0.0, vmax=1.0
     )
     fig.colorbar(mesh, ax=ax, label="P(distillation beats supervised)")
-    if np.isfinite(prob).sum() >= 4 and np.nanmin(prob) < 0.5 < np.nanmax(prob):
+    handles = []
+    if min(P.shape) >= 2 and np.isfinite(P).sum() >= 4 and np.nanmin(P) < 0.5 < np.nanmax(P):
         with np.errstate(invalid="ignore"):
-            ax.contour(budgets, sizes, prob, levels=[0.5], colors="black", linewidths=1.5)
+            ax.contour(budgets, sizes, P, levels=[0.5], colors="black", linewidths=2)
+        handles.append(Line2D([], [], color="black", lw=2, label="posterior: P = 0.5"))
+    if min(gap.shape) >= 2 and np.isfinite(gap).sum() >= 4 and np.nanmin(gap) < 0 < np.nanmax(gap):
+        with np.errstate(invalid="ignore"):
+            ax.contour(
+                budgets, sizes, gap, levels=[0.0], colors="tab:orange", linewidths=2,
+                linestyles="--",
+            )  # fmt: skip
+        handles.append(
+            Line2D([], [], color="tab:orange", lw=2, ls="--", label="paper's coefficients: gap = 0")
+        )
+    if "supervised_tokens_per_param" in frame.columns:
+        ratio = frame.pivot_table(
+            index="student_params", columns="compute", values="supervised_tokens_per_param"
+        ).reindex(index=prob.index, columns=prob.columns)
+        r = np.log10(ratio.to_numpy(float))
+        if min(r.shape) >= 2 and np.nanmin(r) < 0 < np.nanmax(r):
+            ax.contour(
+                budgets, sizes, r, levels=[0.0], colors="black", linewidths=1.3, linestyles=":"
+            )
+            handles.append(
+                Line2D(
+                    [], [], color="black", lw=1.3, ls=":",
+                    label="1 token per parameter (above: fewer; far from any run)",
+                )
+            )  # fmt: skip
+    if handles:
+        ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.9)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("student parameters N_S")
-    ax.set_title(f"Where distillation pays: scenario {scenario!r} (black line: P = 0.5)")
+    ax.set_title(
+        f"Distil or train: scenario {scenario!r} (blue: distil, red: train)", fontsize="medium"
+    )
     return fig
 
 
@@ -881,7 +925,7 @@ def shared_teacher(
     from .decide import recommend
     from .extrapolation import ExtrapolationWarning
 
-    fit = _check_fit(fit, ("distillation",), "shared_teacher")
+    fit = _validate.fit(fit, ("distillation",), "shared_teacher", converged=False)
     pays = [s for s, (_, d_pretrain) in _compute.SCENARIOS.items() if d_pretrain]
     if scenario not in pays:
         raise ValueError(
@@ -1100,7 +1144,7 @@ def _arviz_figure(pc: Any) -> Figure:
 def _tree_for(fit: ScalingFit, natural: bool) -> xr.DataTree:
     from .checks import natural_tree
 
-    _check_fit(fit, laws.LAWS, "this plot")
+    _validate.fit(fit, laws.LAWS, "this plot", converged=False)
     return natural_tree(fit) if natural else fit.dt
 
 

@@ -54,7 +54,7 @@ below their centre than for one 1.2 above, and at most ~6 times larger at the cl
 
 Paper-informed priors (``priors="paper"``)
 ------------------------------------------
-Centred on the published fits (DESIGN.md section 2): the supervised law on Busbridge et al.
+Centred on the published fits (``laws.PAPER``): the supervised law on Busbridge et al.
 Table 6 (Chinchilla law on the Epoch AI replication), with standard deviations several times the
 papers' bootstrap intervals (``log_E`` 0.1, ``a``/``b`` 0.5, log-exponents 0.15). Inside the
 distillation law (the default there too, for the supervised part) the supervised prior is
@@ -262,7 +262,7 @@ def _centred(law: str, values: Mapping[str, float], widths: Mapping[str, float])
     return out
 
 
-# Epoch AI's replication of Chinchilla (DESIGN.md section 2).
+# Epoch AI's replication of Chinchilla (Besiroglu et al. 2024, arXiv 2404.10102): its estimates.
 _EPOCH = {"E": 1.817, "A": 482.0, "B": 2085.0, "alpha": 0.348, "beta": 0.366}
 _PAPER_SUPERVISED = {k: laws.PAPER[k] for k in ("E", "A", "B", "alpha", "beta", "gamma")}
 _SUPERVISED_WIDTHS = {
