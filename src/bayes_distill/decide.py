@@ -2819,13 +2819,7 @@ def distill_or_train(
     scenario = _check_scenario(scenario)
     ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
-    if max_draws is not None and (
-        isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1
-    ):
-        raise ValueError(
-            f"max_draws must be a positive integer or None, got {max_draws!r}; e.g. "
-            "max_draws=1000 (fewer is faster), or None for every draw."
-        )
+    max_draws = _validate.max_draws(max_draws)
     sup, dist, sup_student = _distillation_law_params(fit)
     S = fit.n_samples
     if max_draws is not None and S > max_draws:
