@@ -1705,7 +1705,8 @@ def _paper_answer(
         return {}  # a fit of given parameters, or a teacher given only by its loss
     paper = _paper_fit()
     sup, dist = _supervised_params(paper), _distillation_params(paper)
-    teacher = {k: v for k, v in teacher.items() if k != "L_T"}
+    if "D_T" in teacher:  # a teacher given by its size and tokens: the paper's law says its loss
+        teacher = {k: v for k, v in teacher.items() if k != "L_T"}
     try:
         p = _build_problem(
             sup,
