@@ -2086,10 +2086,20 @@ def _find_optima(p: _Problem, noise: _StudentNoise, q: float, scenario: str, sea
 
 
 def _solve_notes(
-    p: _Problem, scenario: str, budget: float, existing: bool, own_supervised_noise: bool
+    p: _Problem,
+    scenario: str,
+    budget: float,
+    existing: bool,
+    own_supervised_noise: bool,
+    n_dropped: int,
 ) -> list[str]:
     """What a recommendation says about how it was made (before its per-draw checks)."""
     notes = []
+    if n_dropped:
+        notes.append(
+            f"{n_dropped} of {p.sup['log_E'].shape[0]} draws dropped: the law is not finite "
+            "there (extreme parameters)."
+        )
     if existing:
         charged = "charged" if p.accounting == "teacher_inference" else "free"
         notes.append(
@@ -2216,12 +2226,7 @@ def _solve(
             f"The distillation law is not finite for any posterior draw at the best allocation "
             f"for compute={p.compute:.3g}; check the fit's parameters."
         )
-    notes = []
-    if n_valid < S:
-        notes.append(
-            f"{S - n_valid} of {S} draws dropped: the law is not finite there (extreme parameters)."
-        )
-    notes += _solve_notes(p, scenario, budget, existing, own_supervised_noise)
+    notes = _solve_notes(p, scenario, budget, existing, own_supervised_noise, S - n_valid)
 
     eps = _eps_at(p, noise, o.ev_q)[:, 0]
     eps_mean = _eps_at(p, noise, o.ev_mean)[:, 0]
@@ -2255,8 +2260,7 @@ def _solve(
             "supervised_loss_predictive": np.exp(m_sup + eps_sup),
             "dropped": ~v,
         }
-    )
-    per_draw.index.name = "sample"
+    ).rename_axis("sample")
     teacher_loss = _interval(np.exp(lt_q[v]), ci_prob)
     return Recommendation(
         scenario=scenario,
@@ -2538,6 +2542,40 @@ def _crossings(grid: list[tuple[float, _Problem]]) -> _Crossing:
 
 
 @check_keywords
+def _crossover_row(N_S: float, grid, ci_prob: float, ranges) -> tuple[dict, dict, list]:
+    """One student's row of :func:`crossover`, its extrapolation report and its crossover
+    compute per draw (NaN for dropped draws)."""
+    x = _crossings(grid)
+    v = x.valid
+    n_valid = int(v.sum())
+    if n_valid == 0:
+        raise ValueError(
+            f"The laws are not finite for any posterior draw for student_params={N_S:.3g} "
+            "in compute_range; check the fit's parameters."
+        )
+    crossed = v & np.isfinite(x.compute)
+    summary = (
+        _interval(x.compute[crossed], ci_prob)
+        if crossed.any()
+        else {"median": np.nan, "lower": np.nan, "upper": np.nan}
+    )
+    row: dict[str, Any] = {"student_params": N_S, **summary}
+    row["p_no_crossover"] = float(np.mean(~crossed[v]))
+    row["p_never_wins"] = float(np.mean(x.never_wins[v]))
+    row["p_still_winning"] = float(np.mean(x.still_winning[v]))
+    row["n_draws"] = n_valid
+    row["n_crossover"] = int(crossed.sum())
+    D_S = float(np.median(x.D_S[crossed])) if crossed.any() else np.nan
+    row["D_S_median"] = D_S
+    row["compute_lo"], row["compute_hi"] = grid[0][0], grid[-1][0]
+    report = {}
+    if ranges:
+        report = _extrap._assess(ranges, {"N_S": N_S, "D_S": D_S, "tokens_per_param": D_S / N_S})
+        row["N_S_fold"], row["D_S_fold"] = report["N_S"]["fold"], report["D_S"]["fold"]
+        row["extrapolation"] = _extrap.max_fold(report)
+    return row, report, np.where(v, x.compute, np.nan).tolist()
+
+
 def crossover(
     fit: ScalingFit,
     student_params: float | Any,
@@ -2684,38 +2722,10 @@ def crossover(
     rows, reports, draws = [], [], []
     counter = _sweep_counter("crossover: student", len(sizes))
     for N_S, grid in zip(sizes, grids, strict=True):
-        x = _crossings(grid)
-        v = x.valid
-        n_valid = int(v.sum())
-        if n_valid == 0:
-            raise ValueError(
-                f"The laws are not finite for any posterior draw for student_params={N_S:.3g} "
-                "in compute_range; check the fit's parameters."
-            )
-        crossed = v & np.isfinite(x.compute)
-        summary = (
-            _interval(x.compute[crossed], ci_prob)
-            if crossed.any()
-            else {"median": np.nan, "lower": np.nan, "upper": np.nan}
-        )
-        row: dict[str, Any] = {"student_params": float(N_S), **summary}
-        row["p_no_crossover"] = float(np.mean(~crossed[v]))
-        row["p_never_wins"] = float(np.mean(x.never_wins[v]))
-        row["p_still_winning"] = float(np.mean(x.still_winning[v]))
-        row["n_draws"] = n_valid
-        row["n_crossover"] = int(crossed.sum())
-        D_S = float(np.median(x.D_S[crossed])) if crossed.any() else np.nan
-        row["D_S_median"] = D_S
-        row["compute_lo"], row["compute_hi"] = grid[0][0], grid[-1][0]
-        report = {}
-        if ranges:
-            values = {"N_S": float(N_S), "D_S": D_S, "tokens_per_param": D_S / N_S}
-            report = _extrap._assess(ranges, values)
-            row["N_S_fold"], row["D_S_fold"] = report["N_S"]["fold"], report["D_S"]["fold"]
-            row["extrapolation"] = _extrap.max_fold(report)
+        row, report, per_draw = _crossover_row(float(N_S), grid, ci_prob, ranges)
         rows.append(row)
         reports.append(report)
-        draws.append(np.where(v, x.compute, np.nan).tolist())
+        draws.append(per_draw)
         counter.step()
     counter.close()
     frame = pd.DataFrame(rows)
