@@ -1226,3 +1226,20 @@ def test_distill_or_train_errors(paper_fit, kwargs, error, match):
         bd.distill_or_train(paper_fit, **{**base, **kwargs})
     with pytest.raises(ValueError, match="distill_or_train needs a fit of law distillation"):
         bd.distill_or_train(ScalingFit.from_params("chinchilla", EPOCH), **base)
+
+
+def test_an_existing_teacher_given_by_loss_and_size_is_costed_and_compared_with_the_paper():
+    """teacher_loss with teacher_params (no tokens): the logits are costed by the size and the
+    paper's answer uses the same teacher loss."""
+    dist = bd.datasets.fitted("distillation")
+    rec = bd.recommend(
+        dist,
+        compute=1e21,
+        student_params=3e8,
+        scenario="teacher_inference",
+        teacher_loss=2.4,
+        teacher_params=3e9,
+    )
+    assert rec.existing_teacher and rec.teacher_loss["median"] == pytest.approx(2.4)
+    assert rec.allocation["N_T"] == pytest.approx(3e9)
+    assert rec.paper and np.isfinite(rec.paper["p_distillation_better"])

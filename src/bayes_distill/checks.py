@@ -427,6 +427,72 @@ def natural_tree(fit: ScalingFit, *, noise: bool = True) -> xr.DataTree:
 # LOO comparison
 
 
+def _named_fits(fits: Any) -> dict[str, ScalingFit]:
+    """The fits of :func:`compare` by name, checked: at least two, each with runs, all fitted to
+    the same runs."""
+    if isinstance(fits, Mapping):
+        named = dict(fits)
+    elif isinstance(fits, Sequence) and not isinstance(fits, str):
+        named = {}
+        laws_seen = [getattr(f, "law", type(f).__name__) for f in fits]
+        for i, (f, law) in enumerate(zip(fits, laws_seen, strict=True)):
+            name = law if laws_seen.count(law) == 1 else f"{law}_{laws_seen[: i + 1].count(law)}"
+            named[name] = f
+    else:
+        raise TypeError(
+            "fits must be a mapping {name: ScalingFit} or a list of ScalingFit, got "
+            f"{type(fits).__name__}."
+        )
+    if len(named) < 2:
+        raise ValueError(f"compare needs at least two fits, got {len(named)}.")
+    for name, f in named.items():
+        _validate.fit(f, None, "compare", f"fits[{name!r}]", converged=False)
+        if f.runs is None:
+            raise ValueError(f"fits[{name!r}] has no runs (built with from_params): no LOO.")
+    names = list(named)
+    y_ref = np.asarray(named[names[0]].dt["observed_data"]["obs"].values)
+    for name in names[1:]:
+        y = np.asarray(named[name].dt["observed_data"]["obs"].values)
+        if y.shape != y_ref.shape or not np.allclose(y, y_ref, rtol=0, atol=1e-12):
+            raise ValueError(
+                f"fits[{name!r}] was fitted to different runs than fits[{names[0]!r}] "
+                f"({y.size} vs {y_ref.size} runs, or different losses); LOO comparison needs "
+                "the same runs."
+            )
+    return named
+
+
+def _loo(name: str, f: ScalingFit, random_seed) -> tuple[Any, dict[str, Any], str]:
+    """PSIS-LOO of one fit (ArviZ), its Pareto-k summary, and a message when it is unreliable."""
+    import arviz as az
+
+    tree = f.posterior_predictive(random_seed=random_seed)
+    # ArviZ's own Pareto-k warning and the floating-point warnings of extreme importance ratios
+    # are folded into one ParetoKWarning by compare
+    with warnings.catch_warnings(), np.errstate(divide="ignore", over="ignore"):
+        warnings.filterwarnings("ignore", message=".*Pareto distribution.*")
+        elpd = az.loo(tree, var_name="obs", pointwise=True)
+    k = np.asarray(elpd.pareto_k.values, float)
+    threshold = float(elpd.good_k)
+    high = ~(k <= threshold)  # a NaN k (degenerate importance ratios) is not reliable
+    n_high = int(np.sum(high))
+    row = {
+        "law": f.law,
+        "pareto_k_max": float(np.max(np.where(np.isnan(k), np.inf, k))),
+        "pareto_k_threshold": threshold,
+        "n_high_pareto_k": n_high,
+    }
+    message = ""
+    if n_high:
+        worst = np.argsort(np.where(high & np.isnan(k), np.inf, k))[::-1][: min(n_high, 5)]
+        where = ", ".join(f"run {int(i)} (k={k[i]:.2f})" for i in worst)
+        message = (
+            f"{name}: {n_high} of {k.size} runs have Pareto k > {threshold:.2f} ({where}); "
+            "its LOO estimate is unreliable (influential runs or outliers)."
+        )
+    return elpd, row, message
+
+
 def compare(
     fits: Mapping[str, ScalingFit] | Sequence[ScalingFit],
     *,
@@ -487,64 +553,13 @@ def compare(
     """
     import arviz as az
 
-    if isinstance(fits, Mapping):
-        named = dict(fits)
-    elif isinstance(fits, Sequence) and not isinstance(fits, str):
-        named = {}
-        laws_seen = [getattr(f, "law", type(f).__name__) for f in fits]
-        for i, (f, law) in enumerate(zip(fits, laws_seen, strict=True)):
-            name = law if laws_seen.count(law) == 1 else f"{law}_{laws_seen[: i + 1].count(law)}"
-            named[name] = f
-    else:
-        raise TypeError(
-            "fits must be a mapping {name: ScalingFit} or a list of ScalingFit, got "
-            f"{type(fits).__name__}."
-        )
-    if len(named) < 2:
-        raise ValueError(f"compare needs at least two fits, got {len(named)}.")
-    for name, f in named.items():
-        _validate.fit(f, None, "compare", f"fits[{name!r}]", converged=False)
-        if f.runs is None:
-            raise ValueError(f"fits[{name!r}] has no runs (built with from_params): no LOO.")
-    names = list(named)
-    ref = named[names[0]]
-    y_ref = np.asarray(ref.dt["observed_data"]["obs"].values)
-    for name in names[1:]:
-        y = np.asarray(named[name].dt["observed_data"]["obs"].values)
-        if y.shape != y_ref.shape or not np.allclose(y, y_ref, rtol=0, atol=1e-12):
-            raise ValueError(
-                f"fits[{name!r}] was fitted to different runs than fits[{names[0]!r}] "
-                f"({y.size} vs {y_ref.size} runs, or different losses); LOO comparison needs "
-                "the same runs."
-            )
-
+    named = _named_fits(fits)
     loos, messages = {}, []
     rows = {}
     for name, f in named.items():
-        tree = f.posterior_predictive(random_seed=random_seed)
-        # ArviZ's own Pareto-k warning and the floating-point warnings of extreme importance
-        # ratios are folded into one ParetoKWarning below
-        with warnings.catch_warnings(), np.errstate(divide="ignore", over="ignore"):
-            warnings.filterwarnings("ignore", message=".*Pareto distribution.*")
-            elpd = az.loo(tree, var_name="obs", pointwise=True)
-        k = np.asarray(elpd.pareto_k.values, float)
-        threshold = float(elpd.good_k)
-        high = ~(k <= threshold)  # a NaN k (degenerate importance ratios) is not reliable
-        n_high = int(np.sum(high))
-        rows[name] = {
-            "law": f.law,
-            "pareto_k_max": float(np.max(np.where(np.isnan(k), np.inf, k))),
-            "pareto_k_threshold": threshold,
-            "n_high_pareto_k": n_high,
-        }
-        if n_high:
-            worst = np.argsort(np.where(high & np.isnan(k), np.inf, k))[::-1][: min(n_high, 5)]
-            where = ", ".join(f"run {int(i)} (k={k[i]:.2f})" for i in worst)
-            messages.append(
-                f"{name}: {n_high} of {k.size} runs have Pareto k > {threshold:.2f} ({where}); "
-                "its LOO estimate is unreliable (influential runs or outliers)."
-            )
-        loos[name] = elpd
+        loos[name], rows[name], message = _loo(name, f, random_seed)
+        if message:
+            messages.append(message)
     with np.errstate(all="ignore"):  # stacking weights with near-zero predictive densities
         table = az.compare(loos, method=method, round_to="none")
     extra = pd.DataFrame.from_dict(rows, orient="index")

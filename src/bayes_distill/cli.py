@@ -299,7 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    # ---- recommend ----------------------------------------------------------------------
+    _add_recommend(sub)
+    _add_crossover(sub)
+    _add_next_run(sub)
+    _add_compute_optimal(sub)
+    _add_fit(sub)
+    return parser
+
+
+def _add_recommend(sub) -> None:
+    """The ``recommend`` sub-command."""
     rec = sub.add_parser(
         "recommend",
         help="how to distil a student with a compute budget, at a given risk tolerance",
@@ -377,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(rec, default_fit="distillation", schema=RECOMMENDATION_SCHEMA)
 
-    # ---- crossover ----------------------------------------------------------------------
+
+def _add_crossover(sub) -> None:
+    """The ``crossover`` sub-command."""
     xo = sub.add_parser(
         "crossover",
         help="the compute beyond which supervised training beats the best distilled student",
@@ -420,9 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(xo, default_fit="distillation", schema=CROSSOVER_SCHEMA)
 
-    _add_next_run(sub)
 
-    # ---- compute-optimal --------------------------------------------------------------------
+def _add_compute_optimal(sub) -> None:
+    """The ``compute-optimal`` sub-command."""
     co = sub.add_parser(
         "compute-optimal",
         help="supervised compute-optimal model size and tokens, with credible intervals",
@@ -444,7 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(co, default_fit="chinchilla", schema=COMPUTE_OPTIMAL_SCHEMA)
 
-    # ---- fit ------------------------------------------------------------------------------
+
+def _add_fit(sub) -> None:
+    """The ``fit`` sub-command."""
     ft = sub.add_parser(
         "fit",
         help="fit a scaling law to runs with NUTS and save the posterior",
@@ -506,7 +519,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="hide the progress on stderr (the sampler's bar and the line before compiling); "
         "by default it is shown when stderr is a terminal, unless BAYES_DISTILL_PROGRESS=0",
     )
-    return parser
 
 
 def _add_next_run(sub) -> None:

@@ -1705,7 +1705,8 @@ def _paper_answer(
         return {}  # a fit of given parameters, or a teacher given only by its loss
     paper = _paper_fit()
     sup, dist = _supervised_params(paper), _distillation_params(paper)
-    teacher = {k: v for k, v in teacher.items() if k != "L_T"}
+    if "D_T" in teacher:  # a teacher given by its size and tokens: the paper's law says its loss
+        teacher = {k: v for k, v in teacher.items() if k != "L_T"}
     try:
         p = _build_problem(
             sup,
@@ -2012,120 +2013,97 @@ def _reduce_quantile(m: np.ndarray, e: np.ndarray, q: float) -> np.ndarray:
     return np.where(np.isnan(v), np.inf, v)
 
 
-def _solve(
-    p: _Problem,
-    noise: _StudentNoise,
-    eps_sup: np.ndarray,
-    *,
-    scenario: str,
-    risk: float,
-    ci_prob: float,
-    existing: bool,
-    own_supervised_noise: bool,
-    budget: float | None = None,
-    searched: tuple | None = None,
-    ranges: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Recommendation:
-    budget = p.compute if budget is None else budget
-    S = eps_sup.shape[0]
-    q = 1.0 - risk
-    rows = np.arange(S)
+@dataclasses.dataclass(frozen=True)
+class _Optima:
+    """The allocations a recommendation compares, each with its mean-law log student loss per
+    draw ``(S,)`` (and, for the common ones, :meth:`_Problem.evaluate`'s output there)."""
 
-    def eps_at(ev: tuple) -> np.ndarray:
-        return _eps_at(p, noise, ev)
+    x_q: np.ndarray  # the recommendation: minimises the loss at risk over all draws
+    ev_q: tuple
+    m_q: np.ndarray
+    x_mean: np.ndarray  # minimises the posterior mean of the predictive loss
+    ev_mean: tuple
+    m_mean: np.ndarray
+    x_draw: np.ndarray  # each draw's own optimum of its mean law, (S, d)
+    m_draw: np.ndarray
 
-    def reduce_mean(m: np.ndarray, e: np.ndarray) -> np.ndarray:
-        """Posterior mean of the predictive loss, per candidate: ``(M,)``."""
-        with np.errstate(all="ignore"):
-            v = np.mean(np.exp(m + e), axis=0)
-        return np.where(np.isnan(v), np.inf, v)
 
-    def objective_mean(c: np.ndarray) -> np.ndarray:
-        ev = p.evaluate(c)
-        return reduce_mean(ev[0], eps_at(ev))[None]
+def _mean_loss(m: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Posterior mean of the predictive loss, per candidate: ``(M,)`` (``inf`` where NaN)."""
+    with np.errstate(all="ignore"):
+        v = np.mean(np.exp(m + e), axis=0)
+    return np.where(np.isnan(v), np.inf, v)
+
+
+def _find_optima(p: _Problem, noise: _StudentNoise, q: float, scenario: str, searched) -> _Optima:
+    """The recommended allocation (the ``q`` quantile's, from :func:`_quantile_search` unless
+    ``searched`` holds it), the mean's optimum and each draw's optimum."""
 
     def at(x: np.ndarray) -> tuple[tuple, np.ndarray]:
-        """``p.evaluate`` at one allocation ``x (d,)``, and its log loss per draw ``(S,)``."""
         ev = p.evaluate(x[None, None])
         return ev, ev[0][:, 0]
 
     x_q, _, grid, m, e = searched or _quantile_search(p, noise, q, scenario)
+    ev_q, m_q = at(x_q)
+    S = m_q.shape[0]
     if p.dim == 0:
-        x_mean = x_q
-        x_draw = np.zeros((S, 0))
-        ev_q, m_star = at(x_q)
-        ev_mean, m_mean, m_draw = ev_q, m_star, m_star
-    else:
-        step = p.grid_spacing() / 2
-        fm = reduce_mean(m, e)
-        im = int(np.argmin(fm))
-        ev_q, m_star = at(x_q)
-        # The mean optimum is usually close to the quantile one: start from the better of the
-        # two, with a finer step and fewer rounds.
-        f_xq = reduce_mean(m_star[:, None], eps_at(ev_q))[0]
-        start, f_start = (x_q, f_xq) if f_xq <= fm[im] else (grid[im], fm[im])
-        x_mean, _ = _compass(
-            objective_mean,
-            start[None],
-            np.array([f_start]),
-            step / 2,
-            p.lo_u,
-            p.hi_u,
-            _N_ROUNDS_MEAN,
-        )
-        x_mean = x_mean[0]
-        ev_mean, m_mean = at(x_mean)
-        # Each draw starts from the best of its coarse grid point and the two common optima.
-        jd = np.argmin(m, axis=1)
-        starts = np.stack(
-            [grid[jd], np.broadcast_to(x_q, (S, p.dim)), np.broadcast_to(x_mean, (S, p.dim))]
-        )
-        f_starts = np.stack([m[rows, jd], m_star, m_mean])
-        k0 = np.argmin(f_starts, axis=0)
-        x_draw, m_draw = _compass(
-            p.log_loss,
-            starts[k0, rows],
-            f_starts[k0, rows],
-            step / 2,
-            p.lo_u,
-            p.hi_u,
-            _N_ROUNDS_DRAW,
-        )
+        return _Optima(x_q, ev_q, m_q, x_q, ev_q, m_q, np.zeros((S, 0)), m_q)
+    step = p.grid_spacing() / 2
+    fm = _mean_loss(m, e)
+    best = int(np.argmin(fm))
+    # The mean optimum is usually close to the quantile one: start from the better of the two,
+    # with a finer step and fewer rounds.
+    f_xq = _mean_loss(m_q[:, None], _eps_at(p, noise, ev_q))[0]
+    start, f_start = (x_q, f_xq) if f_xq <= fm[best] else (grid[best], fm[best])
 
-    # Each draw's optimum: the best of its own search and the two common allocations.
-    cands = np.stack(
-        [x_draw, np.broadcast_to(x_q, x_draw.shape), np.broadcast_to(x_mean, x_draw.shape)]
+    def objective_mean(c: np.ndarray) -> np.ndarray:
+        ev = p.evaluate(c)
+        return _mean_loss(ev[0], _eps_at(p, noise, ev))[None]
+
+    x_mean, _ = _compass(
+        objective_mean, start[None], np.array([f_start]), step / 2, p.lo_u, p.hi_u, _N_ROUNDS_MEAN
     )
-    vals = np.stack([m_draw, m_star, m_mean])
-    k = np.argmin(vals, axis=0)
-    x_opt = cands[k, rows]
-    m_opt = vals[k, rows]
+    x_mean = x_mean[0]
+    ev_mean, m_mean = at(x_mean)
+    # Each draw starts from the best of its coarse grid point and the two common optima.
+    rows = np.arange(S)
+    own = np.argmin(m, axis=1)
+    starts = np.stack(
+        [grid[own], np.broadcast_to(x_q, (S, p.dim)), np.broadcast_to(x_mean, (S, p.dim))]
+    )
+    f_starts = np.stack([m[rows, own], m_q, m_mean])
+    first = np.argmin(f_starts, axis=0)
+    x_draw, m_draw = _compass(
+        p.log_loss,
+        starts[first, rows],
+        f_starts[first, rows],
+        step / 2,
+        p.lo_u,
+        p.hi_u,
+        _N_ROUNDS_DRAW,
+    )
+    return _Optima(x_q, ev_q, m_q, x_mean, ev_mean, m_mean, x_draw, m_draw)
 
-    D_sup = float(_compute.supervised_tokens(budget, p.N_S, approx=p.approx))
-    with np.errstate(all="ignore"):
-        m_sup = _log_sup(p.sup, p.log_NS, math.log(D_sup))[:, 0]
-    lt_star = p.teacher_log_loss(x_q[None, None])[:, 0]
 
-    valid = np.isfinite(m_star) & np.isfinite(m_sup) & np.isfinite(m_opt) & np.isfinite(lt_star)
-    n_valid = int(valid.sum())
-    if n_valid == 0:
-        raise ValueError(
-            f"The distillation law is not finite for any posterior draw at the best allocation "
-            f"for compute={p.compute:.3g}; check the fit's parameters."
-        )
+def _solve_notes(
+    p: _Problem,
+    scenario: str,
+    budget: float,
+    existing: bool,
+    own_supervised_noise: bool,
+    n_dropped: int,
+) -> list[str]:
+    """What a recommendation says about how it was made (before its per-draw checks)."""
     notes = []
-    if n_valid < S:
+    if n_dropped:
         notes.append(
-            f"{S - n_valid} of {S} draws dropped: the law is not finite there (extreme parameters)."
+            f"{n_dropped} of {p.sup['log_E'].shape[0]} draws dropped: the law is not finite "
+            "there (extreme parameters)."
         )
     if existing:
+        charged = "charged" if p.accounting == "teacher_inference" else "free"
         notes.append(
-            "existing teacher: its pretraining is sunk and not charged; "
-            + (
-                "its logits are charged."
-                if p.accounting == "teacher_inference"
-                else "its logits are free."
-            )
+            f"existing teacher: its pretraining is sunk and not charged; its logits are {charged}."
         )
     if p.compute < budget * (1 - 1e-9):
         notes.append(
@@ -2146,84 +2124,144 @@ def _solve(
             "the supervised baseline's predictive noise reuses the distillation fit's noise model "
             "(no supervised runs were fitted jointly)."
         )
+    return notes
 
-    v = valid
-    eps = eps_at(ev_q)[:, 0]
-    eps_mean = eps_at(ev_mean)[:, 0]
-    L_star, L_pred = np.exp(m_star[v]), np.exp(m_star[v] + eps[v])
+
+def _optimum_spread(
+    p: _Problem, x_opt: np.ndarray, valid: np.ndarray, ci_prob: float
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Intervals of the per-draw optimal allocations (``D_S, N_T, D_T, L_T``), and the
+    allocations per draw."""
+    S = x_opt.shape[0]
+    N_T, D_T = p.teacher(x_opt[:, None, :])
+    per_draw = {
+        "D_S": p.student_tokens(x_opt[:, None, :])[:, 0],
+        "N_T": np.full(S, np.nan) if N_T is None else N_T[:, 0],
+        "D_T": np.full(S, np.nan) if D_T is None else D_T[:, 0],
+        "L_T": np.exp(p.teacher_log_loss(x_opt[:, None, :])[np.arange(S), 0]),
+    }
+    nan = {"median": np.nan, "lower": np.nan, "upper": np.nan}
+    spread = {
+        name: _interval(values[valid], ci_prob) if np.all(np.isfinite(values[valid])) else nan
+        for name, values in per_draw.items()
+    }
+    frame = pd.DataFrame.from_dict(spread, orient="index")[["median", "lower", "upper"]]
+    return frame, per_draw
+
+
+def _outside_note(spread: pd.DataFrame, chosen: Mapping[str, float], ci_prob: float) -> list[str]:
+    """A note when the recommendation lies outside the interval of the per-draw optima."""
+    outside = [
+        name
+        for name, row in spread.iterrows()
+        if np.isfinite(row["lower"])
+        and np.isfinite(chosen.get(name, np.nan))
+        and not row["lower"] * (1 - 1e-6) <= chosen[name] <= row["upper"] * (1 + 1e-6)
+    ]
+    if not outside:
+        return []
+    return [
+        f"the recommended {', '.join(outside)} lie(s) outside the {ci_prob:.0%} interval of "
+        "the per-draw optima: each draw's optimum minimises that draw's mean-law loss, while "
+        "the recommendation minimises the loss at risk over all draws, which also weighs how "
+        "uncertain each allocation's outcome is (the predictive noise grows away from the "
+        "fitted runs) and so can prefer an allocation no single draw would choose."
+    ]
+
+
+def _mean_optimal(p: _Problem, o: _Optima, eps_mean: np.ndarray, v: np.ndarray) -> dict:
+    """The allocation minimising the posterior mean of the predictive loss, and that loss."""
+    mean_alloc = p.allocation(o.x_mean)
+    lt_mean = np.exp(p.teacher_log_loss(o.x_mean[None, None])[:, 0])
+    return {
+        "D_S": mean_alloc["D_S"],
+        "N_T": mean_alloc["N_T"],
+        "D_T": mean_alloc["D_T"],
+        "L_T": float(np.median(lt_mean[v])),
+        "loss": float(np.mean(np.exp(o.m_mean[v] + eps_mean[v]))),
+    }
+
+
+def _solve(
+    p: _Problem,
+    noise: _StudentNoise,
+    eps_sup: np.ndarray,
+    *,
+    scenario: str,
+    risk: float,
+    ci_prob: float,
+    existing: bool,
+    own_supervised_noise: bool,
+    budget: float | None = None,
+    searched: tuple | None = None,
+    ranges: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Recommendation:
+    """The recommendation of problem ``p``: its optimum of the loss at risk, compared with the
+    supervised baseline (``eps_sup``: its predictive noise per draw) and each draw's optimum."""
+    budget = p.compute if budget is None else budget
+    S = eps_sup.shape[0]
+    q = 1.0 - risk
+    rows = np.arange(S)
+    o = _find_optima(p, noise, q, scenario, searched)
+    # Each draw's optimum: the best of its own search and the two common allocations.
+    cands = np.stack(
+        [
+            o.x_draw,
+            np.broadcast_to(o.x_q, o.x_draw.shape),
+            np.broadcast_to(o.x_mean, o.x_draw.shape),
+        ]
+    )
+    vals = np.stack([o.m_draw, o.m_q, o.m_mean])
+    best = np.argmin(vals, axis=0)
+    x_opt, m_opt = cands[best, rows], vals[best, rows]
+
+    D_sup = float(_compute.supervised_tokens(budget, p.N_S, approx=p.approx))
+    with np.errstate(all="ignore"):
+        m_sup = _log_sup(p.sup, p.log_NS, math.log(D_sup))[:, 0]
+    lt_q = p.teacher_log_loss(o.x_q[None, None])[:, 0]
+    v = np.isfinite(o.m_q) & np.isfinite(m_sup) & np.isfinite(m_opt) & np.isfinite(lt_q)
+    n_valid = int(v.sum())
+    if n_valid == 0:
+        raise ValueError(
+            f"The distillation law is not finite for any posterior draw at the best allocation "
+            f"for compute={p.compute:.3g}; check the fit's parameters."
+        )
+    notes = _solve_notes(p, scenario, budget, existing, own_supervised_noise, S - n_valid)
+
+    eps = _eps_at(p, noise, o.ev_q)[:, 0]
+    eps_mean = _eps_at(p, noise, o.ev_mean)[:, 0]
+    L_q, L_pred = np.exp(o.m_q[v]), np.exp(o.m_q[v] + eps[v])
     L_sup, L_sup_pred = np.exp(m_sup[v]), np.exp(m_sup[v] + eps_sup[v])
     student_loss = _interval(L_pred, ci_prob)
     student_loss["at_risk"] = float(np.quantile(L_pred, q))
     supervised_loss = _interval(L_sup_pred, ci_prob)
     supervised_loss["at_risk"] = float(np.quantile(L_sup_pred, q))
     with np.errstate(all="ignore"):
-        regret_draws = np.exp(m_star) - np.exp(m_opt)
+        regret_draws = np.exp(o.m_q) - np.exp(m_opt)
     regret = {
         "expected": float(np.mean(regret_draws[v])),
         "upper": float(np.quantile(regret_draws[v], (1 + ci_prob) / 2)),
     }
 
-    # Per-draw optimal allocations.
-    D_S_opt = p.student_tokens(x_opt[:, None, :])[:, 0]
-    N_T_opt, D_T_opt = p.teacher(x_opt[:, None, :])
-    N_T_opt = np.full(S, np.nan) if N_T_opt is None else N_T_opt[:, 0]
-    D_T_opt = np.full(S, np.nan) if D_T_opt is None else D_T_opt[:, 0]
-    L_T_opt = np.exp(p.teacher_log_loss(x_opt[:, None, :])[rows, 0])
-    spread = {}
-    for name, values in (("D_S", D_S_opt), ("N_T", N_T_opt), ("D_T", D_T_opt), ("L_T", L_T_opt)):
-        vv = values[v]
-        spread[name] = (
-            _interval(vv, ci_prob)
-            if np.all(np.isfinite(vv))
-            else {"median": np.nan, "lower": np.nan, "upper": np.nan}
-        )
-    spread_frame = pd.DataFrame.from_dict(spread, orient="index")[["median", "lower", "upper"]]
-    chosen = p.allocation(x_q)
-    chosen["L_T"] = float(np.median(np.exp(lt_star[v])))
-    outside = [
-        name
-        for name, row in spread_frame.iterrows()
-        if np.isfinite(row["lower"])
-        and np.isfinite(chosen.get(name, np.nan))
-        and not row["lower"] * (1 - 1e-6) <= chosen[name] <= row["upper"] * (1 + 1e-6)
-    ]
-    if outside:
-        notes.append(
-            f"the recommended {', '.join(outside)} lie(s) outside the {ci_prob:.0%} interval of "
-            "the per-draw optima: each draw's optimum minimises that draw's mean-law loss, while "
-            "the recommendation minimises the loss at risk over all draws, which also weighs how "
-            "uncertain each allocation's outcome is (the predictive noise grows away from the "
-            "fitted runs) and so can prefer an allocation no single draw would choose."
-        )
-
-    mean_alloc = p.allocation(x_mean)
-    lt_mean = np.exp(p.teacher_log_loss(x_mean[None, None])[:, 0])
-    mean_optimal = {
-        "D_S": mean_alloc["D_S"],
-        "N_T": mean_alloc["N_T"],
-        "D_T": mean_alloc["D_T"],
-        "L_T": float(np.median(lt_mean[v])),
-        "loss": float(np.mean(np.exp(m_mean[v] + eps_mean[v]))),
-    }
+    spread, opt = _optimum_spread(p, x_opt, v, ci_prob)
+    allocation = p.allocation(o.x_q)
+    chosen = {**allocation, "L_T": float(np.median(np.exp(lt_q[v])))}
+    notes += _outside_note(spread, chosen, ci_prob)
+    mean_optimal = _mean_optimal(p, o, eps_mean, v)
     per_draw = pd.DataFrame(
         {
-            "loss_recommended": np.exp(m_star),
-            "loss_predictive": np.exp(m_star + eps),
+            "loss_recommended": np.exp(o.m_q),
+            "loss_predictive": np.exp(o.m_q + eps),
             "loss_optimal": np.exp(m_opt),
             "regret": regret_draws,
-            "D_S_opt": D_S_opt,
-            "N_T_opt": N_T_opt,
-            "D_T_opt": D_T_opt,
-            "L_T_opt": L_T_opt,
-            "teacher_loss": np.exp(lt_star),
+            **{f"{k}_opt": opt[k] for k in ("D_S", "N_T", "D_T", "L_T")},
+            "teacher_loss": np.exp(lt_q),
             "supervised_loss": np.exp(m_sup),
             "supervised_loss_predictive": np.exp(m_sup + eps_sup),
-            "dropped": ~valid,
+            "dropped": ~v,
         }
-    )
-    per_draw.index.name = "sample"
-    allocation = p.allocation(x_q)
-    teacher_loss = _interval(np.exp(lt_star[v]), ci_prob)
+    ).rename_axis("sample")
+    teacher_loss = _interval(np.exp(lt_q[v]), ci_prob)
     return Recommendation(
         scenario=scenario,
         compute=budget,
@@ -2233,20 +2271,20 @@ def _solve(
         ci_prob=ci_prob,
         allocation=allocation,
         student_loss=student_loss,
-        student_loss_mean=_interval(L_star, ci_prob),
+        student_loss_mean=_interval(L_q, ci_prob),
         teacher_loss=teacher_loss,
         supervised_tokens=D_sup,
         supervised_loss=supervised_loss,
         supervised_loss_mean=_interval(L_sup, ci_prob),
-        p_distillation_better=float(np.mean(L_star < L_sup)),
+        p_distillation_better=float(np.mean(L_q < L_sup)),
         p_distillation_better_predictive=float(np.mean(L_pred < L_sup_pred)),
-        p_distillation_better_by_margin=float(np.mean(L_star < L_sup - DECISION_MARGIN)),
+        p_distillation_better_by_margin=float(np.mean(L_q < L_sup - DECISION_MARGIN)),
         supervised_source="",
         paper={},
         regret=regret,
-        optimum_spread=spread_frame,
+        optimum_spread=spread,
         mean_optimal=mean_optimal,
-        on_bound=tuple(p.on_bounds(x_q)) if p.dim else (),
+        on_bound=tuple(p.on_bounds(o.x_q)) if p.dim else (),
         n_draws=n_valid,
         n_dropped=S - n_valid,
         existing_teacher=existing,
@@ -2504,6 +2542,40 @@ def _crossings(grid: list[tuple[float, _Problem]]) -> _Crossing:
 
 
 @check_keywords
+def _crossover_row(N_S: float, grid, ci_prob: float, ranges) -> tuple[dict, dict, list]:
+    """One student's row of :func:`crossover`, its extrapolation report and its crossover
+    compute per draw (NaN for dropped draws)."""
+    x = _crossings(grid)
+    v = x.valid
+    n_valid = int(v.sum())
+    if n_valid == 0:
+        raise ValueError(
+            f"The laws are not finite for any posterior draw for student_params={N_S:.3g} "
+            "in compute_range; check the fit's parameters."
+        )
+    crossed = v & np.isfinite(x.compute)
+    summary = (
+        _interval(x.compute[crossed], ci_prob)
+        if crossed.any()
+        else {"median": np.nan, "lower": np.nan, "upper": np.nan}
+    )
+    row: dict[str, Any] = {"student_params": N_S, **summary}
+    row["p_no_crossover"] = float(np.mean(~crossed[v]))
+    row["p_never_wins"] = float(np.mean(x.never_wins[v]))
+    row["p_still_winning"] = float(np.mean(x.still_winning[v]))
+    row["n_draws"] = n_valid
+    row["n_crossover"] = int(crossed.sum())
+    D_S = float(np.median(x.D_S[crossed])) if crossed.any() else np.nan
+    row["D_S_median"] = D_S
+    row["compute_lo"], row["compute_hi"] = grid[0][0], grid[-1][0]
+    report = {}
+    if ranges:
+        report = _extrap._assess(ranges, {"N_S": N_S, "D_S": D_S, "tokens_per_param": D_S / N_S})
+        row["N_S_fold"], row["D_S_fold"] = report["N_S"]["fold"], report["D_S"]["fold"]
+        row["extrapolation"] = _extrap.max_fold(report)
+    return row, report, np.where(v, x.compute, np.nan).tolist()
+
+
 def crossover(
     fit: ScalingFit,
     student_params: float | Any,
@@ -2650,38 +2722,10 @@ def crossover(
     rows, reports, draws = [], [], []
     counter = _sweep_counter("crossover: student", len(sizes))
     for N_S, grid in zip(sizes, grids, strict=True):
-        x = _crossings(grid)
-        v = x.valid
-        n_valid = int(v.sum())
-        if n_valid == 0:
-            raise ValueError(
-                f"The laws are not finite for any posterior draw for student_params={N_S:.3g} "
-                "in compute_range; check the fit's parameters."
-            )
-        crossed = v & np.isfinite(x.compute)
-        summary = (
-            _interval(x.compute[crossed], ci_prob)
-            if crossed.any()
-            else {"median": np.nan, "lower": np.nan, "upper": np.nan}
-        )
-        row: dict[str, Any] = {"student_params": float(N_S), **summary}
-        row["p_no_crossover"] = float(np.mean(~crossed[v]))
-        row["p_never_wins"] = float(np.mean(x.never_wins[v]))
-        row["p_still_winning"] = float(np.mean(x.still_winning[v]))
-        row["n_draws"] = n_valid
-        row["n_crossover"] = int(crossed.sum())
-        D_S = float(np.median(x.D_S[crossed])) if crossed.any() else np.nan
-        row["D_S_median"] = D_S
-        row["compute_lo"], row["compute_hi"] = grid[0][0], grid[-1][0]
-        report = {}
-        if ranges:
-            values = {"N_S": float(N_S), "D_S": D_S, "tokens_per_param": D_S / N_S}
-            report = _extrap._assess(ranges, values)
-            row["N_S_fold"], row["D_S_fold"] = report["N_S"]["fold"], report["D_S"]["fold"]
-            row["extrapolation"] = _extrap.max_fold(report)
+        row, report, per_draw = _crossover_row(float(N_S), grid, ci_prob, ranges)
         rows.append(row)
         reports.append(report)
-        draws.append(np.where(v, x.compute, np.nan).tolist())
+        draws.append(per_draw)
         counter.step()
     counter.close()
     frame = pd.DataFrame(rows)
@@ -2819,13 +2863,7 @@ def distill_or_train(
     scenario = _check_scenario(scenario)
     ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")
     approx = _check_approx(approx)
-    if max_draws is not None and (
-        isinstance(max_draws, bool) or not isinstance(max_draws, numbers.Integral) or max_draws < 1
-    ):
-        raise ValueError(
-            f"max_draws must be a positive integer or None, got {max_draws!r}; e.g. "
-            "max_draws=1000 (fewer is faster), or None for every draw."
-        )
+    max_draws = _validate.max_draws(max_draws)
     sup, dist, sup_student = _distillation_law_params(fit)
     S = fit.n_samples
     if max_draws is not None and S > max_draws:

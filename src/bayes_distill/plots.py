@@ -334,6 +334,14 @@ def loss_vs_compute(
     fig, ((ax_f, ax_i), (band_f, band_i)) = plt.subplots(
         2, 2, figsize=(12, 6.4), sharex="col", height_ratios=[3, 1.3], layout="constrained"
     )
+    _frontier_panels(fig, ax_f, band_f, front, runs, run_c, ci_prob)
+    _isoflop_panels(ax_i, band_i, fit, budgets, opt, run_c, ci_prob, approx, n_points)
+    fig.suptitle(f"{fit.law.capitalize()} law: loss against compute")
+    return fig
+
+
+def _frontier_panels(fig, ax_f, band_f, front, runs, run_c, ci_prob: float) -> None:
+    """The compute-optimal frontier with its band and the runs, and its band panel."""
     ax_f.fill_between(
         front["compute"],
         front["loss_lower"],
@@ -373,6 +381,15 @@ def loss_vs_compute(
     ax_f.set_title("compute-optimal frontier (mean law)")
     ax_f.legend(loc="upper right", frameon=False)
 
+
+def _isoflop_panels(
+    ax_i, band_i, fit, budgets, opt, run_c, ci_prob: float, approx: str, n_points: int
+) -> None:
+    """The isoFLOP curve of each budget with its band, optimum and nearby runs, and their band
+    panel, scaled to what is in view."""
+    from . import compute as _compute
+
+    runs = fit.runs
     N_lo = float(opt["N_lower"].min()) / 10
     N_hi = float(opt["N_upper"].max()) * 10
     if runs is not None:
@@ -430,8 +447,6 @@ def loss_vs_compute(
     reach = max((float(np.nanmax(a)) for a in shown if a.size), default=0.0)
     if reach > 0:
         band_i.set_ylim(-1.1 * reach, 1.1 * reach)
-    fig.suptitle(f"{fit.law.capitalize()} law: loss against compute")
-    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,6 +465,29 @@ def _student_tokens(fit: ScalingFit, N_S: float) -> float:
             values, counts = np.unique(np.round(np.log(d), 2), return_counts=True)
             return float(np.exp(values[np.argmax(counts)]))
     return 20.0 * N_S
+
+
+def _capacity_gap_inputs(fit, student_params, student_tokens, teacher_losses) -> tuple:
+    """Students, their tokens (one each) and the sorted grid of teacher losses, checked, with
+    the defaults of :func:`capacity_gap`."""
+    sizes = _positive_values("student_params", student_params, "student_params=[2e8, 1e9]")
+    if student_tokens is None:
+        tokens = np.array([_student_tokens(fit, n) for n in sizes])
+    else:
+        tokens = _positive_values("student_tokens", student_tokens, "student_tokens=2e10")
+        if tokens.size == 1:
+            tokens = np.repeat(tokens, sizes.size)
+        if tokens.size != sizes.size:
+            raise ValueError(
+                f"student_tokens has {tokens.size} values for {sizes.size} students; give one "
+                "per student or a single value."
+            )
+    if teacher_losses is None:
+        runs = fit.runs
+        lo, hi = (1.6, 4.0) if runs is None else (runs["L_T"].min() * 0.85, runs["L_T"].max() * 1.3)
+        teacher_losses = np.linspace(lo, hi, 80)
+    grid = _positive_values("teacher_losses", teacher_losses, "np.linspace(1.8, 3.5, 50)")
+    return sizes, tokens, np.sort(grid)
 
 
 def capacity_gap(
@@ -510,27 +548,8 @@ def capacity_gap(
     ci_prob = _validate.probability("ci_prob", ci_prob)
     if kind not in ("mean", "predictive"):
         raise ValueError(f"kind must be 'mean' or 'predictive', got {kind!r}.")
-    sizes = _positive_values("student_params", student_params, "student_params=[2e8, 1e9]")
-    if student_tokens is None:
-        tokens = np.array([_student_tokens(fit, n) for n in sizes])
-    else:
-        tokens = _positive_values("student_tokens", student_tokens, "student_tokens=2e10")
-        if tokens.size == 1:
-            tokens = np.repeat(tokens, sizes.size)
-        if tokens.size != sizes.size:
-            raise ValueError(
-                f"student_tokens has {tokens.size} values for {sizes.size} students; give one "
-                "per student or a single value."
-            )
+    sizes, tokens, grid = _capacity_gap_inputs(fit, student_params, student_tokens, teacher_losses)
     runs = fit.runs
-    if teacher_losses is None:
-        if runs is not None:
-            lo, hi = runs["L_T"].min() * 0.85, runs["L_T"].max() * 1.3
-        else:
-            lo, hi = 1.6, 4.0
-        teacher_losses = np.linspace(lo, hi, 80)
-    grid = _positive_values("teacher_losses", teacher_losses, "np.linspace(1.8, 3.5, 50)")
-    grid = np.sort(grid)
 
     plt = _pyplot()
     fig, (ax, band) = plt.subplots(
@@ -921,9 +940,6 @@ def shared_teacher(
     [0, 0, 0, 1, 1, 1]
     """
     from . import compute as _compute
-    from . import extrapolation as _extrap
-    from .decide import recommend
-    from .extrapolation import ExtrapolationWarning
 
     fit = _validate.fit(fit, ("distillation",), "shared_teacher", converged=False)
     pays = [s for s, (_, d_pretrain) in _compute.SCENARIOS.items() if d_pretrain]
@@ -941,41 +957,10 @@ def shared_teacher(
     ks = sorted({_compute.check_n_students(k) for k in n_students})
     if not ks:
         raise ValueError("n_students is empty; give e.g. [1, 2, 4, 8, 16, 32].")
-    if max_draws is not None and (
-        isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1
-    ):
-        raise ValueError(f"max_draws must be a positive integer or None, got {max_draws!r}.")
-    small = _thinned(fit, max_draws)
-    recs = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for k in ks:
-            recs.append(
-                recommend(
-                    small,
-                    compute=compute,
-                    student_params=student_params,
-                    scenario=scenario,
-                    risk_tolerance=risk_tolerance,
-                    random_seed=random_seed,
-                    n_students=k,
-                )
-            )
-    seen = set()
-    for w in caught:  # each message once for the sweep, attributed to the caller
-        key = (w.category, str(w.message))
-        if issubclass(w.category, ExtrapolationWarning) or key in seen:
-            continue
-        seen.add(key)
-        warnings.warn(w.message, w.category, stacklevel=2)
-    # one extrapolation warning for the sweep, naming the furthest k of each input
-    _extrap._warn(
-        _extrap._stack([r.extrapolation for r in recs]),
-        "distillation",
-        where=[f"n_students={k}" for k in ks],
-        what="values of n_students",
+    max_draws = _validate.max_draws(max_draws)
+    recs = _shared_teacher_sweep(
+        _thinned(fit, max_draws), ks, compute, student_params, scenario, risk_tolerance, random_seed
     )
-
     x = np.array(ks, float)
     p = np.array([r.p_distillation_better for r in recs])
     p_margin = np.array([r.p_distillation_better_by_margin for r in recs])
@@ -1012,6 +997,46 @@ def shared_teacher(
         fontsize="medium",
     )
     return fig
+
+
+def _shared_teacher_sweep(
+    fit, ks, compute, student_params, scenario, risk_tolerance, random_seed
+) -> list:
+    """One recommendation per number of students ``k``; each warning once for the sweep, and
+    one extrapolation warning naming the furthest ``k`` of each input."""
+    from . import extrapolation as _extrap
+    from .decide import recommend
+    from .extrapolation import ExtrapolationWarning
+
+    recs = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in ks:
+            recs.append(
+                recommend(
+                    fit,
+                    compute=compute,
+                    student_params=student_params,
+                    scenario=scenario,
+                    risk_tolerance=risk_tolerance,
+                    random_seed=random_seed,
+                    n_students=k,
+                )
+            )
+    seen = set()
+    for w in caught:  # each message once for the sweep, attributed to the caller
+        key = (w.category, str(w.message))
+        if issubclass(w.category, ExtrapolationWarning) or key in seen:
+            continue
+        seen.add(key)
+        warnings.warn(w.message, w.category, skip_file_prefixes=_validate.INTERNAL)
+    _extrap._warn(
+        _extrap._stack([r.extrapolation for r in recs]),
+        "distillation",
+        where=[f"n_students={k}" for k in ks],
+        what="values of n_students",
+    )
+    return recs
 
 
 # --------------------------------------------------------------------------------------------

@@ -61,6 +61,18 @@ def integer(name: str, value: Any, minimum: int, maximum: int | None = None, hin
     return int(value)
 
 
+def max_draws(value: Any) -> int | None:
+    """How many posterior draws a costly summary may use: None (all) or an integer >= 1."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+    ):
+        raise ValueError(
+            f"max_draws must be a positive integer or None, got {value!r}; e.g. max_draws=400 "
+            "(None uses every draw)."
+        )
+    return None if value is None else int(value)
+
+
 def random_seed(value: Any) -> int | None:
     """A seed: None, or an integer in ``[0, SEED_MAX]``."""
     if value is None:
