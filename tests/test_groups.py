@@ -285,3 +285,22 @@ def test_law_groups_lookup():
     assert g.names == ("a", "b", "c")
     np.testing.assert_array_equal(g.index, [1, 0, 1, 2])
     np.testing.assert_array_equal(g.lookup(["c", "x", "a"]), [2, -1, 0])
+
+
+def test_offsets_per_group_and_size_and_noise_by_distance(runs):
+    """The grouped model with its optional parts on: offsets per (group, model size), and the
+    noise growing with each run's distance from its own group's runs."""
+    fit = quiet_fit(runs, groups="family", discrepancy="groups", noise="distance")
+    inputs = fit.model.inputs
+    # every family has the same sizes, yet no two families share an offset
+    n_sizes = sum(len(np.unique(runs.loc[runs["family"] == f, "N"])) for f in TRUTH)
+    assert inputs.groups["size"].n == n_sizes
+    assert isinstance(inputs.frame, model_mod.GroupFrames)
+    centre, _ = inputs.loss_standardisation()
+    assert len(np.unique(np.round(centre, 12))) == 3  # each run standardised by its family
+    new = pd.DataFrame({"N": [2e9, 2e9], "D": [4e10, 4e10], "family": ["code", "unseen"]})
+    out = fit.predict(new, kind="predictive", random_seed=0)
+    assert np.isfinite(out[["median", "lower", "upper"]].to_numpy()).all()
+    assert np.isfinite(fit.posterior_predictive(random_seed=0)["log_likelihood"]["obs"]).all()
+    view = fit.for_group("code")
+    assert np.isfinite(bd.compute_optimal(view, 1e21)["N_median"]).all()
