@@ -3,7 +3,9 @@
 Three families (data sets) of one architecture, each trained at 7 IsoFLOP budgets log-spaced
 from 1e17 to 1e20 FLOPs with 10 model sizes per budget (``D = C / (6 N)``), losses SIMULATED
 from a Chinchilla law per family plus 0.5% log-normal noise. The families share neither their
-floor ``E`` nor their amplitudes and differ a little in their exponents (as data sets do).
+floor ``E`` nor their amplitudes; two scenarios set how much their exponents differ
+(:data:`SCENARIOS`): ``close`` (within 3%, the situation pooling is for) and ``spread`` (the
+target's exponents 6-12% away from the others', so that pooling pulls them the wrong way).
 
 For each simulated study (one seed), the *target* family is predicted at its two largest
 budgets (20 runs, never fitted) by
@@ -20,8 +22,9 @@ diagnostics say whether it converges by default.
 
 Usage::
 
-    python benchmarks/groups_study.py           # 3 simulated studies
-    python benchmarks/groups_study.py --quick   # smoke run: 1 study, short chains
+    python benchmarks/groups_study.py --scenario close    # 3 simulated studies
+    python benchmarks/groups_study.py --scenario spread
+    python benchmarks/groups_study.py --quick             # smoke run: 1 study, short chains
 """
 
 from __future__ import annotations
@@ -38,11 +41,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as c
 
-#: The families' Chinchilla laws (natural parameters); the target is "C".
-FAMILIES = {
-    "A": {"E": 1.80, "A": 450.0, "B": 2200.0, "alpha": 0.34, "beta": 0.37},
-    "B": {"E": 1.55, "A": 520.0, "B": 1700.0, "alpha": 0.36, "beta": 0.35},
-    "C": {"E": 2.00, "A": 380.0, "B": 2600.0, "alpha": 0.32, "beta": 0.38},
+#: The families' Chinchilla laws (natural parameters) per scenario; the target is "C".
+SCENARIOS = {
+    "close": {
+        "A": {"E": 1.80, "A": 450.0, "B": 2200.0, "alpha": 0.34, "beta": 0.37},
+        "B": {"E": 1.55, "A": 520.0, "B": 1700.0, "alpha": 0.35, "beta": 0.36},
+        "C": {"E": 2.00, "A": 380.0, "B": 2600.0, "alpha": 0.33, "beta": 0.37},
+    },
+    "spread": {
+        "A": {"E": 1.80, "A": 450.0, "B": 2200.0, "alpha": 0.34, "beta": 0.37},
+        "B": {"E": 1.55, "A": 520.0, "B": 1700.0, "alpha": 0.36, "beta": 0.35},
+        "C": {"E": 2.00, "A": 380.0, "B": 2600.0, "alpha": 0.32, "beta": 0.38},
+    },
 }
 TARGET = "C"
 BUDGETS = np.geomspace(1e17, 1e20, 7)
@@ -50,13 +60,13 @@ SIZES_PER_BUDGET = 10
 NOISE = 0.005
 
 
-def simulate_study(seed: int) -> pd.DataFrame:
+def simulate_study(seed: int, families: dict) -> pd.DataFrame:
     """SIMULATED IsoFLOP runs of the three families: ``N, D, loss, family, budget``."""
     from bayes_distill import laws
 
     rng = np.random.default_rng(seed)
     rows = []
-    for family, params in FAMILIES.items():
+    for family, params in families.items():
         for k, budget in enumerate(BUDGETS):
             # model sizes spanning 30x around the budget's compute-optimal size (~20 tokens
             # per parameter), jittered so families do not share sizes exactly
@@ -76,10 +86,12 @@ def median_error(fit, held_out: pd.DataFrame) -> float:
     return float(np.median(np.abs(pred["median"] / held_out["loss"] - 1)))
 
 
-def one_study(seed: int, *, draws: int | None, tune: int | None, chains: int) -> list[dict]:
+def one_study(
+    seed: int, families: dict, *, draws: int | None, tune: int | None, chains: int
+) -> list[dict]:
     import bayes_distill as bd
 
-    runs = simulate_study(seed)
+    runs = simulate_study(seed, families)
     target = runs[runs["family"] == TARGET]
     held_out = target[target["budget"] >= len(BUDGETS) - 2].reset_index(drop=True)
     others = runs[(runs["family"] != TARGET) & (runs["budget"] < 5)]
@@ -128,18 +140,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--studies", type=int, default=3, help="number of simulated studies")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="close")
     args = parser.parse_args(argv)
+    families = SCENARIOS[args.scenario]
     start = c.header("groups_study: partial pooling on SIMULATED IsoFLOP families", argv)
     if args.quick:
         draws, tune, chains, seeds = 60, 60, 2, [1]
     else:
         draws, tune, chains, seeds = None, None, 4, list(range(1, args.studies + 1))
     print(f"\nsettings: draws={draws or 'default'} tune={tune or 'default'} chains={chains}")
-    print(f"families (SIMULATED truth): {FAMILIES}; target {TARGET!r}; noise {NOISE:.1%}")
+    print(f"scenario {args.scenario!r}; families (SIMULATED truth): {families}")
+    print(f"target {TARGET!r}; noise {NOISE:.1%}")
     rows = []
     for seed in seeds:
         print(f"\n## simulated study, seed {seed}", flush=True)
-        rows += one_study(seed, draws=draws, tune=tune, chains=chains)
+        rows += one_study(seed, families, draws=draws, tune=tune, chains=chains)
     frame = pd.DataFrame(rows)
     summary = frame.groupby("fit", sort=False).agg(
         median_error=("median error", "median"),

@@ -126,6 +126,7 @@ def test_instrument_restores_the_samplers(common):
         "convergence.py",
         "geometry.py",
         "many_runs.py",
+        "groups_study.py",
     ],
 )
 def test_script_runs_quick(script):
