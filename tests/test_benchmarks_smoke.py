@@ -129,6 +129,7 @@ QUICK_SCRIPTS = (
     "next_run_speed.py",
     "paper_findings.py",
     "distill_map_speed.py",
+    "groups_study.py",
 )
 
 
@@ -181,6 +182,7 @@ def quick_runs(request):
         "executor.py",
         "next_run_speed.py",
         "next_run_study.py",
+        "groups_study.py",
     ],
 )
 def test_script_runs_quick(script, quick_runs):

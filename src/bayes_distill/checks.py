@@ -323,7 +323,7 @@ def posterior_predictive(fit: ScalingFit, *, random_seed: int | None = None) -> 
     >>> import arviz as az
     >>> az.plot_ppc_dist(tree)                                          # doctest: +SKIP
     """
-    fit = _validate.fit(fit, None, "posterior_predictive", converged=False)
+    fit = _validate.fit(fit, None, "posterior_predictive", converged=False, grouped=True)
     return fit.posterior_predictive(random_seed=random_seed)
 
 
@@ -411,7 +411,7 @@ def natural_tree(fit: ScalingFit, *, noise: bool = True) -> xr.DataTree:
     >>> tree = bd.checks.natural_tree(fit)                                # doctest: +SKIP
     >>> az.plot_pair(tree, var_names=["E", "alpha", "beta"])              # doctest: +SKIP
     """
-    fit = _validate.fit(fit, None, "natural_tree", converged=False)
+    fit = _validate.fit(fit, None, "natural_tree", converged=False, grouped=True)
     post = fit.params
     if noise:
         post = xr.merge([post, fit.noise])
@@ -446,7 +446,7 @@ def _named_fits(fits: Any) -> dict[str, ScalingFit]:
     if len(named) < 2:
         raise ValueError(f"compare needs at least two fits, got {len(named)}.")
     for name, f in named.items():
-        _validate.fit(f, None, "compare", f"fits[{name!r}]", converged=False)
+        _validate.fit(f, None, "compare", f"fits[{name!r}]", converged=False, grouped=True)
         if f.runs is None:
             raise ValueError(f"fits[{name!r}] has no runs (built with from_params): no LOO.")
     names = list(named)

@@ -57,6 +57,10 @@ Warnings (:class:`DataValidationWarning`):
   data, a student should not beat its teacher by more than noise;
 - a single run: the laws have five or more parameters, so the posterior will be the prior.
 
+Group column (``bd.fit(runs, ..., groups="COLUMN")``): any extra column survives
+:func:`load_runs` unchanged, and :func:`check_group_column` validates the one a grouped fit uses
+(present, no missing labels, at least two groups, at least :data:`MIN_GROUP_RUNS` runs each).
+
 Silence a warning you have understood with :func:`warnings.filterwarnings`, e.g.
 ``warnings.filterwarnings("ignore", category=DataValidationWarning, message=".*duplicated")``.
 """
@@ -83,6 +87,8 @@ __all__ = [
     "TRAINING_FLOP_COLUMN",
     "DataValidationError",
     "DataValidationWarning",
+    "MIN_GROUP_RUNS",
+    "check_group_column",
     "load_runs",
 ]
 
@@ -725,3 +731,75 @@ def _assemble(
         out.insert(position, col, values[col].astype(np.float64, copy=True))
     out.attrs["kind"] = kind
     return out
+
+
+#: Fewest runs a group of a grouped fit may hold: with fewer, a group's own runs say almost
+#: nothing about its law and its parameters are its population's prior.
+MIN_GROUP_RUNS = 3
+
+
+def check_group_column(
+    runs: pd.DataFrame, column: Any, *, what: str = "runs", min_runs: int = MIN_GROUP_RUNS
+) -> np.ndarray:
+    """The group label of every run of ``runs[column]``, as strings, validated.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        A run table (e.g. the output of :func:`load_runs`, which keeps extra columns).
+    column : str
+        The column naming each run's group (data recipe, architecture, optimiser...).
+    what : str
+        How the table is called in the messages (``"runs"``, ``"new_runs"``).
+    min_runs : int
+        Fewest runs per group; 0 checks only the column and its labels (for predictions).
+
+    Returns
+    -------
+    numpy.ndarray
+        One label per run (``str``; numbers and strings alike are compared as text).
+
+    Raises
+    ------
+    DataValidationError
+        If ``column`` is not a column name of ``runs``, holds missing labels, gives a single
+        group, or a group with fewer than ``min_runs`` runs.
+    """
+    if not isinstance(column, str) or not column:
+        raise DataValidationError(
+            f"groups must be the name of a column of {what} (a non-empty str), got {column!r}; "
+            "e.g. groups='dataset'."
+        )
+    if column not in runs.columns:
+        found = ", ".join(_label(c) for c in runs.columns)
+        near = [c for c in runs.columns if str(c).strip().lower() == column.strip().lower()]
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise DataValidationError(
+            f"groups={column!r} is not a column of {what} (columns: {found}).{hint} Add a column "
+            f"naming each run's group, e.g. {what}[{column!r}] = 'main'."
+        )
+    raw = runs[column]
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        pos = int(np.flatnonzero(missing)[0])
+        raise DataValidationError(
+            f"{what} column {column!r} (groups) has {int(missing.sum())} missing labels, first at "
+            f"row {_label(runs.index[pos])}; give every run a group, or drop those runs."
+        )
+    labels = raw.astype(str).to_numpy()
+    if min_runs == 0:
+        return labels
+    names, counts = np.unique(labels, return_counts=True)
+    if len(names) < 2:
+        raise DataValidationError(
+            f"{what} column {column!r} (groups) holds a single group ({names[0]!r}): partial "
+            "pooling needs at least two groups. Fit without groups= instead."
+        )
+    few = names[counts < min_runs]
+    if len(few):
+        listed = ", ".join(f"{n!r} ({int(c)} runs)" for n, c in zip(names, counts, strict=True))
+        raise DataValidationError(
+            f"{what} column {column!r} (groups): group {few[0]!r} has fewer than {min_runs} runs "
+            f"(groups: {listed}). Add runs to it, merge it into another group, or drop it."
+        )
+    return labels

@@ -469,6 +469,7 @@ def compute_optimal(
     *,
     bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = DEFAULT_BOUNDS,
     approx: Literal["paper", "2N"] = "paper",
+    group: str | None = None,
 ) -> pd.DataFrame:
     """Supervised compute-optimal model size and tokens for a budget, per posterior draw.
 
@@ -490,6 +491,10 @@ def compute_optimal(
         Bounds on ``N`` and ``D`` alike, or ``{"N": (lo, hi), "D": (lo, hi)}``.
     approx : {"paper", "2N"}, default "paper"
         FLOPs per token, see :func:`bayes_distill.compute.forward_flops`.
+    group : str, optional
+        A grouped fit (``bd.fit(..., groups=COLUMN)``): the group whose law is optimised
+        (required; the extrapolation columns then refer to that group's runs). Refused for
+        a fit of one law.
 
     Returns
     -------
@@ -538,6 +543,7 @@ def compute_optimal(
     >>> bool(frame["N_median"].is_monotonic_increasing)
     True
     """
+    fit = _validate.law_group(fit, group, "compute_optimal")
     _validate.fit(fit, ("chinchilla", "supervised", "distillation"), "compute_optimal")
     budgets, _ = _check_budgets(compute)
     ci_prob = _validate.probability("ci_prob", ci_prob, "e.g. ci_prob=0.9 for a 90% interval.")

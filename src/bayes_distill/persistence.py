@@ -38,12 +38,17 @@ class FitFileError(ValueError):
 DATA_HASH_OF = (
     "SHA-256 of the arrays the model sees, in run order: for each canonical column, its name "
     "and its float64 little-endian bytes, the loss column as its natural log; then the same "
-    "for the jointly fitted supervised runs (prefixed 'supervised_'). Extra columns are ignored."
+    "for the jointly fitted supervised runs (prefixed 'supervised_'); for a grouped fit, then "
+    "'groups:' and each run's group label as UTF-8 text followed by a NUL byte. Other extra "
+    "columns are ignored."
 )
 
 
 def _data_hash(
-    law: str, runs: pd.DataFrame | None, supervised_runs: pd.DataFrame | None = None
+    law: str,
+    runs: pd.DataFrame | None,
+    supervised_runs: pd.DataFrame | None = None,
+    groups: str | None = None,
 ) -> str:
     """Hash of the data a fit saw (see :data:`DATA_HASH_OF`), reproducible from a saved fit.
 
@@ -66,6 +71,10 @@ def _data_hash(
                     values = np.log(values)
             h.update(f"{prefix}{col}:{len(values)}:".encode())
             h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    if groups:
+        h.update(b"groups:")
+        for label in runs[groups].astype(str):
+            h.update(label.encode() + b"\0")
     return h.hexdigest()
 
 
@@ -92,6 +101,7 @@ def _provenance(
     discrepancy,
     noise="constant",
     supervised_runs=None,
+    groups=None,
 ) -> dict[str, Any]:
     import importlib.metadata as md
     import platform
@@ -115,9 +125,11 @@ def _provenance(
         "priors": json.dumps({k: v.to_dict() for k, v in (priors or {}).items()}),
         "sampler_settings": json.dumps(settings),
         "random_seed": -1 if seed is None else int(seed),
-        "data_sha256": _data_hash(law, runs, supervised_runs) if runs is not None else "",
+        "data_sha256": _data_hash(law, runs, supervised_runs, groups) if runs is not None else "",
         "data_sha256_of": DATA_HASH_OF,
         "n_runs": 0 if runs is None else len(runs),
+        # a grouped fit: the column naming each run's law group ("" for one law)
+        "groups": groups or "",
         "n_supervised_runs": 0 if supervised_runs is None else len(supervised_runs),
         "supervised_runs_dataset": (
             "" if supervised_runs is None else str(supervised_runs.attrs.get("dataset", ""))
@@ -128,9 +140,13 @@ def _provenance(
     }
 
 
-def _runs_to_groups(law: str, runs: pd.DataFrame, supervised_runs: pd.DataFrame | None):
+def _runs_to_groups(
+    law: str, runs: pd.DataFrame, supervised_runs: pd.DataFrame | None, groups: str | None = None
+):
     inputs, target = _CANONICAL[law]
     const = xr.Dataset({c: (("run",), runs[c].to_numpy(float)) for c in inputs})
+    if groups:
+        const["law_group_of_run"] = (("run",), runs[groups].astype(str).to_numpy(dtype=str))
     obs = xr.Dataset({"obs": (("run",), np.log(runs[target].to_numpy(float)))})
     obs["obs"].attrs["description"] = f"log of {target}"
     if supervised_runs is not None:
@@ -149,6 +165,8 @@ def _groups_to_runs(law: str, tree: xr.DataTree) -> tuple[pd.DataFrame, pd.DataF
     obs = tree["observed_data"].to_dataset()
     runs = pd.DataFrame({c: const[c].values for c in inputs})
     runs[target] = np.exp(obs["obs"].values)
+    if "law_group_of_run" in const:
+        runs[str(tree.attrs["groups"])] = const["law_group_of_run"].values.astype(str)
     sup = None
     if "supervised_N" in const:
         sup = pd.DataFrame(

@@ -7,6 +7,7 @@ figures you no longer need with ``plt.close(fig)``.
 
 ==============================  ==============================================================
 :func:`ppc`                     observed losses against the prior or posterior predictive
+:func:`groups`                  each group's parameters with intervals (grouped fits)
 :func:`loss_vs_compute`         isoFLOP curves and the compute-optimal frontier (supervised laws)
 :func:`capacity_gap`            student loss against teacher loss: the U-shape (distillation)
 :func:`distill_map`             P(distillation beats supervised) over student size x budget,
@@ -56,6 +57,7 @@ __all__ = [
     "capacity_gap",
     "crossover",
     "distill_map",
+    "groups",
     "loss_vs_compute",
     "pair",
     "ppc",
@@ -1159,6 +1161,92 @@ def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
 
 
 # --------------------------------------------------------------------------------------------
+# grouped fits
+
+#: Natural parameters whose population value a grouped fit samples directly (``E`` as
+#: ``exp(log_E_mu)``), drawn behind the groups in :func:`groups`.
+_POPULATION = {"E": "log_E_mu", "alpha": "alpha_mu", "beta": "beta_mu", "gamma": "gamma_mu"}
+
+
+def groups(
+    fit: ScalingFit, *, var_names: Sequence[str] = ("E", "alpha", "beta"), ci_prob: float = 0.9
+) -> Figure:
+    """Each group's parameters of a grouped fit, with credible intervals.
+
+    One panel per parameter, one row per group: the posterior median and the equal-tailed
+    ``ci_prob`` interval, the group's number of runs in its label, and, for ``E`` and the
+    exponents, the population value (median and interval, shaded) around which the groups are
+    pooled. A group with few runs sits close to the population, with an interval about as
+    wide as the spread between groups.
+
+    Parameters
+    ----------
+    fit : ScalingFit
+        A grouped fit (``bd.fit(runs, law=..., groups="COLUMN")``).
+    var_names : sequence of str, default ("E", "alpha", "beta")
+        Natural parameters of the law.
+    ci_prob : float, default 0.9
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import bayes_distill as bd
+    >>> fit = bd.fit(runs, law="chinchilla", groups="dataset")  # doctest: +SKIP
+    >>> fig = bd.plots.groups(fit, var_names=["E", "alpha", "beta"])  # doctest: +SKIP
+    """
+    fit = _validate.fit(fit, ("chinchilla", "supervised"), "groups", converged=False, grouped=True)
+    if fit.groups is None or fit.group is not None:
+        raise ValueError(
+            "plots.groups needs a grouped fit (bd.fit(runs, law=..., groups='COLUMN')); for one "
+            "law, bd.plots.pair or bd.plots.trace show its parameters."
+        )
+    ci_prob = _validate.probability("ci_prob", ci_prob)
+    names = [str(v) for v in var_names] if not isinstance(var_names, str) else [var_names]
+    unknown = [v for v in names if v not in laws.PARAM_NAMES[fit.law]]
+    if unknown or not names:
+        raise ValueError(
+            f"var_names {unknown or names} are not parameters of the {fit.law} law; valid: "
+            f"{', '.join(laws.PARAM_NAMES[fit.law])}."
+        )
+    plt = _pyplot()
+    params, post = fit.params, fit.posterior
+    labels = list(fit.group_names)
+    counts = fit.runs[fit.groups].astype(str).value_counts()
+    y = np.arange(len(labels))
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.4 * len(names), 1.0 + 0.45 * len(labels)), squeeze=False
+    )
+    for ax, name in zip(axes[0], names, strict=True):
+        values = params[name].stack(sample=("chain", "draw")).transpose("law_group", "sample")
+        med, lo, hi = _band(values.values.T, ci_prob)
+        pop = _POPULATION.get(name)
+        if pop in post:
+            draws = post[pop].values.ravel()
+            draws = np.exp(draws) if name == "E" else draws
+            p_med, p_lo, p_hi = _band(draws[:, None], ci_prob)
+            ax.axvspan(p_lo[0], p_hi[0], color="C0", alpha=0.15, label="population")
+            ax.axvline(p_med[0], color="C0", lw=1)
+        ax.errorbar(med, y, xerr=[med - lo, hi - med], fmt="o", color="black", capsize=3)
+        ax.set_yticks(y, [f"{g} ({int(counts.get(g, 0))} runs)" for g in labels])
+        ax.set_xlabel(name)
+        if ax is not axes[0][0]:
+            ax.tick_params(labelleft=False)
+    axes[0][0].invert_yaxis()
+    if any(_POPULATION.get(n) in post for n in names):
+        axes[0][0].legend(loc="best", fontsize="small")
+    fig.suptitle(
+        f"{fit.law.capitalize()} law by group ({fit.groups!r}): medians and {_pct(ci_prob)} "
+        "intervals",
+        fontsize="medium",
+    )
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
 # ArviZ plots of the natural parameters
 
 
@@ -1169,7 +1257,7 @@ def _arviz_figure(pc: Any) -> Figure:
 def _tree_for(fit: ScalingFit, natural: bool) -> xr.DataTree:
     from .checks import natural_tree
 
-    _validate.fit(fit, laws.LAWS, "this plot", converged=False)
+    _validate.fit(fit, laws.LAWS, "this plot", converged=False, grouped=True)
     return natural_tree(fit) if natural else fit.dt
 
 

@@ -39,7 +39,8 @@ class ScalingFit:
         ArviZ 1.x groups: ``posterior`` (sampled parameters), ``sample_stats``,
         ``observed_data`` and ``constant_data`` (the runs), and provenance in ``dt.attrs``.
     runs : pandas.DataFrame or None
-        The canonical run table the law was fitted to (``None`` for :meth:`from_params`).
+        The canonical run table the law was fitted to (``None`` for :meth:`from_params`; the
+        group's runs for one group of a grouped fit, :meth:`for_group`).
     """
 
     def __init__(
@@ -54,9 +55,13 @@ class ScalingFit:
         self.law = law
         self.runs = runs
         self.supervised_runs = supervised_runs
+        column = self.groups
         self._inputs = (
-            _model.prepare_inputs(law, runs, supervised_runs) if runs is not None else None
+            _model.prepare_inputs(law, runs, supervised_runs, column) if runs is not None else None
         )
+        if self.group is not None and runs is not None:
+            # one group of a grouped fit: its own runs, with the model of all the fitted runs
+            self.runs = runs[runs[column].astype(str) == self.group]
 
     # ---- provenance -----------------------------------------------------------------------
     @property
@@ -71,6 +76,70 @@ class ScalingFit:
     @property
     def discrepancy(self) -> str:
         return str(self.dt.attrs.get("discrepancy", "none"))
+
+    @property
+    def groups(self) -> str | None:
+        """The column of the runs naming their law groups, for a grouped fit (and one group of
+        it); ``None`` for a fit of one law."""
+        return str(self.dt.attrs.get("groups", "")) or None
+
+    @property
+    def group(self) -> str | None:
+        """The law group this fit evaluates (:meth:`for_group`), else ``None``."""
+        return str(self.dt.attrs.get("law_group_view", "")) or None
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The law groups of a grouped fit, in the order of the ``law_group`` dimension
+        (empty for a fit of one law)."""
+        if self._inputs is None or self._inputs.law_groups is None:
+            return ()
+        return self._inputs.law_groups.names
+
+    def for_group(self, name: Any) -> ScalingFit:
+        """One group's law of a grouped fit, as a fit of one law.
+
+        Its posterior holds that group's parameters (without the population's), its ``runs``
+        are that group's runs, and its noise, discrepancy and distances are the grouped
+        fit's. Every function that takes a fit takes it (``bd.crossover``, plots, checks...).
+
+        Parameters
+        ----------
+        name : str
+            A group name (see :attr:`group_names`; labels are compared as text).
+
+        Returns
+        -------
+        ScalingFit
+        """
+        label = self._check_group(name, "for_group")
+        post = self.posterior
+        pooled = [v for v in post.data_vars if "law_group" in post[v].dims]
+        hyper = [
+            f"{k}_{h}" for k in laws.SAMPLED_NAMES[self.law] for h in ("mu", "sd", "log", "c", "z")
+        ]
+        one = post.drop_vars([v for v in hyper if v in post])
+        one = one.sel(law_group=label, drop=True) if pooled else one
+        tree = self.dt.copy()
+        tree["posterior"] = xr.DataTree(one)
+        tree.attrs["law_group_view"] = label
+        return ScalingFit(tree, self.law, runs=self.runs, supervised_runs=self.supervised_runs)
+
+    def _check_group(self, name: Any, function: str) -> str:
+        """``name`` as one of this grouped fit's groups, or an error naming the valid ones."""
+        if self.groups is None or self.group is not None:
+            what = "a fit of one law" if self.groups is None else f"group {self.group!r}'s law"
+            raise ValueError(
+                f"{function}: group={name!r} needs a grouped fit (bd.fit(runs, law=..., "
+                f"groups='COLUMN')); this is {what}: leave group= out."
+            )
+        label = str(name) if isinstance(name, str | int | np.integer) else None
+        if label is None or label not in self.group_names:
+            raise ValueError(
+                f"{function}: group={name!r} is not a group of this fit (column "
+                f"{self.groups!r}); valid groups: {', '.join(map(repr, self.group_names))}."
+            )
+        return label
 
     @property
     def sampling_report(self) -> pd.DataFrame:
@@ -131,6 +200,13 @@ class ScalingFit:
         return ds
 
     @property
+    def _group_spreads(self) -> xr.Dataset:
+        """A grouped fit's spreads between groups (``{name}_sd``); empty otherwise."""
+        post = self.posterior
+        names = [f"{k}_sd" for k in laws.SAMPLED_NAMES[self.law] if f"{k}_sd" in post]
+        return post[names]
+
+    @property
     def noise(self) -> xr.Dataset:
         """Posterior draws of the noise scale ``sigma`` and the discrepancy spreads ``tau_*``."""
         post = self.posterior
@@ -164,6 +240,7 @@ class ScalingFit:
             inputs=self._inputs,
             growth=attrs.get("noise_growth", "linear"),  # schema-1 files: linear
             student_supervised=self.supervised_fixed,
+            group=None if self.group is None else self.group_names.index(self.group),
         )
 
     # ---- evaluation over draws -----------------------------------------------------------
@@ -250,6 +327,10 @@ class ScalingFit:
     def summary(self, ci_prob: float = 0.9, *, var_names: list[str] | None = None) -> pd.DataFrame:
         """ArviZ summary of the natural parameters (and the noise scales).
 
+        For a grouped fit, one row per parameter and group (``alpha[name]``), and the spread of
+        each sampled parameter between the groups (``alpha_sd``: on the log scale for the
+        exponents, see :mod:`bayes_distill.model`).
+
         Parameters
         ----------
         ci_prob : float, default 0.9
@@ -264,7 +345,7 @@ class ScalingFit:
         import arviz as az
 
         ci_prob = _validate.probability("ci_prob", ci_prob)
-        ds = xr.merge([self.params, self.noise])
+        ds = xr.merge([self.params, self.noise, self._group_spreads])
         if var_names is not None:
             missing = [v for v in var_names if v not in ds]
             if missing:
@@ -314,7 +395,11 @@ class ScalingFit:
         new_runs : DataFrame
             Columns ``N, D`` (supervised laws) or ``N_S, D_S`` and either ``L_T`` or
             ``N_T, D_T`` (distillation law; the teacher loss then follows from the supervised
-            law). Aliases accepted by :func:`bayes_distill.load_runs` work too.
+            law). Aliases accepted by :func:`bayes_distill.load_runs` work too. For a grouped
+            fit, also its group column (:attr:`groups`): each row is predicted with its
+            group's law; a row of a group not fitted gets a new group's parameters, drawn from
+            the population (the hyperprior as fitted) once per draw and new group, so its
+            intervals carry the spread between groups.
         kind : {"mean", "predictive"}
             ``"mean"``: interval of the law itself (epistemic uncertainty only).
             ``"predictive"``: interval of a new observed run, adding the discrepancy offsets
@@ -322,7 +407,7 @@ class ScalingFit:
         ci_prob : float, default 0.9
             Probability of the equal-tailed interval.
         random_seed : int or numpy.random.Generator, optional
-            Seed of the predictive noise.
+            Seed of the predictive noise (and of a new group's parameters).
 
         Returns
         -------
@@ -364,9 +449,11 @@ class ScalingFit:
         if random_seed is not None and not isinstance(random_seed, np.random.Generator):
             random_seed = _validate.random_seed(random_seed)
         x = _prediction_inputs(self.law, new_runs)
+        rng = np.random.default_rng(random_seed)
+        group, draws = self._prediction_groups(new_runs, rng)
         # Numerical problems are detected and reported below, not by numpy's warnings.
         with np.errstate(all="ignore"):
-            log_draws = np.asarray(self._log_draws(x, kind, random_seed), dtype=float)
+            log_draws = np.asarray(self._log_draws(x, kind, rng, group, draws), dtype=float)
         S = log_draws.shape[0]
         log_draws = log_draws.reshape(S, len(new_runs))
         finite = np.isfinite(log_draws)
@@ -446,7 +533,42 @@ class ScalingFit:
             values["L_T"][ok] = np.nanmedian(lt[:, ok], axis=0)
         return assess(self, **values)
 
-    def _log_draws(self, x: Mapping[str, np.ndarray], kind: str, random_seed=None) -> np.ndarray:
+    def _prediction_groups(
+        self, new_runs: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[np.ndarray | None, _model.Draws]:
+        """Grouped fits: the law group index of each row of ``new_runs`` and the draws with a
+        new group (from the population) for each group name not fitted; else ``(None, draws)``."""
+        if self.groups is None or self.group is not None:
+            return None, self.draws
+        from .data import check_group_column
+
+        labels = check_group_column(new_runs, self.groups, what="new_runs", min_runs=0)
+        index = self._inputs.law_groups.lookup(labels)
+        new = sorted(set(labels[index < 0]))
+        for j, name in enumerate(new):
+            index[labels == name] = len(self.group_names) + j
+        draws = self.draws
+        if new:
+            draws = draws.with_new_groups(laws.SAMPLED_NAMES[self.law], len(new), rng)
+        return index, draws
+
+    def _log_draws(
+        self,
+        x: Mapping[str, np.ndarray],
+        kind: str,
+        random_seed=None,
+        group: np.ndarray | None = None,
+        draws: _model.Draws | None = None,
+    ) -> np.ndarray:
+        if group is not None:
+            logs = {"log_N": np.log(x["N"]), "log_D": np.log(x["D"])}
+            mu = self.model.log_mean(draws, logs, group)
+            if kind == "mean":
+                return mu
+            rng = np.random.default_rng(random_seed)
+            return mu + self.model.noise_draws(
+                draws, mu.shape[1:], rng, logs=logs, law_mean=mu, group=group
+            )
         if self.law == "distillation":
             L_T = x["L_T"]
             if L_T is None:
@@ -466,9 +588,17 @@ class ScalingFit:
         if self._inputs is None:
             raise ValueError("This fit has no runs (built with from_params): nothing to check.")
         inp = self._inputs
-        mu = self.model.log_mean(self.draws, inp.x)
+        if self.group is not None:
+            raise ValueError(
+                f"This is group {self.group!r} of a grouped fit: check the grouped fit itself "
+                "(its posterior predictive covers every group's runs)."
+            )
+        group = None if inp.law_groups is None else inp.law_groups.index
+        mu = self.model.log_mean(self.draws, inp.x, group)
         rng = np.random.default_rng(random_seed)
-        ypred = mu + self.model.noise_draws(self.draws, mu.shape[1:], rng, logs=inp.x, law_mean=mu)
+        ypred = mu + self.model.noise_draws(
+            self.draws, mu.shape[1:], rng, logs=inp.x, law_mean=mu, group=group
+        )
         C, D = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
         ll = self.model.loglik(self.draws, mu)
         dims = ("chain", "draw", "run")
@@ -591,10 +721,21 @@ class ScalingFit:
         ]
         if self.law == "distillation":
             lines.append(f"  supervised parameters: {self.supervised_source}")
-        lines.append(
-            "  posterior medians: "
-            + ", ".join(f"{k}={float(med[k]):.4g}" for k in laws.PARAM_NAMES[self.law])
-        )
+        if self.group is not None:
+            lines.append(f"  law group {self.group!r} of a grouped fit (column {self.groups!r})")
+        if "law_group" in med.dims:
+            lines.append(f"  posterior medians by group ({self.groups!r}):")
+            for name in med["law_group"].values:
+                one = med.sel(law_group=name)
+                lines.append(
+                    f"    {name}: "
+                    + ", ".join(f"{k}={float(one[k]):.4g}" for k in laws.PARAM_NAMES[self.law])
+                )
+        else:
+            lines.append(
+                "  posterior medians: "
+                + ", ".join(f"{k}={float(med[k]):.4g}" for k in laws.PARAM_NAMES[self.law])
+            )
         noise = self.noise.median(("chain", "draw"))
         lines.append(
             "  noise (log loss): "

@@ -55,10 +55,11 @@ def fit(
     random_seed: int | None = None,
     sampler: Literal["nutpie", "numpyro", "pymc"] = "nutpie",
     likelihood: Literal["student_t", "normal"] = "student_t",
-    discrepancy: Literal["groups", "none"] = "groups",
-    noise: Literal["distance", "constant"] = "distance",
+    discrepancy: Literal["groups", "none"] | None = None,
+    noise: Literal["distance", "constant"] | None = None,
     supervised_runs: pd.DataFrame | str | os.PathLike | None = None,
     supervised: Literal["cut", "joint"] = "cut",
+    groups: str | None = None,
     retries: int = 1,
     strict: bool = False,
     progressbar: bool | None = None,
@@ -99,15 +100,23 @@ def fit(
     likelihood : {"student_t", "normal"}
         Noise model on log loss: Student-t with 4 degrees of freedom (robust, the role of the
         papers' Huber loss) or Normal.
-    discrepancy : {"groups", "none"}
-        ``"groups"`` (default): runs of one model size share an offset from the law, and a new
+    discrepancy : {"groups", "none"} or None
+        None (default): ``"groups"``, or ``"none"`` for a grouped fit (``groups=``).
+        ``"groups"``: runs of one model size share an offset from the law, and a new
         size draws a new offset (supervised laws; the distillation law has no such factor, see
-        :mod:`bayes_distill.model`). ``"none"``: independent noise only.
-    noise : {"distance", "constant"}
-        ``"distance"`` (default): the noise scale grows with the square of a run's standardised
+        :mod:`bayes_distill.model`). ``"none"``: independent noise only. In a grouped fit the
+        offsets belong to (group, model size) pairs; they are off by default there because
+        with them a family of 10 IsoFLOP runs (each its own model size) mixed slowly (R-hat
+        1.05-1.09 after 1000 draws, 1.00 without them; SIMULATED, ``benchmarks/groups_study.py``).
+    noise : {"distance", "constant"} or None
+        None (default): ``"distance"``, or ``"constant"`` for a grouped fit (``groups=``).
+        ``"distance"``: the noise scale grows with the square of a run's standardised
         distance from the centre of the runs (inputs and predicted loss), at a rate learned from
         the data, and towards low predicted loss, so predictive intervals widen when
-        extrapolating. ``"constant"``: one noise scale everywhere.
+        extrapolating. ``"constant"``: one noise scale everywhere. A grouped fit takes the
+        distance from each run's own group, but its default is ``"constant"``: with the
+        distance, one chain in four stuck in a mode where a whole group's law runs far above
+        its runs and the noise grows to cover them (measured on three SIMULATED families).
     supervised_runs : DataFrame or path, optional
         Distillation law only: supervised runs (``N, D, loss``) of the same model family, e.g.
         your teachers and other models trained on data. They identify the supervised law, which
@@ -123,6 +132,16 @@ def fit(
         the fit's supervised draws are the first stage's, paired with the second stage's.
         ``"joint"``: one model with both likelihoods, where the distillation runs also move
         the supervised law (measured on the bundled data: ``beta`` 0.43 -> 0.34).
+    groups : str, optional
+        Chinchilla and supervised laws: the column of ``runs`` naming each run's group (data
+        recipe, architecture, optimiser...). One law is fitted per group with partial
+        pooling: each law parameter is spread around a population value with a learned
+        scale, so a group with few runs borrows strength from the others and one with many
+        runs is barely pulled (see ``docs/groups.md`` and :mod:`bayes_distill.model`). Needs
+        at least two groups of at least :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs each.
+        The fit's parameters then have a ``law_group`` dimension; :meth:`ScalingFit.predict`
+        reads the column, :func:`~bayes_distill.compute_optimal` takes ``group=``, and
+        :meth:`ScalingFit.for_group` gives one group's law to every other function.
     retries : int, default 1
         How many times a fit that misses its diagnostics is sampled again, each time with
         twice the tuning steps and a new seed derived from ``random_seed`` (one chain that
@@ -151,7 +170,7 @@ def fit(
     >>> fit.diagnose().ok  # doctest: +SKIP
     True
     """
-    from .data import load_runs
+    from .data import check_group_column, load_runs
 
     laws._check_law(law)
     kind = "distillation" if law == "distillation" else "supervised"
@@ -161,6 +180,10 @@ def fit(
     retries = _validate.integer("retries", retries, 0, 5)
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers are {', '.join(SAMPLERS)}.")
+    if noise is None:
+        noise = "constant" if groups is not None else "distance"
+    if discrepancy is None:
+        discrepancy = "none" if groups is not None else "groups"
     _model.check_options(likelihood=likelihood, noise=noise, discrepancy=discrepancy)
     if random_seed is not None:
         random_seed = _validate.random_seed(random_seed)
@@ -192,6 +215,13 @@ def fit(
             "supervised runs as `runs` instead."
         )
     table = load_runs(runs, kind=kind)
+    if groups is not None:
+        if law == "distillation":
+            raise ValueError(
+                f"groups={groups!r}: grouped fits are available for the chinchilla and "
+                "supervised laws; fit the distillation law of each group separately."
+            )
+        check_group_column(table, groups)
     sup_table = (
         load_runs(supervised_runs, kind="supervised") if supervised_runs is not None else None
     )
@@ -229,7 +259,7 @@ def fit(
             supervised_posterior=_model.supervised_normal_approximation(draws1),
         )
     else:
-        inputs = _model.prepare_inputs(law, table, sup_table)
+        inputs = _model.prepare_inputs(law, table, sup_table, groups)
     model = _model.ScalingModel(
         law, likelihood=likelihood, discrepancy=discrepancy, noise=noise, inputs=inputs
     )
@@ -249,7 +279,7 @@ def fit(
         seed = random_seed if attempt == 0 else int(seeds[attempt])
         started = time.perf_counter()
         dt = _sample(model, resolved, run_settings, seed, progressbar)
-        kept = _assemble(dt, law, table, sup_table, stage1)
+        kept = _assemble(dt, law, table, sup_table, stage1, groups)
         diag = _diagnose_tree(kept)
         attempts.append(
             {
@@ -289,6 +319,7 @@ def fit(
             discrepancy=discrepancy,
             noise=noise,
             supervised_runs=sup_table,
+            groups=groups,
         )
     )
     tree.attrs["supervised_fit"] = supervised_fit
@@ -307,11 +338,11 @@ def fit(
     return result
 
 
-def _assemble(dt, law, table, sup_table, stage1) -> xr.DataTree:
+def _assemble(dt, law, table, sup_table, stage1, groups=None) -> xr.DataTree:
     """The fit's DataTree from the sampler's: posterior (without transformed variables),
     the sampler statistics the diagnostics use, and the runs; a two-stage fit's first-stage
     noise is merged in."""
-    const, obs = _runs_to_groups(law, table, sup_table)
+    const, obs = _runs_to_groups(law, table, sup_table, groups)
     keep = {"posterior": dt["posterior"].to_dataset()}
     if "sample_stats" in dt.children:
         ss = dt["sample_stats"].to_dataset()

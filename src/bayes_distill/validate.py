@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .results import ScalingFit
 
-__all__ = ["SEED_MAX", "fit", "integer", "is_number", "probability", "random_seed"]
+__all__ = ["SEED_MAX", "fit", "integer", "is_number", "law_group", "probability", "random_seed"]
 
 #: Seeds must fit in 32 bits: every sampler (nutpie, numpyro's PRNGKey, PyMC) and the NetCDF
 #: attribute that records the seed accept them.
@@ -87,11 +87,13 @@ def fit(
     name: str = "fit",
     *,
     converged: bool = True,
+    grouped: bool = False,
 ) -> ScalingFit:
     """``value`` (the argument ``name`` of ``function``) as a :class:`ScalingFit` of one of
     ``laws`` (any law when None). With ``converged`` (decisions), a sampled fit that failed its
     diagnostics warns (:class:`ConvergenceWarning`) before it is used; checks and plots, which
-    are how a failed fit is examined, pass False."""
+    are how a failed fit is examined, pass False. A grouped fit (one law per group) is refused
+    unless ``grouped``: the function evaluates one law."""
     from .results import ScalingFit
 
     if not isinstance(value, ScalingFit):
@@ -111,10 +113,34 @@ def fit(
         raise ValueError(
             f"{function} needs a fit of law {' or '.join(laws)}, got a {value.law!r} fit; {fix}"
         )
+    if not grouped and value.groups is not None and value.group is None:
+        raise ValueError(
+            f"{function} evaluates one law, and `{name}` is a grouped fit (one law per group of "
+            f"column {value.groups!r}: {', '.join(map(repr, value.group_names))}); pass "
+            f"`{name}`.for_group(name) for one group's law."
+        )
     # fits built with ScalingFit.from_params have no sampler statistics to diagnose
     if converged and "sample_stats" in value.dt.children:
         warn_if_not_converged(value)
     return value
+
+
+def law_group(value: Any, group: Any, function: str) -> Any:
+    """The fit that ``function`` evaluates: one group's law (:meth:`ScalingFit.for_group`)
+    of a grouped fit, which needs ``group``; ``value`` itself for a fit of one law, which
+    refuses ``group`` (as does anything that is not a fit, left to :func:`fit` to refuse)."""
+    from .results import ScalingFit
+
+    if not isinstance(value, ScalingFit) or (value.groups is None and group is None):
+        return value
+    if group is None:
+        if value.group is not None:  # already one group's law
+            return value
+        raise ValueError(
+            f"{function}: this fit has one law per group of column {value.groups!r}; pass "
+            f"group= one of {', '.join(map(repr, value.group_names))}."
+        )
+    return value.for_group(value._check_group(group, function))
 
 
 # ArviZ diagnostics of a 4000-draw posterior take about a second, longer than a recommendation:
