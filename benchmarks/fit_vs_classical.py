@@ -12,12 +12,18 @@ On the bundled Chinchilla runs (240) and the bundled distillation runs (328), in
     scaled). Also the 108-start grid with exact JAX gradients of the same law. Distillation: the
     512-start grid of ``common.DISTILLATION_AXES``, timed on a stated subset and scaled.
 (c) the bootstrap (4000 resamples, as Epoch AI): a few resamples timed, scaled to 4000.
+(d) the speed anchor: a variable-projection (VP) least-squares fit of the Chinchilla law (for
+    fixed exponents the law is linear in ``E, A, B``, solved exactly; only ``alpha, beta`` are
+    searched, as Open-Athena's VPNLS; ``common.vp_fit_chinchilla``) and 1000 bootstrap refits
+    of it. The targets of issue 16 are ratios to that bootstrap: the warm Chinchilla posterior
+    <= 0.10, the warm distillation posterior <= 1.25.
 
-Prints wall times, ESS/s, the ratios (a)/(b) and (a)/(c), and the classical point estimates
-next to the posterior medians. Usage::
+Prints wall times, ESS/s, the ratios (a)/(b), (a)/(c) and (a)/(d), and the classical point
+estimates next to the posterior medians. Usage::
 
-    python benchmarks/fit_vs_classical.py            # full run (tens of minutes on 2 cores)
-    python benchmarks/fit_vs_classical.py --quick    # smoke run (small draws and grids)
+    python benchmarks/fit_vs_classical.py                 # full run (tens of minutes on 2 cores)
+    python benchmarks/fit_vs_classical.py --anchor-only   # (a) and (d) only (a few minutes)
+    python benchmarks/fit_vs_classical.py --quick         # smoke run (small draws and grids)
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
 
 N_BOOT = 4000
+#: Refits of the variable-projection bootstrap, the speed anchor of issue 16.
+N_BOOT_VP = 1000
+#: Issue 16's targets for the warm fits, as ratios to the VP bootstrap.
+VP_TARGETS = {("chinchilla", "warm"): "<= 0.10", ("distillation", "warm"): "<= 1.25 (converged)"}
 
 
 def bayes_fits(runs, law: str, draws: int, tune: int, chains: int, *, warm_repeats: int, seed):
@@ -89,6 +99,27 @@ def classical_row(law: str, what: str, res: c.MultiStartResult, n_target: int) -
     }
 
 
+def vp_anchor(runs, n_boot: int, n_target: int, seed: int) -> dict:
+    """The variable-projection point fit (median of 20 timings) and its bootstrap
+    (``n_boot`` resamples run, scaled to ``n_target``)."""
+    N, D, loss = (runs[k].to_numpy(float) for k in ("N", "D", "loss"))
+    c.vp_fit_chinchilla(N, D, loss)  # imports and first-call costs outside the timing
+    point = [c.vp_fit_chinchilla(N, D, loss) for _ in range(20)]
+    boot, seconds = c.vp_bootstrap(runs, n_boot, seed=seed)
+    alphas = np.quantile([b.params["alpha"] for b in boot], [0.05, 0.95])
+    return {
+        "law": "chinchilla",
+        "VP fit": "least squares on loss, (E, A, B) projected out",
+        "point_s": float(np.median([p.seconds for p in point])),
+        "resamples_run": n_boot,
+        f"boot_{n_target}_s": seconds * n_target / n_boot,
+        "alpha_5%": alphas[0],
+        "alpha_95%": alphas[1],
+        **{k: point[0].params[k] for k in ("E", "alpha", "beta")},
+        "load1": os.getloadavg()[0],
+    }
+
+
 def compare_params(law: str, fit, classical: dict, reference: dict | None) -> str:
     post = fit.params
     rows = []
@@ -120,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=600.0,
         help="run Hoffmann's 4500-start grid in full if projected under this many seconds",
+    )
+    parser.add_argument(
+        "--anchor-only",
+        action="store_true",
+        help="only bd.fit (cold and warm) and the VP fit and its bootstrap: the ratios of issue 16",
     )
     args = parser.parse_args(argv)
     start = c.header("fit_vs_classical: Bayesian fit vs classical multi-start Huber fit", argv)
@@ -172,6 +208,35 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     bayes_rows += rows
+
+    # ---------------------------------------------------------------- (d) the VP anchor
+    print(f"\n## (d) variable-projection fit and its {N_BOOT_VP}-resample bootstrap", flush=True)
+    vp = vp_anchor(chin, 50 if q else N_BOOT_VP, N_BOOT_VP, args.seed)
+    print(c.table([vp]), flush=True)
+
+    def pick(law, prefix):
+        walls = [r["wall_s"] for r in bayes_rows if r["law"] == law and r["fit"].startswith(prefix)]
+        return float(np.median(walls))
+
+    vp_ratios = [
+        {
+            "law": law,
+            "(a)": f"{which} {pick(law, which):.2f} s",
+            "vs": f"(d) VP bootstrap, {N_BOOT_VP} refits",
+            "(d)_s": vp[f"boot_{N_BOOT_VP}_s"],
+            "ratio (a)/(d)": pick(law, which) / vp[f"boot_{N_BOOT_VP}_s"],
+            "target": VP_TARGETS.get((law, which), ""),
+        }
+        for law in ("chinchilla", "distillation")
+        for which in ("cold", "warm")
+    ]
+    if args.anchor_only:
+        print("\n## Summary\n\n(a) bd.fit")
+        print(c.table(bayes_rows))
+        print(f"\n(d) VP fit\n{c.table([vp])}")
+        print(f"\nRatios to the VP bootstrap (same run)\n{c.table(vp_ratios)}")
+        c.footer(start)
+        return 0
 
     # ---------------------------------------------------------------- (b) classical fits
     print("\n## (b) classical multi-start fits", flush=True)
@@ -258,10 +323,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n(c) bootstrap, scaled to {N_BOOT} resamples")
     print(c.table(boot_rows))
 
-    def pick(law, prefix):
-        walls = [r["wall_s"] for r in bayes_rows if r["law"] == law and r["fit"].startswith(prefix)]
-        return float(np.median(walls))
-
     ratios = []
     for law, b_rows, boot in (
         ("chinchilla", cl_rows[:3], boot_rows[0]),
@@ -291,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nRatios (below 1: the Bayesian fit is cheaper; the (b)_s column holds the")
     print("classical wall time, point fit or bootstrap, that (a) is divided by)")
     print(c.table(ratios))
+    print(f"\n(d) VP fit\n{c.table([vp])}")
+    print(f"\nRatios to the VP bootstrap (same run)\n{c.table(vp_ratios)}")
 
     print(
         compare_params(
