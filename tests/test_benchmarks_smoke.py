@@ -192,7 +192,7 @@ def test_script_runs_quick(script, quick_runs):
     assert "load average at start" in out and "load average at end" in out
     assert "## Summary" in out
     if script == "fit_vs_classical.py":
-        assert "ratio (a)/(b)" in out and "Epoch plain Huber" in out
+        assert "ratio (a)/(b)" in out and "Epoch plain Huber" in out and "ratio (a)/(d)" in out
     elif script == "first_fit.py":
         assert "ratio to baseline" in out and "cold" in out and "warm" in out
     elif script == "geometry.py":
@@ -209,6 +209,18 @@ def test_script_runs_quick(script, quick_runs):
         assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
     elif script == "executor.py":
         assert "| processes |" in out and "| False |" not in out  # same tables every way
+
+
+def test_vp_fit_recovers_a_noise_free_law(common):
+    """The variable-projection anchor finds the law it is given (SIMULATED, noise-free)."""
+    truth = {"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}
+    N, D = (g.ravel() for g in np.meshgrid(np.geomspace(5e7, 1e10, 9), np.geomspace(1e9, 3e11, 9)))
+    s = bd.laws.to_sampled("chinchilla", truth)
+    loss = np.exp(bd.laws.log_supervised(bd.laws.NUMPY, np.log(N), np.log(D), **s))
+    got = common.vp_fit_chinchilla(N, D, loss)
+    for k, v in truth.items():
+        assert got.params[k] == pytest.approx(v, rel=1e-3), k
+    assert got.rss < 1e-12
 
 
 def test_convergence_configurations():
