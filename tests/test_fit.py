@@ -344,6 +344,6 @@ def test_retries_zero_samples_once_and_warns(monkeypatch):
     with pytest.warns(bd.ConvergenceWarning, match=r"The chinchilla fit did NOT converge:"):
         fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200, retries=0)
     assert len(fit.sampling_report) == 1
-    with pytest.warns(bd.ConvergenceWarning, match=r"did NOT converge \(in 2 attempts"):
+    with pytest.warns(bd.ConvergenceWarning, match=r"did NOT converge \(in 3 attempts"):
         fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200)
-    assert len(fit.sampling_report) == 2
+    assert len(fit.sampling_report) == 3

@@ -60,7 +60,7 @@ def fit(
     supervised_runs: pd.DataFrame | str | os.PathLike | None = None,
     supervised: Literal["cut", "joint"] = "cut",
     groups: str | None = None,
-    retries: int = 1,
+    retries: int = 2,
     strict: bool = False,
     progressbar: bool | None = None,
 ) -> ScalingFit:
@@ -142,7 +142,7 @@ def fit(
         The fit's parameters then have a ``law_group`` dimension; :meth:`ScalingFit.predict`
         reads the column, :func:`~bayes_distill.compute_optimal` takes ``group=``, and
         :meth:`ScalingFit.for_group` gives one group's law to every other function.
-    retries : int, default 1
+    retries : int, default 2
         How many times a fit that misses its diagnostics is sampled again, each time with
         twice the tuning steps and a new seed derived from ``random_seed`` (one chain that
         adapted badly is the usual cause). The fit keeps the attempt with the smallest R-hat,
