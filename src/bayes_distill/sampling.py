@@ -145,9 +145,11 @@ def fit(
     retries : int, default 2
         How many times a fit that misses its diagnostics is sampled again, each time with
         twice the tuning steps and a new seed derived from ``random_seed`` (one chain that
-        adapted badly is the usual cause). The fit keeps the attempt with the smallest R-hat,
-        says on which attempt it converged (``ScalingFit.sampling_report`` and the repr), and
-        still warns if none converged. ``0`` samples once.
+        adapted badly is the usual cause), and, after divergent transitions, a target
+        acceptance rate halfway closer to 1 (smaller steps: 0.9, then 0.95, 0.975). The fit
+        keeps the attempt with the smallest R-hat, says on which attempt it converged
+        (``ScalingFit.sampling_report`` and the repr), and still warns if none converged.
+        ``0`` samples once.
     strict : bool, default False
         Raise :class:`ConvergenceError` instead of warning when the diagnostics fail.
     progressbar : bool or None, default None
@@ -274,8 +276,13 @@ def fit(
     attempts: list[dict[str, Any]] = []
     best: tuple[float, xr.DataTree, Diagnostics] | None = None
     seeds = np.random.SeedSequence(random_seed).generate_state(retries + 1)
+    target_accept = settings["target_accept"]
     for attempt in range(retries + 1):
-        run_settings = {**settings, "tune": settings["tune"] * 2**attempt}
+        run_settings = {
+            **settings,
+            "tune": settings["tune"] * 2**attempt,
+            "target_accept": target_accept,
+        }
         seed = random_seed if attempt == 0 else int(seeds[attempt])
         started = time.perf_counter()
         dt = _sample(model, resolved, run_settings, seed, progressbar)
@@ -291,9 +298,13 @@ def fit(
                 "max_rhat": diag.max_rhat,
                 "min_ess_bulk": diag.min_ess_bulk,
                 "divergences": diag.divergences,
+                "target_accept": target_accept,
                 "ok": diag.ok,
             }
         )
+        if diag.divergences:
+            # divergences: the next attempt takes smaller steps (half the distance to 1)
+            target_accept = 1.0 - (1.0 - target_accept) / 2
         if best is None or (diag.ok, -diag.max_rhat) > (best[2].ok, -best[2].max_rhat):
             best = (attempt, kept, diag)
         if diag.ok:
@@ -305,7 +316,11 @@ def fit(
                 f"{settings['tune'] * 2 ** (attempt + 1)} tuning steps and a new seed"
             )
     chosen, tree, diag = best
-    settings = {**settings, "tune": attempts[chosen]["tune"]}
+    settings = {
+        **settings,
+        "tune": attempts[chosen]["tune"],
+        "target_accept": attempts[chosen]["target_accept"],
+    }
     # where a distillation fit's supervised law comes from ("" for the supervised laws)
     supervised_fit = "" if law != "distillation" else "prior" if sup_table is None else supervised
     tree.attrs.update(
