@@ -83,12 +83,20 @@ def test_newton_step_refuses_a_concave_stencil():
     assert step.delta.tolist() == [[0.0]]
 
 
-def test_refine_starts_from_each_rows_best_candidate():
+def test_a_search_starts_from_each_rows_best_candidate():
     centres = np.array([[0.1], [0.9]])
     objective = _bowls(centres, np.ones((2, 1)))
     cand = np.broadcast_to(search.grid([0.0], [1.0], 5)[None], (2, 5, 1))
-    best = search.refine(objective, cand, objective(cand), np.array([0.125]), [0.0], [1.0])
+    start = search.best_candidate(cand, objective(cand))
+    assert start.x[:, 0].tolist() == [0.0, 1.0]
+    best = search.compass(objective, *start, np.array([0.125]), [0.0], [1.0])
     np.testing.assert_allclose(best.x[:, 0], [0.1, 0.9], atol=1e-6)
+
+
+def test_best_candidate_takes_the_first_of_equal_ones():
+    cand = np.arange(6.0).reshape(1, 3, 2)
+    start = search.best_candidate(cand, np.array([[2.0, 1.0, 1.0]]))
+    assert start.x.tolist() == [[2.0, 3.0]] and start.value.tolist() == [1.0]
 
 
 @pytest.mark.parametrize("root", [0.0, 0.3, math.pi / 4, 1.0])

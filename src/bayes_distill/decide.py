@@ -302,7 +302,8 @@ def _optimum_row(
     coarse = objective(grid[None])  # (S, K)
     cand = np.broadcast_to(grid[None], (coarse.shape[0], *grid.shape))
     step = np.array([max(grid[1, 0] - grid[0, 0], 1e-6) / 2 if n_max > n_min else 0.0])
-    x, fx = search.refine(objective, cand, coarse, step, np.array([n_min]), np.array([n_max]))
+    start = search.best_candidate(cand, coarse)
+    x, fx = search.compass(objective, *start, step, np.array([n_min]), np.array([n_max]))
     ok = np.isfinite(fx)
     if not ok.any():
         raise ValueError(

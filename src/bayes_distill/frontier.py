@@ -13,7 +13,7 @@ budget (mean law, nats/token). Distillation wins where the gap is negative.
     The two losses per draw over a grid of budgets, for ``distill_or_train``'s map.
 
 Every draw's optimum is searched side by side with the draws as the rows of one array
-(:func:`bayes_distill.search.refine`), each started also from its optimum at the neighbouring
+(:func:`bayes_distill.search.compass`), each started also from its optimum at the neighbouring
 budget.
 """
 
@@ -109,7 +109,8 @@ def draw_optima(
     if starts:
         cand = np.concatenate([cand, *(np.clip(x, lo, hi)[:, None, :] for x in starts)], axis=1)
     step = np.maximum((hi - lo) / (n - 1), 1e-6) / 2
-    best = search.refine(q.log_loss, cand, q.log_loss(cand), step, lo, hi, XOVER_ROUNDS)
+    start = search.best_candidate(cand, q.log_loss(cand))
+    best = search.compass(q.log_loss, *start, step, lo, hi, XOVER_ROUNDS)
     return best.value, best.x
 
 
@@ -361,4 +362,5 @@ def _map_search(p: Problem, previous: np.ndarray | None) -> search.Optimum:
     if cand.shape[1] == 0:
         return search.Optimum(np.full((S, p.dim), np.nan), np.full(S, np.inf))
     step = p.grid_spacing() / 2
-    return search.refine(p.log_loss, cand, p.log_loss(cand), step, p.lo_u, p.hi_u, MAP_ROUNDS)
+    start = search.best_candidate(cand, p.log_loss(cand))
+    return search.compass(p.log_loss, *start, step, p.lo_u, p.hi_u, MAP_ROUNDS)

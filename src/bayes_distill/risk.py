@@ -150,14 +150,9 @@ def quantile_search(
         )
     if p.dim == 0:
         return QuantileOptimum(np.zeros(0), float(fq[0]), coarse)
-    best = search.refine(
-        _common_objective(p, noise, lambda m, e: quantile_loss(m, e, q)),
-        coarse.grid[None],
-        fq[None],
-        p.grid_spacing() / 2,
-        p.lo_u,
-        p.hi_u,
-    )
+    objective = _common_objective(p, noise, lambda m, e: quantile_loss(m, e, q))
+    start = search.best_candidate(coarse.grid[None], fq[None])
+    best = search.compass(objective, *start, p.grid_spacing() / 2, p.lo_u, p.hi_u)
     return QuantileOptimum(best.x[0], float(best.value[0]), coarse)
 
 
@@ -200,16 +195,12 @@ def find_optima(
     # The mean optimum is usually close to the quantile one: start from the better of the two
     # (the quantile's on a tie), with a finer step and fewer rounds.
     f_xq = mean_loss(m_q[:, None], noise_at(p, noise, ev_q))
-    starts = np.concatenate([x_q[None], grid])[None]
-    x_mean = search.refine(
-        _common_objective(p, noise, mean_loss),
-        starts,
+    start = search.best_candidate(
+        np.concatenate([x_q[None], grid])[None],
         np.concatenate([f_xq, mean_loss(m, coarse.noise)])[None],
-        step / 2,
-        p.lo_u,
-        p.hi_u,
-        N_ROUNDS_MEAN,
-    ).x[0]
+    )
+    objective = _common_objective(p, noise, mean_loss)
+    x_mean = search.compass(objective, *start, step / 2, p.lo_u, p.hi_u, N_ROUNDS_MEAN).x[0]
     ev_mean, m_mean = at(x_mean)
     # Each draw starts from the best of its coarse grid points and the two common optima.
     cand = np.concatenate(
@@ -220,7 +211,8 @@ def find_optima(
         axis=1,
     )
     values = np.concatenate([m, m_q[:, None], m_mean[:, None]], axis=1)
-    draw = search.refine(p.log_loss, cand, values, step / 2, p.lo_u, p.hi_u, N_ROUNDS_DRAW)
+    start = search.best_candidate(cand, values)
+    draw = search.compass(p.log_loss, *start, step / 2, p.lo_u, p.hi_u, N_ROUNDS_DRAW)
     return Optima(x_q, ev_q, m_q, x_mean, ev_mean, m_mean, draw.x, draw.value)
 
 

@@ -9,9 +9,8 @@ takes arrays of candidates and returns arrays of results:
     A product grid of evenly spaced points over a box: the coarse first look.
 :func:`unit_grid`
     The same grid over the unit box, to be scaled into a box per row.
-:func:`refine`
-    Start each row at the best of its candidates (a coarse grid plus any other starts) and
-    improve it by :func:`compass`.
+:func:`best_candidate`
+    Each row's best candidate (a coarse grid plus any other starts): where a search starts.
 :func:`compass`
     Compass search with Newton steps, every row independent (:class:`Optimum` per row).
 :func:`newton_step`
@@ -41,11 +40,11 @@ __all__ = [
     "SHRINK",
     "NewtonStep",
     "Optimum",
+    "best_candidate",
     "bisect_increasing",
     "compass",
     "grid",
     "newton_step",
-    "refine",
     "unit_grid",
 ]
 
@@ -229,32 +228,20 @@ def compass(
     return Optimum(x, fx)
 
 
-def refine(
-    objective: Callable[[np.ndarray], np.ndarray],
-    candidates: np.ndarray,
-    values: np.ndarray,
-    step: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    n_rounds: int = N_ROUNDS,
-) -> Optimum:
-    """:func:`compass` from each row's best candidate (the first of equal ones).
+def best_candidate(candidates: np.ndarray, values: np.ndarray) -> Optimum:
+    """Each row's best candidate (the first of equal ones): where :func:`compass` starts.
 
     Parameters
     ----------
-    objective : callable
-        As for :func:`compass`.
     candidates : ndarray, shape (R, K, d)
-        Starting candidates per row (a coarse grid, possibly with other starts appended).
+        Candidates per row (a coarse grid, possibly with other starts appended).
     values : ndarray, shape (R, K)
         The objective at ``candidates``.
-    step, lo, hi, n_rounds
-        As for :func:`compass`.
 
     Returns
     -------
     Optimum
-        The best point per row and its value.
+        The best candidate ``(R, d)`` of each row and its value ``(R,)``.
 
     Examples
     --------
@@ -262,13 +249,16 @@ def refine(
     >>> def parabola(c):
     ...     return (c[..., 0] - 0.7) ** 2
     >>> pts = grid(np.array([0.0]), np.array([1.0]), 5)[None]  # (1, 5, 1)
-    >>> best = refine(parabola, pts, parabola(pts), np.array([0.125]), [0.0], [1.0])
+    >>> start = best_candidate(pts, parabola(pts))
+    >>> start.x.tolist()
+    [[0.75]]
+    >>> best = compass(parabola, *start, np.array([0.125]), [0.0], [1.0])
     >>> round(float(best.x[0, 0]), 6)
     0.7
     """
     rows = np.arange(candidates.shape[0])
     j = np.argmin(values, axis=1)
-    return compass(objective, candidates[rows, j], values[rows, j], step, lo, hi, n_rounds)
+    return Optimum(candidates[rows, j], values[rows, j])
 
 
 def grid(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
