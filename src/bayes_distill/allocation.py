@@ -121,24 +121,10 @@ def check_bounds(bounds: Any) -> Bounds:
 def check_students(student_params: Any, b: Bounds) -> np.ndarray:
     """Student sizes as a 1-D float array, each within the bounds on parameters."""
     hint = "give parameters as a number such as 1e9, or a 1-D array such as [1e9, 3e9, 1e10]."
-    if isinstance(student_params, str | bytes | bool):
-        raise TypeError(f"student_params must be numbers, got {student_params!r}; {hint}")
-    try:
-        arr = np.asarray(student_params, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"student_params must be numbers, got {student_params!r}; {hint}") from None
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(
-            f"student_params must be a number or a non-empty 1-D array, got {student_params!r}; "
-            f"{hint}"
-        )
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(
-            f"student_params must be finite and positive, got {student_params!r}; {hint}"
-        )
-    for N_S in np.atleast_1d(arr):
+    arr = _validate.positive_values("student_params", student_params, hint, kind="numbers")
+    for N_S in arr:
         check_student_in_bounds(float(N_S), b)
-    return np.atleast_1d(arr)
+    return arr
 
 
 def check_student_in_bounds(N_S: float, b: Bounds) -> None:

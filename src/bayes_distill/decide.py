@@ -87,6 +87,7 @@ from .report import (
     DECISION_MARGIN,
     SCENARIO_DESCRIPTIONS,
     Recommendation,
+    Setting,
     credible_interval,
     summarise,
 )
@@ -755,20 +756,10 @@ def _search_budgets(
     spend = BudgetCeiling(build, noise, 1.0 - r.risk, r.scenario, budgets)
     ranges = _extrap.fitted_ranges(fit)
 
+    setting = Setting(r.scenario, r.risk, r.ci_prob, r.existing, own_supervised_noise, ranges)
+
     def solve(p: Problem, budget: float, searched: QuantileOptimum) -> Recommendation:
-        return _solve(
-            p,
-            noise,
-            eps_sup,
-            scenario=r.scenario,
-            risk=r.risk,
-            ci_prob=r.ci_prob,
-            existing=r.existing,
-            own_supervised_noise=own_supervised_noise,
-            budget=budget,
-            ranges=ranges,
-            searched=searched,
-        )
+        return _solve(p, noise, eps_sup, setting, budget, searched)
 
     recs = []
     counter = _sweep_counter("recommend: budget", len(budgets))
@@ -790,33 +781,15 @@ def _solve(
     p: Problem,
     noise: StudentNoise,
     eps_sup: np.ndarray,
-    *,
-    scenario: str,
-    risk: float,
-    ci_prob: float,
-    existing: bool,
-    own_supervised_noise: bool,
+    setting: Setting,
     budget: float | None = None,
     searched: QuantileOptimum | None = None,
-    ranges: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Recommendation:
     """The recommendation of problem ``p``: its optimum of the loss at risk (``searched`` when
     the caller has it), compared with the supervised baseline (``eps_sup``: its predictive
     noise per draw) and each draw's optimum."""
-    optima = find_optima(p, noise, 1.0 - risk, scenario, searched)
-    return summarise(
-        p,
-        optima,
-        noise,
-        eps_sup,
-        scenario=scenario,
-        risk=risk,
-        ci_prob=ci_prob,
-        existing=existing,
-        own_supervised_noise=own_supervised_noise,
-        budget=p.compute if budget is None else budget,
-        ranges=ranges,
-    )
+    optima = find_optima(p, noise, 1.0 - setting.risk, setting.scenario, searched)
+    return summarise(p, optima, noise, eps_sup, setting, p.compute if budget is None else budget)
 
 
 def _paper_answer(fit: ScalingFit, rec: Recommendation, r: _Request) -> dict[str, float]:
@@ -843,16 +816,8 @@ def _paper_answer(fit: ScalingFit, rec: Recommendation, r: _Request) -> dict[str
         )
     except ValueError:
         return {}
-    ans = _solve(
-        p,
-        StudentNoise(paper, np.random.SeedSequence(0)),
-        np.zeros(1),
-        scenario=r.scenario,
-        risk=0.5,
-        ci_prob=0.5,
-        existing=bool(teacher),
-        own_supervised_noise=True,
-    )
+    noise = StudentNoise(paper, np.random.SeedSequence(0))
+    ans = _solve(p, noise, np.zeros(1), Setting(r.scenario, 0.5, 0.5, bool(teacher), True))
     return {
         "p_distillation_better": ans.p_distillation_better,
         "student_loss": ans.student_loss_mean["median"],

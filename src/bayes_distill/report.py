@@ -35,6 +35,7 @@ __all__ = [
     "FIELDS",
     "SCENARIO_DESCRIPTIONS",
     "Recommendation",
+    "Setting",
     "credible_interval",
     "summarise",
 ]
@@ -492,21 +493,31 @@ class Recommendation:
 # summarising a problem's optima
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What a recommendation answers, shared by every budget of one call."""
+
+    scenario: str
+    #: ``risk_tolerance``: the loss at risk is the ``1 - risk`` quantile.
+    risk: float
+    ci_prob: float
+    #: Whether the teacher was given (nothing to choose).
+    existing: bool
+    #: Whether the fit has its own noise for supervised runs (a note says when it has not).
+    own_supervised_noise: bool
+    #: The ranges of the fitted runs, for the extrapolation report (empty: none).
+    ranges: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
 def credible_interval(values: np.ndarray, ci_prob: float) -> dict[str, float]:
     """Median and equal-tailed ``ci_prob`` interval of ``values``."""
     lo, med, hi = np.quantile(values, [(1 - ci_prob) / 2, 0.5, (1 + ci_prob) / 2])
     return {"median": float(med), "lower": float(lo), "upper": float(hi)}
 
 
-def _notes(
-    p: Problem,
-    scenario: str,
-    budget: float,
-    existing: bool,
-    own_supervised_noise: bool,
-    n_dropped: int,
-) -> list[str]:
+def _notes(p: Problem, setting: Setting, budget: float, n_dropped: int) -> list[str]:
     """What a recommendation says about how it was made (before its per-draw checks)."""
+    scenario, existing = setting.scenario, setting.existing
     notes = []
     if n_dropped:
         notes.append(
@@ -532,7 +543,7 @@ def _notes(
             else f"scenario {scenario!r} does not pay for the teacher's pretraining"
         )
         notes.append(f"n_students={p.n_students} changes nothing here: {why}.")
-    if not own_supervised_noise:
+    if not setting.own_supervised_noise:
         notes.append(
             "the supervised baseline's predictive noise reuses the distillation fit's noise model "
             "(no supervised runs were fitted jointly)."
@@ -655,19 +666,14 @@ def summarise(
     o: Optima,
     noise: StudentNoise,
     eps_sup: np.ndarray,
-    *,
-    scenario: str,
-    risk: float,
-    ci_prob: float,
-    existing: bool,
-    own_supervised_noise: bool,
+    setting: Setting,
     budget: float,
-    ranges: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Recommendation:
     """The recommendation of problem ``p`` from its optima ``o``: the loss at risk's optimum,
     compared with the supervised baseline (``eps_sup``: its predictive noise per draw) and each
     draw's optimum. ``budget`` is the budget asked for (``p.compute`` is what is spent)."""
     S = eps_sup.shape[0]
+    q, ci_prob = 1.0 - setting.risk, setting.ci_prob
     x_opt, m_opt = _draw_optimum(o)
     D_sup = float(_compute.supervised_tokens(budget, p.N_S, approx=p.approx))
     with np.errstate(all="ignore"):
@@ -680,10 +686,9 @@ def summarise(
             f"The distillation law is not finite for any posterior draw at the best allocation "
             f"for compute={p.compute:.3g}; check the fit's parameters."
         )
-    notes = _notes(p, scenario, budget, existing, own_supervised_noise, S - n_valid)
+    notes = _notes(p, setting, budget, S - n_valid)
     eps = noise_at(p, noise, o.ev_q)[:, 0]
     eps_mean = noise_at(p, noise, o.ev_mean)[:, 0]
-    q = 1.0 - risk
     compared = _comparison(
         np.exp(o.m_q[v]),
         np.exp(o.m_q[v] + eps[v]),
@@ -718,11 +723,11 @@ def summarise(
     ).rename_axis("sample")
     teacher_loss = credible_interval(np.exp(lt_q[v]), ci_prob)
     return Recommendation(
-        scenario=scenario,
+        scenario=setting.scenario,
         compute=budget,
         compute_spent=p.compute,
         student_params=p.N_S,
-        risk_tolerance=risk,
+        risk_tolerance=setting.risk,
         ci_prob=ci_prob,
         allocation=allocation,
         teacher_loss=teacher_loss,
@@ -735,11 +740,11 @@ def summarise(
         on_bound=tuple(p.on_bounds(o.x_q)) if p.dim else (),
         n_draws=n_valid,
         n_dropped=S - n_valid,
-        existing_teacher=existing,
+        existing_teacher=setting.existing,
         notes=tuple(notes),
         per_draw=per_draw,
         extrapolation=_allocation_extrapolation(
-            ranges or {}, p.N_S, allocation, teacher_loss["median"]
+            setting.ranges, p.N_S, allocation, teacher_loss["median"]
         ),
         n_students=p.n_students,
         **compared,

@@ -29,6 +29,7 @@ __all__ = [
     "law_group",
     "positive",
     "positive_pair",
+    "positive_values",
     "probability",
     "random_seed",
     "scenario",
@@ -102,24 +103,29 @@ def positive_pair(pair: Any, msg: str) -> tuple[float, float]:
     return lo, hi
 
 
+def positive_values(
+    name: str, value: Any, hint: str, unit: str = "", kind: str = "a number or an array of numbers"
+) -> np.ndarray:
+    """``value`` (a number or a non-empty 1-D sequence) as a 1-D array of finite positive
+    floats. In the messages of a refused one, ``kind`` says what was expected and ``unit`` what
+    the numbers count (e.g. " FLOPs")."""
+    if isinstance(value, str | bytes | bool):
+        raise TypeError(f"{name} must be {kind}, got {value!r}; {hint}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {kind}, got {value!r}; {hint}") from None
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-D array, got {value!r}; {hint}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be finite and positive{unit}, got {value!r}; {hint}")
+    return np.atleast_1d(arr)
+
+
 def budgets(compute: Any) -> tuple[np.ndarray, bool]:
     """Budgets ``compute`` (FLOPs) as a 1-D float array, and whether one number was given."""
     hint = "give FLOPs as a number such as 1e22, or a 1-D array of budgets for a sweep."
-    if isinstance(compute, str | bytes | bool):
-        raise TypeError(f"compute must be a number or an array of numbers, got {compute!r}; {hint}")
-    try:
-        arr = np.asarray(compute, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"compute must be a number or an array of numbers, got {compute!r}; {hint}"
-        ) from None
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(
-            f"compute must be a number or a non-empty 1-D array, got {compute!r}; {hint}"
-        )
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"compute must be finite and positive FLOPs, got {compute!r}; {hint}")
-    return np.atleast_1d(arr), arr.ndim == 0
+    return positive_values("compute", compute, hint, " FLOPs"), np.ndim(compute) == 0
 
 
 def approx(value: Any) -> str:
