@@ -837,6 +837,7 @@ def _paper_fit() -> ScalingFit:
 # crossover: the budget where supervised training catches up with distillation
 
 
+@check_keywords
 def crossover(
     fit: ScalingFit,
     student_params: float | Any,
