@@ -267,8 +267,6 @@ def sbc(
     """
 
     from . import _parallel
-    from .data import LOSS_RANGE, DataValidationWarning
-    from .diagnostics import ConvergenceWarning
     from .priors import resolve_priors
 
     laws._check_law(law)
@@ -281,34 +279,87 @@ def sbc(
     design = _check_design(law, design)
     options = _model.check_options(**{k: v for k, v in fit_kwargs.items() if k in _model.OPTIONS})
     resolved = resolve_priors(law, priors)
+    fixed_params = _fixed_truth(law, truth)
+
+    rng = np.random.default_rng(random_seed)
+    candidates = _candidate_truths(
+        law, design, resolved, options, fixed_params, sigma, tau, 4 * n_datasets + 10, rng
+    )
+    truths_used, ys, n_rejected = _plausible_datasets(
+        law, design, resolved, options, candidates, n_datasets, rng
+    )
+    progressbar = fit_kwargs.pop("progressbar", None)
+    # the counter of _fit_datasets reports each dataset; a bar per fit only when asked for (and
+    # only in this process: other processes' bars would garble the terminal)
+    fit_kwargs.update(law=law, priors=priors, progressbar=progressbar is True and executor is None)
+    quantiles = ((1 - ci_prob) / 2, (1 + ci_prob) / 2)
+    tasks = _sbc_tasks(law, design, truths_used, ys, rng, quantiles, fit_kwargs)
+    rows = _fit_datasets(tasks, law, _progress.enabled(progressbar), callback, executor)
+    return SBCResult(
+        law=law,
+        truth="prior" if fixed_params is None else "fixed",
+        ci_prob=ci_prob,
+        table=pd.DataFrame(rows),
+        n_rejected=n_rejected,
+    )
+
+
+def _fixed_truth(law: str, truth: Any) -> dict[str, float] | None:
+    """The fixed natural parameters of ``sbc(..., truth=...)``; None to draw them from the prior."""
     if isinstance(truth, str):
         if truth not in ("prior", "paper"):
             raise ValueError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
-        fixed_params = None if truth == "prior" else _published(law)
-    elif isinstance(truth, Mapping):
+        return None if truth == "prior" else _published(law)
+    if isinstance(truth, Mapping):
         missing = set(laws.PARAM_NAMES[law]) - set(truth)
         if missing:
             raise ValueError(f"truth misses the parameters {sorted(missing)} of the {law} law.")
-        fixed_params = dict(truth)
-    else:
-        raise TypeError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
+        return dict(truth)
+    raise TypeError(f"truth must be 'prior', 'paper' or a mapping, got {truth!r}.")
 
-    rng = np.random.default_rng(random_seed)
-    model = _pymc_model(law, design, resolved, options)  # for the priors only
-    scalars = _scalar_free_names(model)
-    n_candidates = 4 * n_datasets + 10  # implausible simulations are redrawn
+
+def _candidate_truths(
+    law: str,
+    design: pd.DataFrame,
+    priors: Mapping[str, Any],
+    options: Mapping[str, Any],
+    fixed_params: Mapping[str, float] | None,
+    sigma: float,
+    tau: float,
+    n_candidates: int,
+    rng: np.random.Generator,
+) -> list[dict[str, float]]:
+    """Values of every scalar parameter for each candidate dataset: prior draws, or the fixed
+    truth with its noise parameters (repeated)."""
     if fixed_params is None:
+        model = _pymc_model(law, design, priors, options)  # for the priors only
         prior = _forward(model, n_candidates, rng)["prior"]
-        candidates = [
+        scalars = _scalar_free_names(model)
+        return [
             {k: float(prior[k].values.reshape(-1)[j]) for k in scalars} for j in range(n_candidates)
         ]
-    else:
-        runs = design[list(_INPUTS[law])].copy()
-        runs[_TARGET[law]] = _law_loss(law, fixed_params, design)
-        fixed = _fixed_values(
-            _pymc_model(law, runs, resolved, options), law, fixed_params, sigma, tau, resolved
-        )
-        candidates = [fixed] * n_candidates
+    runs = design[list(_INPUTS[law])].copy()
+    runs[_TARGET[law]] = _law_loss(law, fixed_params, design)
+    fixed = _fixed_values(
+        _pymc_model(law, runs, priors, options), law, fixed_params, sigma, tau, priors
+    )
+    return [fixed] * n_candidates
+
+
+def _plausible_datasets(
+    law: str,
+    design: pd.DataFrame,
+    priors: Mapping[str, Any],
+    options: Mapping[str, Any],
+    candidates: list[dict[str, float]],
+    n_datasets: int,
+    rng: np.random.Generator,
+) -> tuple[list[dict[str, float]], list[np.ndarray], int]:
+    """Simulate candidates in turn until ``n_datasets`` have losses in the range that
+    :func:`bayes_distill.load_runs` accepts: their truths, their log losses, and how many
+    candidates were rejected."""
+    from .data import LOSS_RANGE
+
     truths_used, ys, n_rejected = [], [], 0
     for values in candidates:
         if len(ys) == n_datasets:
@@ -320,7 +371,7 @@ def sbc(
             (mean_law > LOSS_RANGE[0]) & (mean_law < LOSS_RANGE[1])
         )
         if plausible:
-            y = _simulate(law, design, resolved, options, values, rng)
+            y = _simulate(law, design, priors, options, values, rng)
             with np.errstate(over="ignore"):
                 plausible = np.all(np.isfinite(y)) and np.all(
                     (np.exp(y) > LOSS_RANGE[0]) & (np.exp(y) < LOSS_RANGE[1])
@@ -332,22 +383,26 @@ def sbc(
         ys.append(y)
     if len(ys) < n_datasets:
         raise RuntimeError(
-            f"Only {len(ys)} of {n_candidates} simulated datasets have plausible losses; the "
+            f"Only {len(ys)} of {len(candidates)} simulated datasets have plausible losses; the "
             "prior is too wide for this design."
         )
+    return truths_used, ys, n_rejected
 
-    lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    progressbar = fit_kwargs.pop("progressbar", None)
-    show = _progress.enabled(progressbar)
-    fit_kwargs = {
-        **fit_kwargs,
-        "law": law,
-        "priors": priors,
-        # the counter below reports each dataset; a bar per fit only when asked for (and only
-        # in this process: other processes' bars would garble the terminal)
-        "progressbar": progressbar is True and executor is None,
-    }
-    tasks = _sbc_tasks(law, design, truths_used, ys, rng, (lo_q, hi_q), fit_kwargs)
+
+def _fit_datasets(
+    tasks: list[dict[str, Any]],
+    law: str,
+    show: bool,
+    callback: Callable[[int, pd.DataFrame], None] | None,
+    executor: Any,
+) -> list[dict[str, Any]]:
+    """Fit the simulated datasets of :func:`sbc` (on ``executor`` if given), with a counter of
+    fitted datasets on stderr when ``show``; the table rows of all datasets, in their order."""
+    from . import _parallel
+    from .data import DataValidationWarning
+    from .diagnostics import ConvergenceWarning
+
+    n_datasets = len(tasks)
     if show:
         where = "" if executor is None else f" on {type(executor).__name__}"
         _progress.note(f"sbc: fitting {n_datasets} simulated {law} datasets{where}")
@@ -370,10 +425,4 @@ def sbc(
         on_result=collected,
     )
     counter.close()
-    return SBCResult(
-        law=law,
-        truth="prior" if fixed_params is None else "fixed",
-        ci_prob=ci_prob,
-        table=pd.DataFrame([row for rows in per_dataset for row in rows]),
-        n_rejected=n_rejected,
-    )
+    return [row for rows in per_dataset for row in rows]
