@@ -140,8 +140,8 @@ def fit(
     >>> fit.diagnose().ok  # doctest: +SKIP
     True
     """
-    plan = _check_arguments(
-        law,
+    plan = _Plan(
+        law=law,
         draws=draws,
         tune=tune,
         chains=chains,
@@ -150,7 +150,6 @@ def fit(
         likelihood=likelihood,
         discrepancy=discrepancy,
         noise=noise,
-        supervised_runs=supervised_runs,
         supervised=supervised,
         groups=groups,
         retries=retries,
@@ -164,104 +163,79 @@ def fit(
     return _fit_result(plan, sampled, resolved, table, sup_table, stage1, model.inputs)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Plan:
-    """The checked arguments of :func:`fit`, with the defaults that depend on others filled."""
+    """The arguments of :func:`fit` other than the run tables and the priors, checked on
+    creation, with the defaults that depend on other arguments filled in (``draws``, ``tune``,
+    ``noise``, ``discrepancy``) and a seed drawn when ``random_seed`` is None."""
 
     law: str
-    draws: int
-    tune: int
+    draws: int | None
+    tune: int | None
     chains: int
-    random_seed: int
+    random_seed: int | None
     sampler: str
     likelihood: str
-    discrepancy: str
-    noise: str
+    discrepancy: str | None
+    noise: str | None
     supervised: str
     groups: str | None
     retries: int
     strict: bool
-    progressbar: bool
+    progressbar: bool | None
 
-
-def _check_arguments(
-    law: str,
-    *,
-    draws: Any,
-    tune: Any,
-    chains: Any,
-    random_seed: Any,
-    sampler: Any,
-    likelihood: Any,
-    discrepancy: Any,
-    noise: Any,
-    supervised_runs: Any,
-    supervised: Any,
-    groups: Any,
-    retries: Any,
-    strict: Any,
-    progressbar: Any,
-) -> _Plan:
-    """Check :func:`fit`'s arguments other than the run tables and the priors; draw a seed
-    when ``random_seed`` is None."""
-    laws._check_law(law)
-    draws = DEFAULT_DRAWS[law] if draws is None else _validate.integer("draws", draws, 1)
-    tune = DEFAULT_TUNE[law] if tune is None else _validate.integer("tune", tune, 0)
-    chains = _validate.integer("chains", chains, 1)
-    retries = _validate.integer("retries", retries, 0, 5)
-    if sampler not in SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers are {', '.join(SAMPLERS)}.")
-    if noise is None:
-        noise = "constant" if groups is not None else "distance"
-    if discrepancy is None:
-        discrepancy = "none" if groups is not None else "groups"
-    _model.check_options(likelihood=likelihood, noise=noise, discrepancy=discrepancy)
-    if random_seed is None:
-        random_seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
-    else:
-        random_seed = _validate.random_seed(random_seed)
-    if not isinstance(strict, bool | np.bool_):
-        raise TypeError(f"strict must be True or False, got {strict!r}.")
-    if progressbar is not None and not isinstance(progressbar, bool | np.bool_):
-        raise TypeError(
-            f"progressbar must be True, False or None (shown when interactive), got "
-            f"{progressbar!r}."
+    def __post_init__(self) -> None:
+        law, groups = self.law, self.groups
+        laws._check_law(law)
+        self.draws = (
+            DEFAULT_DRAWS[law] if self.draws is None else _validate.integer("draws", self.draws, 1)
         )
-    if sampler == "numpyro":
-        import importlib.util
-
-        if importlib.util.find_spec("numpyro") is None or importlib.util.find_spec("jax") is None:
-            raise ImportError(
-                "sampler='numpyro' needs numpyro and jax: pip install 'bayes_distill[numpyro]', "
-                f"or use sampler='nutpie' (the default). Valid samplers are {', '.join(SAMPLERS)}."
+        self.tune = (
+            DEFAULT_TUNE[law] if self.tune is None else _validate.integer("tune", self.tune, 0)
+        )
+        self.chains = _validate.integer("chains", self.chains, 1)
+        self.retries = _validate.integer("retries", self.retries, 0, 5)
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"Unknown sampler {self.sampler!r}. Valid samplers are {', '.join(SAMPLERS)}."
             )
-    if supervised not in SUPERVISED_FITS:
-        raise ValueError(
-            f"supervised must be one of {', '.join(map(repr, SUPERVISED_FITS))}, got "
-            f"{supervised!r}: 'cut' fits the supervised law to supervised_runs first and holds "
-            "it fixed, 'joint' fits both likelihoods together."
+        if self.noise is None:
+            self.noise = "constant" if groups is not None else "distance"
+        if self.discrepancy is None:
+            self.discrepancy = "none" if groups is not None else "groups"
+        _model.check_options(
+            likelihood=self.likelihood, noise=self.noise, discrepancy=self.discrepancy
         )
-    if supervised_runs is not None and law != "distillation":
-        raise ValueError(
-            f"supervised_runs is only used by law='distillation' (got law={law!r}); pass the "
-            "supervised runs as `runs` instead."
-        )
-    return _Plan(
-        law=law,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        random_seed=random_seed,
-        sampler=sampler,
-        likelihood=likelihood,
-        discrepancy=discrepancy,
-        noise=noise,
-        supervised=supervised,
-        groups=groups,
-        retries=retries,
-        strict=bool(strict),
-        progressbar=_progress.enabled(progressbar),
-    )
+        if self.random_seed is None:
+            self.random_seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+        else:
+            self.random_seed = _validate.random_seed(self.random_seed)
+        if not isinstance(self.strict, bool | np.bool_):
+            raise TypeError(f"strict must be True or False, got {self.strict!r}.")
+        if self.progressbar is not None and not isinstance(self.progressbar, bool | np.bool_):
+            raise TypeError(
+                f"progressbar must be True, False or None (shown when interactive), got "
+                f"{self.progressbar!r}."
+            )
+        self.progressbar = _progress.enabled(self.progressbar)
+        if self.sampler == "numpyro":
+            import importlib.util
+
+            if (
+                importlib.util.find_spec("numpyro") is None
+                or importlib.util.find_spec("jax") is None
+            ):
+                raise ImportError(
+                    "sampler='numpyro' needs numpyro and jax: pip install "
+                    "'bayes_distill[numpyro]', or use sampler='nutpie' (the default). Valid "
+                    f"samplers are {', '.join(SAMPLERS)}."
+                )
+        if self.supervised not in SUPERVISED_FITS:
+            raise ValueError(
+                f"supervised must be one of {', '.join(map(repr, SUPERVISED_FITS))}, got "
+                f"{self.supervised!r}: 'cut' fits the supervised law to supervised_runs first "
+                "and holds it fixed, 'joint' fits both likelihoods together."
+            )
 
 
 def _load_tables(
@@ -271,6 +245,11 @@ def _load_tables(
     from .data import check_group_column, load_runs
 
     law, groups = plan.law, plan.groups
+    if supervised_runs is not None and law != "distillation":
+        raise ValueError(
+            f"supervised_runs is only used by law='distillation' (got law={law!r}); pass the "
+            "supervised runs as `runs` instead."
+        )
     table = load_runs(runs, kind="distillation" if law == "distillation" else "supervised")
     if groups is not None:
         if law == "distillation":
