@@ -20,7 +20,6 @@ from . import _progress, laws
 from . import model as _model
 from . import validate as _validate
 from .simulation import (
-    _INPUTS,
     _TARGET,
     _check_design,
     _fixed_values,
@@ -338,11 +337,7 @@ def _candidate_truths(
         return [
             {k: float(prior[k].values.reshape(-1)[j]) for k in scalars} for j in range(n_candidates)
         ]
-    runs = design[list(_INPUTS[law])].copy()
-    runs[_TARGET[law]] = _law_loss(law, fixed_params, design)
-    fixed = _fixed_values(
-        _pymc_model(law, runs, priors, options), law, fixed_params, sigma, tau, priors
-    )
+    fixed = _fixed_values(law, design, fixed_params, sigma, tau, priors, options)
     return [fixed] * n_candidates
 
 

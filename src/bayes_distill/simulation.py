@@ -172,22 +172,27 @@ def _check_design(law: str, design: Any) -> pd.DataFrame:
 
 
 def _fixed_values(
-    model,
     law: str,
+    design: pd.DataFrame,
     params: Mapping[str, float],
     sigma: float,
     tau: float | Mapping[str, float],
     priors: Mapping[str, Any],
+    options: Mapping[str, Any],
 ) -> dict[str, float]:
-    """Values of every scalar parameter of ``model`` for a simulation from known parameters.
+    """Values of every scalar parameter of the model for a simulation from known parameters.
 
-    The law's parameters come from ``params``, ``sigma`` and the ``tau_*`` from the arguments,
-    and any other noise parameter of the model (e.g. ``lambda``, ``nu``) from ``params`` or, if
-    absent there, the median of its prior (a typical value).
+    The model is the fit's for ``design``, built on the noise-free losses of ``params`` (see
+    :func:`_simulate`). The law's parameters come from ``params``, ``sigma`` and the ``tau_*``
+    from the arguments, and any other noise parameter of the model (e.g. ``lambda``, ``nu``)
+    from ``params`` or, if absent there, the median of its prior (a typical value).
     """
     missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
     if missing:
         raise ValueError(f"params for the {law} law miss {missing}.")
+    runs = design[list(_INPUTS[law])].copy()
+    runs[_TARGET[law]] = _law_loss(law, params, design)
+    model = _pymc_model(law, runs, priors, options)
     scalars = _scalar_free_names(model)
     taus = [n.removeprefix("tau_") for n in scalars if n.startswith("tau_")]
     extras = [n for n in scalars if n not in laws.SAMPLED_NAMES[law] and n != "sigma"]
@@ -285,13 +290,7 @@ def simulate_runs(
     design = _check_design(law, design)
     options = _model.check_options(**model_options)
     priors = resolve_priors(law, None)
-    missing = [k for k in laws.PARAM_NAMES[law] if k not in params]
-    if missing:
-        raise ValueError(f"params for the {law} law miss {missing}.")
-    runs = design[list(_INPUTS[law])].copy()
-    runs[_TARGET[law]] = _law_loss(law, params, design)
-    model = _pymc_model(law, runs, priors, options)
-    fixed = _fixed_values(model, law, params, sigma, tau, priors)
+    fixed = _fixed_values(law, design, params, sigma, tau, priors, options)
     y = _simulate(law, design, priors, options, fixed, random_seed)
     out = design.copy()
     out[_TARGET[law]] = np.exp(y)
