@@ -25,6 +25,7 @@ from . import model as _model
 
 __all__ = ["default_design", "simulate_runs"]
 
+#: law -> the input columns of its run table; ``_TARGET``: law -> its loss column.
 _INPUTS = {
     "chinchilla": ("N", "D"),
     "supervised": ("N", "D"),
@@ -34,6 +35,7 @@ _TARGET = {"chinchilla": "loss", "supervised": "loss", "distillation": "L_S"}
 
 
 def _kind(law: str) -> str:
+    """The kind of run table (:func:`bayes_distill.load_runs`) that ``law`` is fitted to."""
     return "distillation" if law == "distillation" else "supervised"
 
 
