@@ -273,7 +273,8 @@ def flops_to_target(curve: pd.DataFrame, target: float) -> float:
 def median_interval(values: np.ndarray, level: float = 0.9) -> tuple[float, float, float]:
     """The median of ``values`` and the distribution-free interval for it from order
     statistics (the sign test's interval: ``[x_(l), x_(n+1-l)]`` covers the median with
-    probability at least ``level``). Infinite values are allowed (censored ratios)."""
+    probability at least ``level``). Infinite values are allowed (censored ratios); with an
+    even number of values of which some are infinite, the median is the lower middle one."""
     x = np.sort(np.asarray(values, float))
     n = len(x)
     if n == 0:
