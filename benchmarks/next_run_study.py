@@ -549,13 +549,17 @@ def main(argv: list[str] | None = None) -> int:
         summarise(frame, args.targets, int(frame["round"].max()))
         return 0
     start = common.header("next_run study: value of information vs an IsoFLOP grid", argv)
+    plan = (
+        f"{args.reps} starting designs refitted with {args.refit_noise} seeds each, serially"
+        if args.refit_noise
+        else f"next_run objective {args.objective!r}; {args.reps} repetitions x {args.rounds} "
+        f"rounds on {args.workers} worker process(es); {args.outcomes} outcomes per candidate"
+    )
     print(
         f"SIMULATED runs from the paper's law (bd.laws.PAPER); decision: compute="
         f"{args.compute:.3g}, student_params={args.student_params:.3g}, {SCENARIO}, risk "
-        f"tolerance {RISK}; next_run objective {args.objective!r}; fits: {args.chains} chains x "
-        f"({args.tune} tune + {args.draws} draws), no retries; {args.reps} repetitions x "
-        f"{args.rounds} rounds on {args.workers} worker process(es); {args.outcomes} outcomes "
-        "per candidate",
+        f"tolerance {RISK}; fits: {args.chains} chains x ({args.tune} tune + {args.draws} "
+        f"draws), no retries; {plan}",
         flush=True,
     )
     warnings.simplefilter("ignore")  # extrapolation and convergence warnings of small fits
