@@ -288,14 +288,33 @@ def median_interval(values: np.ndarray, level: float = 0.9) -> tuple[float, floa
     return med, float(x[lo - 1]), float(x[n - lo])
 
 
-def target_table(frame: pd.DataFrame, targets: list[float]) -> tuple[list[dict], list[dict]]:
-    """FLOPs to first reach each regret target, per repetition, and their ratio summarised."""
+def parse_target(text: str) -> str:
+    """A regret target: nats (``0.002``) or a fraction of the starting regret (``0.5x``)."""
+    try:
+        value = float(text[:-1] if text.endswith("x") else text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"target {text!r} is not a positive number of nats (e.g. 0.002) or a positive "
+            "fraction of the starting regret (e.g. 0.5x)"
+        )
+    return text
+
+
+def target_table(frame: pd.DataFrame, targets: list[str]) -> tuple[list[dict], list[dict]]:
+    """FLOPs to first reach each regret target, per repetition, and their ratio summarised.
+
+    A target ending in ``x`` is that fraction of the repetition's starting regret (the same
+    for both strategies, which start from the same fit)."""
     per_rep, summary = [], []
     reps = sorted(frame["rep"].unique())
-    for target in targets:
+    for spec in targets:
         ratios, at_start, neither = [], 0, 0
         for rep in reps:
             f = {s: frame[(frame.strategy == s) & (frame.rep == rep)] for s in ("grid", "next_run")}
+            start = float(f["grid"].sort_values("round")["regret"].iloc[0])
+            target = float(spec[:-1]) * start if spec.endswith("x") else float(spec)
             g, n = flops_to_target(f["grid"], target), flops_to_target(f["next_run"], target)
             if g == 0 and n == 0:
                 at_start, ratio = at_start + 1, math.nan
@@ -304,14 +323,23 @@ def target_table(frame: pd.DataFrame, targets: list[float]) -> tuple[list[dict],
             else:
                 ratio = math.inf if math.isinf(g) else (0.0 if math.isinf(n) else g / n)
                 ratios.append(ratio)
-            per_rep.append({"target": target, "rep": rep, "grid": g, "next_run": n, "ratio": ratio})
+            per_rep.append(
+                {
+                    "target": spec,
+                    "rep": rep,
+                    "nats": target,
+                    "grid": g,
+                    "next_run": n,
+                    "ratio": ratio,
+                }
+            )
         r = np.array(ratios)
         med, lo, hi = median_interval(r)
         more, fewer = int(np.sum(r > 1)), int(np.sum(r < 1))
         p = stats.binomtest(more, more + fewer, 0.5).pvalue if more + fewer else math.nan
         summary.append(
             {
-                "target": target,
+                "target": spec,
                 "reps_compared": len(r),
                 "both_at_start": at_start,
                 "neither_reached": neither,
@@ -390,7 +418,7 @@ def round_tables(frame: pd.DataFrame) -> tuple[list[dict], list[dict]]:
     return by_round, equal
 
 
-def summarise(frame: pd.DataFrame, targets: list[float], rounds: int) -> None:
+def summarise(frame: pd.DataFrame, targets: list[str], rounds: int) -> None:
     """Print the study's summary tables over the repetitions."""
     n_reps = frame["rep"].nunique()
     by_round, equal = round_tables(frame)
@@ -407,7 +435,8 @@ def summarise(frame: pd.DataFrame, targets: list[float], rounds: int) -> None:
     print(common.table(equal))
     per_rep, summary = target_table(frame, targets)
     print(
-        f"\nFLOPs to first reach a true regret <= target (nats) within {rounds} rounds; ratio = "
+        f"\nFLOPs to first reach a true regret <= target within {rounds} rounds (target: nats, "
+        "or with x a fraction of\nthe repetition's starting regret); ratio = "
         "grid FLOPs / next_run FLOPs\n(above 1: next_run needed fewer). A strategy that never "
         "reached the target counts as needing more\n(ratio inf or 0, censored at the last "
         "round); repetitions that start at or below the target, or\nwhere neither reached "
@@ -419,6 +448,7 @@ def summarise(frame: pd.DataFrame, targets: list[float], rounds: int) -> None:
     show = [
         {
             **r,
+            "nats": f"{r['nats']:.3g}",
             "grid": f"{r['grid']:.3g}",
             "next_run": f"{r['next_run']:.3g}",
             "ratio": f"{r['ratio']:.3g}",
@@ -473,9 +503,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--student-params", type=float, default=1.4e8)
     parser.add_argument(
         "--targets",
-        type=lambda t: [float(x) for x in t.split(",")],
-        default=[0.001, 0.002, 0.005],
-        help="regret targets in nats, comma-separated (default 0.001,0.002,0.005)",
+        type=lambda t: [parse_target(x) for x in t.split(",")],
+        default=["0.001", "0.002", "0.005", "0.5x"],
+        help="regret targets, comma-separated: nats, or a fraction of each repetition's "
+        "starting regret with a trailing x (default 0.001,0.002,0.005,0.5x)",
     )
     parser.add_argument(
         "--refit-noise",
