@@ -63,6 +63,12 @@ def fit_module():
     return importlib.import_module("bayes_distill.sampling")
 
 
+def quick_fit_options(quick: bool) -> dict[str, Any]:
+    """Extra ``bd.fit`` options of a ``--quick`` smoke run: one attempt. Its short chains miss
+    the diagnostics by design, and the automatic retries would only triple its time."""
+    return {"retries": 0} if quick else {}
+
+
 def clear_compiled_cache() -> None:
     """Forget nutpie models compiled in this process, so the next fit is cold."""
     fit_module()._COMPILED_CACHE.clear()

@@ -62,7 +62,14 @@ def child(law: str, compiler: str, draws: int | None, tune: int | None, seed: in
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
             with c.Timer() as t:
-                fit = bd.fit(runs, law=law, draws=draws, tune=tune, random_seed=seed + i)
+                fit = bd.fit(
+                    runs,
+                    law=law,
+                    draws=draws,
+                    tune=tune,
+                    random_seed=seed + i,
+                    **c.quick_fit_options(draws is not None),
+                )
         out[f"{name}_s"] = t.seconds
         diag = fit.diagnose()
         out[f"{name}_rhat"] = diag.max_rhat

@@ -47,7 +47,9 @@ N_BOOT_VP = 1000
 VP_TARGETS = {("chinchilla", "warm"): "<= 0.10", ("distillation", "warm"): "<= 1.25 (converged)"}
 
 
-def bayes_fits(runs, law: str, draws: int, tune: int, chains: int, *, warm_repeats: int, seed):
+def bayes_fits(
+    runs, law: str, draws: int, tune: int, chains: int, *, warm_repeats: int, seed, options=None
+):
     """Cold fit then ``warm_repeats`` warm fits; rows for the table and the last fit."""
     import bayes_distill as bd
 
@@ -60,7 +62,13 @@ def bayes_fits(runs, law: str, draws: int, tune: int, chains: int, *, warm_repea
             warnings.simplefilter("always")
             with c.Timer() as t:
                 fit = bd.fit(
-                    runs, law=law, draws=draws, tune=tune, chains=chains, random_seed=seed + i
+                    runs,
+                    law=law,
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    random_seed=seed + i,
+                    **(options or {}),
                 )
         diag = fit.diagnose()
         ess = c.ess_bulk_min(fit)
@@ -199,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         *settings["chinchilla"],
         warm_repeats=warm_repeats,
         seed=args.seed,
+        options=c.quick_fit_options(q),
     )
     rows, dist_fit = bayes_fits(
         dist,
@@ -206,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         *settings["distillation"],
         warm_repeats=warm_repeats,
         seed=args.seed,
+        options=c.quick_fit_options(q),
     )
     bayes_rows += rows
 

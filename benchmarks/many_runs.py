@@ -55,7 +55,7 @@ def simulated_runs(n: int, offset_sd: float, seed: int = 0):
     return runs
 
 
-def one_fit(name: str, runs, *, tune: int, draws: int, seed: int) -> dict:
+def one_fit(name: str, runs, *, tune: int, draws: int, seed: int, quick: bool = False) -> dict:
     import bayes_distill as bd
 
     options, _ = VARIANTS[name]
@@ -63,7 +63,13 @@ def one_fit(name: str, runs, *, tune: int, draws: int, seed: int) -> dict:
         warnings.simplefilter("ignore")  # the failed diagnostics are reported in the row
         with c.Timer() as t:
             fit = bd.fit(
-                runs, law="chinchilla", tune=tune, draws=draws, random_seed=seed, **options
+                runs,
+                law="chinchilla",
+                tune=tune,
+                draws=draws,
+                random_seed=seed,
+                **options,
+                **c.quick_fit_options(quick),
             )
     diag = fit.diagnose()
     stats = fit.dt["sample_stats"].to_dataset()
@@ -103,7 +109,9 @@ def main(argv=None) -> None:
     rows = []
     for name in names:
         runs = simulated_runs(args.runs, VARIANTS[name][1])
-        rows.append(one_fit(name, runs, tune=args.tune, draws=args.draws, seed=args.seed))
+        rows.append(
+            one_fit(name, runs, tune=args.tune, draws=args.draws, seed=args.seed, quick=args.quick)
+        )
         print(c.table(rows[-1:]), flush=True)
     print("\n## Summary")
     print(c.table(rows))

@@ -52,6 +52,10 @@ import common as c
 DISTILLATION_ALT_ITERS = 250
 
 
+#: Extra ``bd.fit`` options for every fit of this run (``--quick``: one attempt).
+FIT_OPTIONS: dict = {}
+
+
 def _fit(runs, law, *, sampler, draws, tune, chains, seed, instrument=None):
     import bayes_distill as bd
 
@@ -67,6 +71,7 @@ def _fit(runs, law, *, sampler, draws, tune, chains, seed, instrument=None):
                 tune=tune,
                 chains=chains,
                 random_seed=seed,
+                **FIT_OPTIONS,
             )
     return fit, t.seconds, instrument, len(caught)
 
@@ -328,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     import bayes_distill as bd
 
     if args.quick:
+        FIT_OPTIONS.update(c.quick_fit_options(True))
         draws, tune, chains = 50, 50, 1
         plan = [("chinchilla", ("nutpie", "nutpie-diag", "numpyro", "pymc"))]
     else:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
 
 
-def one_size(law, runs, *, draws, tune, chains, seed):
+def one_size(law, runs, *, draws, tune, chains, seed, options):
     import bayes_distill as bd
 
     out = {"law": law, "n_runs": len(runs), "simulated": True}
@@ -52,6 +52,7 @@ def one_size(law, runs, *, draws, tune, chains, seed):
                     tune=tune,
                     chains=chains,
                     random_seed=seed + (kind == "warm"),
+                    **options,
                 )
         out[f"{kind}_wall_s"] = t.seconds
         if kind == "cold":
@@ -118,7 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             runs, _ = simulate(n, seed=args.seed)
             print(f"\n{law}: {n:,} simulated runs", flush=True)
-            rows.append(one_size(law, runs, draws=draws, tune=tune, chains=chains, seed=args.seed))
+            options = c.quick_fit_options(args.quick)
+            rows.append(
+                one_size(
+                    law,
+                    runs,
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    seed=args.seed,
+                    options=options,
+                )
+            )
             print(c.table(rows[-1:]), flush=True)
 
     print("\n## Summary (all runs SIMULATED)")

@@ -66,3 +66,13 @@ def sim_fits(sim_runs) -> dict[str, ScalingFit]:
             warnings.simplefilter("ignore", ConvergenceWarning)
             fits[law] = fit_law(sim_runs, law=law, random_seed=5, **_FIT_KWARGS)
     return fits
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the benchmark scripts' smoke tests last. Each script runs in a new process that loads
+    the compiled models from the disk cache the package's own tests have filled by then; run
+    first on an empty cache (a fresh machine, and CI), every script compiled them again."""
+    smoke = [item for item in items if item.path.name == "test_benchmarks_smoke.py"]
+    if smoke:
+        rest = [item for item in items if item.path.name != "test_benchmarks_smoke.py"]
+        items[:] = rest + smoke

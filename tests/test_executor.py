@@ -201,7 +201,7 @@ def _float_of(x: str) -> float:
 # --------------------------------------------------------------------------------------------
 # a Dask cluster of worker processes, with real fits
 
-TINY = {"draws": 60, "tune": 100, "chains": 2}
+TINY = {"draws": 60, "tune": 100, "chains": 2, "retries": 0}  # short chains: one attempt
 
 
 def _studies(executor=None) -> tuple[list[checks.Backtest], checks.SBCResult]:
