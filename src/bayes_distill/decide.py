@@ -1298,6 +1298,7 @@ def recommend(
     random_seed: int | None = 0,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+    group: str | None = None,
 ) -> Recommendation:
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
@@ -1370,6 +1371,10 @@ def recommend(
         checked, and a loss-at-risk search would otherwise hide FLOPs in absurd teachers.
         ``teacher_inference``'s existing teacher is overtrained by design (``D_T`` at the
         upper bound) and not restricted.
+    group : str, optional
+        A grouped fit (``bd.fit(..., groups=COLUMN)``): the group whose law is used
+        (:meth:`ScalingFit.for_group`). Refused for a fit of one law, and for a name
+        that is not one of the fit's groups (the error lists them).
 
     Returns
     -------
@@ -1429,6 +1434,8 @@ def recommend(
             "student_params=...), which returns a DataFrame with one row per budget (the same "
             "noise draws for every budget, and a loss at risk that never rises with the budget)."
         )
+    if group is not None:  # one group's law of a grouped fit
+        fit = _validate.law_group(fit, group, "recommend")
     recs, _ = _recommendations(
         fit,
         compute,
@@ -1465,6 +1472,7 @@ def recommend_sweep(
     random_seed: int | None = 0,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+    group: str | None = None,
 ) -> pd.DataFrame:
     """:func:`recommend` over several budgets: one row per budget, in the order given.
 
@@ -1491,7 +1499,7 @@ def recommend_sweep(
         As for :func:`recommend`.
     teacher_loss, teacher_params, teacher_tokens
         An existing teacher, as for :func:`recommend`.
-    bounds, approx, random_seed, n_students, teacher_tokens_per_param
+    bounds, approx, random_seed, n_students, teacher_tokens_per_param, group
         As for :func:`recommend`.
 
     Returns
@@ -1537,6 +1545,8 @@ def recommend_sweep(
     >>> bool(sweep["student_loss_at_risk"].is_monotonic_decreasing)
     True
     """
+    if group is not None:  # one group's law of a grouped fit
+        fit = _validate.law_group(fit, group, "recommend_sweep")
     recs, _ = _recommendations(
         fit,
         compute,
