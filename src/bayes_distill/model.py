@@ -721,14 +721,18 @@ class ScalingModel:
     def cache_key(self, priors: Mapping[str, Prior]) -> tuple:
         """What determines the compiled model's structure (its data can change)."""
         inputs = self.inputs
+        # the number of discrepancy levels shapes the model only when it has offsets
+        offsets = self.discrepancy == "groups"
         return (
             self.law,
             tuple(sorted((k, repr(v)) for k, v in priors.items())),
             self.likelihood,
             self.discrepancy,
             self.noise,
-            tuple((g, grp.n) for g, grp in inputs.groups.items()),
-            inputs.supervised_groups.n if inputs.supervised_groups is not None else None,
+            tuple((g, grp.n) for g, grp in inputs.groups.items()) if offsets else None,
+            inputs.supervised_groups.n
+            if offsets and inputs.supervised_groups is not None
+            else None,
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
             tuple(inputs.law_groups.sparse) if inputs.law_groups is not None else None,
         )
@@ -783,10 +787,11 @@ class ScalingModel:
         if inputs is None:
             raise ValueError("A ScalingModel without inputs (runs) has no PyMC model.")
         data = self._data(inputs)
-        coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups}
+        offsets = self.discrepancy == "groups"
+        coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups if offsets}
         if self.law == "distillation":
             coords["limit_student"] = np.array(LIMIT_STUDENTS)
-        if inputs.supervised_groups is not None:
+        if offsets and inputs.supervised_groups is not None:
             coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
         if inputs.law_groups is not None:
             coords["law_group"] = list(inputs.law_groups.names)
