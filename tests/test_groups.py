@@ -291,6 +291,30 @@ def test_group_column_errors(no_sampling, runs, edit, groups, match):
         bd.fit(edit(runs), law="chinchilla", groups=groups)
 
 
+def test_the_spreads_priors_can_be_set(runs):
+    from bayes_distill.priors import GROUP_SD_PRIORS, Prior, resolve_priors
+
+    wide = Prior("LogNormal", mu=np.log(0.1), sigma=0.5)
+    resolved = resolve_priors("chinchilla", {"alpha_sd": wide}, grouped=True)
+    assert resolved["alpha_sd"] == wide and resolved["beta_sd"] == GROUP_SD_PRIORS["beta"]
+    assert (
+        resolve_priors("chinchilla", "paper", grouped=True)["log_E_sd"] == GROUP_SD_PRIORS["log_E"]
+    )
+    inputs = model_mod.prepare_inputs("chinchilla", runs, None, "family")
+    built = model_mod.ScalingModel(
+        "chinchilla", discrepancy="none", noise="constant", inputs=inputs
+    ).pymc(resolved)
+    import pymc as pm
+
+    expected = pm.LogNormal.dist(mu=np.log(0.1), sigma=0.5)
+    for value in (0.02, 0.1):
+        assert float(pm.logp(built["alpha_sd"], value).eval()) == pytest.approx(
+            float(pm.logp(expected, value).eval())
+        )
+    with pytest.raises(ValueError, match=r"'alpha_sd' .* belong to grouped fits"):
+        resolve_priors("chinchilla", {"alpha_sd": wide})
+
+
 def test_grouped_distillation_is_refused(no_sampling):
     runs = bd.datasets.load("distillation").assign(family="a")
     with pytest.raises(ValueError, match=r"grouped fits are available for the chinchilla and"):

@@ -195,7 +195,8 @@ NON_CENTRED_BELOW = 20
 def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     """A grouped fit's law parameters: per law group, around a population value
     (``{name}_mu``, with the law's prior) with a learned spread (``{name}_sd``, prior
-    :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); each run's group's value, by name.
+    ``priors["{name}_sd"]``, by default :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); each
+    run's group's value, by name.
 
     ``log_E_g ~ Normal(log_E_mu, log_E_sd)`` (and ``a``, ``b``) and ``log alpha_g ~
     Normal(log alpha_mu, alpha_sd)`` (the exponents on the log scale), sampled centred
@@ -223,7 +224,7 @@ def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     out = {}
     for name in names:
         mu = priors[name].to_pymc(f"{name}_mu")
-        sd = GROUP_SD_PRIORS[name].to_pymc(f"{name}_sd")
+        sd = priors.get(f"{name}_sd", GROUP_SD_PRIORS[name]).to_pymc(f"{name}_sd")
         centre = pt.log(mu) if name in _LOG_SCALE else mu
         suffix = "_log" if name in _LOG_SCALE else ""
         value = pt.zeros(len(sparse))

@@ -378,7 +378,9 @@ def _as_prior(name: str, value: Any) -> Prior:
     )
 
 
-def resolve_priors(law: str, priors: str | Mapping[str, Any] | None = None) -> dict[str, Prior]:
+def resolve_priors(
+    law: str, priors: str | Mapping[str, Any] | None = None, *, grouped: bool = False
+) -> dict[str, Prior]:
     """Turn the user's ``priors`` argument into one :class:`Prior` per sampled parameter.
 
     Parameters
@@ -388,18 +390,23 @@ def resolve_priors(law: str, priors: str | Mapping[str, Any] | None = None) -> d
         ``None``/``"default"``: :func:`default_priors`; ``"paper"``: :func:`paper_priors`; a
         mapping overrides parameters by sampled name on top of the defaults (or on top of
         ``"paper"`` if it contains ``"base": "paper"``).
+    grouped : bool, default False
+        A grouped fit: the result also holds the spread between groups of each law parameter
+        (``alpha_sd``, ..., :data:`GROUP_SD_PRIORS`), which a mapping may override too.
 
     Returns
     -------
     dict
-        ``{sampled name: Prior}`` for every parameter of the law and the noise model.
+        ``{sampled name: Prior}`` for every parameter of the law and the noise model (and the
+        spreads ``{name}_sd`` when ``grouped``).
     """
     laws._check_law(law)
+    spreads = {f"{k}_sd": GROUP_SD_PRIORS[k] for k in laws.SAMPLED_NAMES[law]} if grouped else {}
     if priors is None or (isinstance(priors, str) and priors == "default"):
-        return default_priors(law)
+        return {**default_priors(law), **spreads}
     if isinstance(priors, str):
         if priors == "paper":
-            return paper_priors(law)
+            return {**paper_priors(law), **spreads}
         raise ValueError(
             f"priors={priors!r} is not a known prior set. Use None (default weakly "
             "informative), 'paper' (centred on the published fits) or a mapping of overrides."
@@ -410,13 +417,15 @@ def resolve_priors(law: str, priors: str | Mapping[str, Any] | None = None) -> d
         )
     overrides = dict(priors)
     base = overrides.pop("base", "default")
-    out = resolve_priors(law, base)
-    valid = (*laws.SAMPLED_NAMES[law], *NOISE_NAMES)
+    out = resolve_priors(law, base, grouped=grouped)
+    valid = (*laws.SAMPLED_NAMES[law], *NOISE_NAMES, *spreads)
     for name, value in overrides.items():
         if name not in valid:
             hint = ""
             if name in _NATURAL_TO_SAMPLED:
                 hint = f" Priors are set on the sampled scale: use {_NATURAL_TO_SAMPLED[name]}."
+            elif name.endswith("_sd") and name[:-3] in laws.SAMPLED_NAMES[law]:
+                hint = " Spreads between groups belong to grouped fits (bd.fit(..., groups=...))."
             raise ValueError(
                 f"Unknown parameter {name!r} in priors for law {law!r}.{hint} Valid names: "
                 f"{', '.join(valid)}."

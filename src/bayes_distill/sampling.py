@@ -74,7 +74,9 @@ def fit(
     law : {"chinchilla", "supervised", "distillation"}
     priors : None, "paper" or mapping, optional
         Default weakly informative priors, priors centred on the published fits, or overrides
-        by sampled parameter name (see :mod:`bayes_distill.priors`).
+        by sampled parameter name (see :mod:`bayes_distill.priors`). A grouped fit also takes
+        the spread between groups of each parameter, e.g. ``{"alpha_sd": ("LogNormal",
+        {"mu": -2.3, "sigma": 0.5})}`` when its families' exponents may differ by ~10%.
     draws, tune : int or None
         Posterior draws and tuning steps per chain. ``None`` takes the law's
         defaults, :data:`DEFAULT_DRAWS` and :data:`DEFAULT_TUNE`: 1000 draws after 500 tuning
@@ -235,7 +237,7 @@ def fit(
             f"{len(table)} runs cannot constrain the {n_params} parameters of the {law} law; "
             f"give at least {n_params} runs (preferably dozens, spanning sizes and token counts)."
         )
-    resolved = resolve_priors(law, priors)
+    resolved = resolve_priors(law, priors, grouped=groups is not None)
     if random_seed is None:
         random_seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
 
