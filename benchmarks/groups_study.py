@@ -123,7 +123,13 @@ def true_exponent_bound(runs: pd.DataFrame, held_out: pd.DataFrame, params: dict
 
 
 def one_study(
-    seed: int, families: dict, *, draws: int | None, tune: int | None, chains: int
+    seed: int,
+    families: dict,
+    *,
+    draws: int | None,
+    tune: int | None,
+    chains: int,
+    group_priors: dict | None = None,
 ) -> list[dict]:
     import bayes_distill as bd
 
@@ -144,6 +150,7 @@ def one_study(
                 table.reset_index(drop=True),
                 law="chinchilla",
                 groups=groups,
+                priors=group_priors if groups else None,
                 draws=draws,
                 tune=tune,
                 chains=chains,
@@ -187,20 +194,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--studies", type=int, default=3, help="number of simulated studies")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="close")
+    parser.add_argument(
+        "--seeds", help="comma-separated seeds of the studies (instead of 1..--studies)"
+    )
+    parser.add_argument(
+        "--spread-prior",
+        metavar="MEDIAN,SIGMA",
+        help="the grouped fit's prior on the exponents' spread between groups, LogNormal(log "
+        "MEDIAN, SIGMA) for alpha_sd and beta_sd (default: the package's)",
+    )
     args = parser.parse_args(argv)
+    group_priors = None
+    if args.spread_prior:
+        median, sigma = (float(v) for v in args.spread_prior.split(","))
+        spread = ("LogNormal", {"mu": float(np.log(median)), "sigma": sigma})
+        group_priors = {"alpha_sd": spread, "beta_sd": spread}
     families = SCENARIOS[args.scenario]
     start = c.header("groups_study: partial pooling on SIMULATED IsoFLOP families", argv)
     if args.quick:
         draws, tune, chains, seeds = 60, 60, 2, [1]
     else:
         draws, tune, chains, seeds = None, None, 4, list(range(1, args.studies + 1))
+    if args.seeds:
+        seeds = [int(v) for v in args.seeds.split(",")]
     print(f"\nsettings: draws={draws or 'default'} tune={tune or 'default'} chains={chains}")
     print(f"scenario {args.scenario!r}; families (SIMULATED truth): {families}")
     print(f"target {TARGET!r}; noise {NOISE:.1%}")
+    print(f"grouped fit's priors: {group_priors or 'the defaults'}")
     rows = []
     for seed in seeds:
         print(f"\n## simulated study, seed {seed}", flush=True)
-        rows += one_study(seed, families, draws=draws, tune=tune, chains=chains)
+        rows += one_study(
+            seed, families, draws=draws, tune=tune, chains=chains, group_priors=group_priors
+        )
     frame = pd.DataFrame(rows)
     summary = frame.groupby("fit", sort=False).agg(
         median_error=("median error", "median"),
