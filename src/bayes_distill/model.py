@@ -210,11 +210,10 @@ def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     put little mass near zero, which keeps the centred groups out of the funnel's neck (17-79
     divergent transitions in 4000 draws with HalfNormal or Gamma(2, 10) spreads of the
     exponents; 8 with HalfNormal(0.1) and a 10-run group non-centred; none with LogNormal
-    spreads). With the exponents' spreads LogNormal(log 0.04, 0.6) rather than LogNormal(log
-    0.1, 0.5), a family of 10 runs at one IsoFLOP budget pooled with two families of 50 runs
-    took 30% fewer leapfrog steps per draw (184 against 263; SIMULATED, one study of
-    ``benchmarks/groups_study.py``), and converged at the first attempt in that study and in a
-    second (R-hat 1.009 and 1.005; the wider spread's was 1.011 on the first)."""
+    spreads). A tighter prior on the exponents' spreads, LogNormal(log 0.04, 0.6), took 30%
+    fewer leapfrog steps per draw on one SIMULATED study of ``benchmarks/groups_study.py`` (184
+    against 263) but needed a retry as often, and predicted the small group's larger budgets
+    worse in every study compared (``benchmarks/README.md``)."""
     import pytensor.tensor as pt
 
     from .priors import GROUP_SD_PRIORS
