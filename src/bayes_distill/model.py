@@ -212,8 +212,8 @@ def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     exponents; 8 with HalfNormal(0.1) and a 10-run group non-centred; none with LogNormal
     spreads). A tighter prior on the exponents' spreads, LogNormal(log 0.04, 0.6), took 30%
     fewer leapfrog steps per draw on one SIMULATED study of ``benchmarks/groups_study.py`` (184
-    against 263) but needed a retry as often, and predicted the small group's larger budgets
-    worse in every study compared (``benchmarks/README.md``)."""
+    against 263), but needed a retry in 6 of 8 studies (the default in 3) and predicted the
+    small group's larger budgets worse in 7 of 8 (one tie; ``benchmarks/README.md``)."""
     import pytensor.tensor as pt
 
     from .priors import GROUP_SD_PRIORS
