@@ -12,7 +12,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/sbc.py                          # all laws, 40/40/20 data sets
     .venv/bin/python benchmarks/sbc.py --laws chinchilla --n-datasets 100 --csv sbc.csv
 
-The tests run a few data sets per law (tests/test_checks.py, marked slow); this is the larger
+The tests run a few data sets per law (tests/test_calibration.py, marked slow); this is the larger
 study whose numbers are in docs/validation.md.
 """
 

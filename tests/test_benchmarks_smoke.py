@@ -204,7 +204,8 @@ def test_script_runs_quick(script, quick_runs):
     elif script == "next_run_speed.py":
         assert "ratio_to_baseline" in out and "target" in out
     elif script == "next_run_study.py":
-        assert "SIMULATED" in out and "ratio_grid_over_next_run" in out and "regret_best" in out
+        assert "SIMULATED" in out and "median_ratio" in out and "next_run_regret_mean" in out
+        assert "At equal FLOPs" in out and "Per repetition" in out
     elif script == "many_runs.py":
         assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
     elif script == "executor.py":

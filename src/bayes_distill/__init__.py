@@ -57,8 +57,8 @@ _LAZY = {
     # which run next
     "next_run": "value_of_information",
     # model checking
-    "compare": "checks",
-    "backtest": "checks",
+    "compare": "comparison",
+    "backtest": "holdout",
 }
 
 __all__ = [

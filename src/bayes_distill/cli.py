@@ -759,10 +759,6 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             f"`{PROG} fit RUNS --law distillation --out FILE.nc`; for a {fit.law} fit use "
             f"`{PROG} compute-optimal`."
         )
-    if args.group is not None:
-        from .validate import law_group
-
-        fit = law_group(fit, args.group, "recommend")
     budgets = args.compute
     # what bd.recommend (one budget) and bd.recommend_sweep (several) compute, kept as
     # Recommendation objects for sweeps too (for --json)
@@ -780,6 +776,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         approx=args.approx,
         random_seed=args.random_seed,
         n_students=args.n_students,
+        group=args.group,
     )
     if args.json:
         document = {

@@ -158,7 +158,7 @@ def ppc(
     """
     from scipy.stats import gaussian_kde
 
-    from . import checks
+    from .predictive import predictive_summary
     from .results import ScalingFit
 
     ci_prob = _validate.probability("ci_prob", ci_prob)
@@ -166,7 +166,7 @@ def ppc(
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}.")
     if isinstance(data, ScalingFit):
         data = data.posterior_predictive(random_seed=random_seed)
-    table = checks.predictive_summary(data, group=group, ci_prob=ci_prob)
+    table = predictive_summary(data, group=group, ci_prob=ci_prob)
     group = table.attrs["group"]
     pred = np.exp(np.asarray(data[group]["obs"].values, float))
     pred = pred.reshape(-1, pred.shape[-1])
@@ -1255,7 +1255,7 @@ def _arviz_figure(pc: Any) -> Figure:
 
 
 def _tree_for(fit: ScalingFit, natural: bool) -> xr.DataTree:
-    from .checks import natural_tree
+    from .predictive import natural_tree
 
     _validate.fit(fit, laws.LAWS, "this plot", converged=False, grouped=True)
     return natural_tree(fit) if natural else fit.dt

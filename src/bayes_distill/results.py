@@ -455,47 +455,10 @@ class ScalingFit:
         with np.errstate(all="ignore"):
             log_draws = np.asarray(self._log_draws(x, kind, rng, group, draws), dtype=float)
         S = log_draws.shape[0]
-        log_draws = log_draws.reshape(S, len(new_runs))
-        finite = np.isfinite(log_draws)
-        n_dropped = S - finite.sum(axis=0)
-
-        def where(rows: np.ndarray) -> str:
-            i = int(rows[0])
-            values = ", ".join(
-                f"{k}={float(v[i]):.4g}" for k, v in x.items() if v is not None and np.ndim(v)
-            )
-            more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
-            return f"row {new_runs.index[i]!r} ({values}){more}"
-
-        nowhere = np.flatnonzero(n_dropped == S)
-        if nowhere.size:
-            raise ValueError(
-                f"The {self.law} law is not finite for any of the {S} posterior draws at "
-                f"{where(nowhere)}; check these inputs and the fit's parameters."
-            )
-        with np.errstate(over="ignore"):
-            losses = np.where(finite, np.exp(np.where(finite, log_draws, 0.0)), np.nan)
-        overflow = np.flatnonzero(np.isinf(losses).any(axis=0))
-        if overflow.size:
-            raise ValueError(
-                f"The predicted loss overflows the float range (log loss up to "
-                f"{np.nanmax(log_draws[:, overflow[0]]):.4g}) at {where(overflow)}: these inputs "
-                f"are far outside the range the {self.law} law describes."
-            )
         probs = [0.5, (1 - ci_prob) / 2, (1 + ci_prob) / 2]
-        if n_dropped.any():
-            rows = np.flatnonzero(n_dropped)
-            warnings.warn(
-                f"{int(n_dropped.max())} of {S} posterior draws are not finite at "
-                f"{where(rows)} and were dropped from the prediction; the intervals use the "
-                "remaining draws. Non-finite draws come from extreme parameter values or inputs "
-                "far outside the data; see the result's attrs['n_dropped'] for the count per row.",
-                RuntimeWarning,
-                skip_file_prefixes=_INTERNAL,
-            )
-            q = np.nanquantile(losses, probs, axis=0)
-        else:
-            q = np.quantile(losses, probs, axis=0)
+        q, n_dropped = _loss_quantiles(
+            log_draws.reshape(S, len(new_runs)), probs, x, new_runs, self.law
+        )
         out = new_runs.copy()
         out["median"], out["lower"], out["upper"] = q[0], q[1], q[2]
         out.attrs = {
@@ -761,6 +724,59 @@ class ScalingFit:
 
 # --------------------------------------------------------------------------------------------
 # helpers
+
+
+def _loss_quantiles(
+    log_draws: np.ndarray,
+    probs: list[float],
+    x: Mapping[str, Any],
+    new_runs: pd.DataFrame,
+    law: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles ``probs`` of each row's loss over its finite draws (``log_draws``: draws x rows
+    of log loss), and the number of draws dropped per row.
+
+    Raises when a row has no finite draw or its loss overflows; warns when some draws of a row
+    are dropped. ``x`` (the prediction inputs) and ``new_runs`` name the rows in the messages.
+    """
+    S = log_draws.shape[0]
+    finite = np.isfinite(log_draws)
+    n_dropped = S - finite.sum(axis=0)
+
+    def where(rows: np.ndarray) -> str:
+        i = int(rows[0])
+        values = ", ".join(
+            f"{k}={float(v[i]):.4g}" for k, v in x.items() if v is not None and np.ndim(v)
+        )
+        more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
+        return f"row {new_runs.index[i]!r} ({values}){more}"
+
+    nowhere = np.flatnonzero(n_dropped == S)
+    if nowhere.size:
+        raise ValueError(
+            f"The {law} law is not finite for any of the {S} posterior draws at "
+            f"{where(nowhere)}; check these inputs and the fit's parameters."
+        )
+    with np.errstate(over="ignore"):
+        losses = np.where(finite, np.exp(np.where(finite, log_draws, 0.0)), np.nan)
+    overflow = np.flatnonzero(np.isinf(losses).any(axis=0))
+    if overflow.size:
+        raise ValueError(
+            f"The predicted loss overflows the float range (log loss up to "
+            f"{np.nanmax(log_draws[:, overflow[0]]):.4g}) at {where(overflow)}: these inputs "
+            f"are far outside the range the {law} law describes."
+        )
+    if not n_dropped.any():
+        return np.quantile(losses, probs, axis=0), n_dropped
+    warnings.warn(
+        f"{int(n_dropped.max())} of {S} posterior draws are not finite at "
+        f"{where(np.flatnonzero(n_dropped))} and were dropped from the prediction; the intervals "
+        "use the remaining draws. Non-finite draws come from extreme parameter values or inputs "
+        "far outside the data; see the result's attrs['n_dropped'] for the count per row.",
+        RuntimeWarning,
+        skip_file_prefixes=_INTERNAL,
+    )
+    return np.nanquantile(losses, probs, axis=0), n_dropped
 
 
 def _prediction_inputs(law: str, new_runs: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -69,8 +69,8 @@ def fit(
     Parameters
     ----------
     runs : DataFrame or path
-        Run table (see :func:`bayes_distill.load_runs`); supervised ``N, D, loss`` for the
-        Chinchilla and supervised laws, ``N_S, D_S, L_T, L_S`` for the distillation law.
+        Run table (see :func:`bayes_distill.load_runs`); ``N, D, loss`` for the Chinchilla and
+        supervised laws, ``N_S, D_S, L_T, L_S`` for the distillation law.
     law : {"chinchilla", "supervised", "distillation"}
     priors : None, "paper" or mapping, optional
         Default weakly informative priors, priors centred on the published fits, or overrides
@@ -78,89 +78,57 @@ def fit(
         the spread between groups of each parameter, e.g. ``{"alpha_sd": ("LogNormal",
         {"mu": -2.3, "sigma": 0.5})}`` when its families' exponents may differ by ~10%.
     draws, tune : int or None
-        Posterior draws and tuning steps per chain. ``None`` takes the law's
-        defaults, :data:`DEFAULT_DRAWS` and :data:`DEFAULT_TUNE`: 1000 draws after 500 tuning
-        steps for the supervised laws (nutpie's low-rank adaptation settles within a few
-        hundred steps, and they converged as often as with 1000 at two thirds of the cost,
-        ``benchmarks/samplers.py``); 2000 draws after 500 tuning steps for the distillation
-        law, whose posterior is curved (``benchmarks/geometry.py``) and mixes slowly, so that
-        R-hat <= 1.01 is near the noise of 1000-1500 draws. Over sixteen seeds
-        (``benchmarks/convergence.py``, ``results/convergence_draws.txt``), 500 + 2000 passed
-        all 16 in a median 35-37 s per fit (worst R-hat 1.009, median smallest bulk ESS
-        ~1200); 500 + 1500 passed 7 of 8 seeds (14 of 17 distinct fits in all) in 28 s,
-        and 1000 + 1000 7 of 8 (19 of 22) in 35 s.
-        When :meth:`ScalingFit.diagnose` reports R-hat just above 1.01, more draws are the
-        first thing to try.
+        Posterior draws and tuning steps per chain. None takes :data:`DEFAULT_DRAWS` and
+        :data:`DEFAULT_TUNE`: 500 tuning steps, then 1000 draws (supervised laws) or 2000 (the
+        distillation law's curved posterior mixes slowly; ``benchmarks/README.md``). When
+        R-hat is just above 1.01, more draws are the first thing to try.
     chains : int
         Number of chains.
     random_seed : int, optional
-        Seed; the same seed gives bit-identical draws. When None, a seed is drawn and recorded
-        in the fit's provenance so the fit can be reproduced.
+        The same seed gives bit-identical draws; None draws one, recorded in the provenance.
     sampler : {"nutpie", "numpyro", "pymc"}
-        NUTS implementation: nutpie (default; numba-compiled, low-rank mass-matrix adaptation),
-        numpyro (JAX; needs ``pip install numpyro``) or PyMC's own.
+        NUTS by nutpie (default; numba-compiled, low-rank mass-matrix adaptation), numpyro
+        (JAX; ``pip install numpyro``) or PyMC.
     likelihood : {"student_t", "normal"}
-        Noise model on log loss: Student-t with 4 degrees of freedom (robust, the role of the
-        papers' Huber loss) or Normal.
+        Noise on log loss: Student-t with 4 degrees of freedom (robust, the role of the papers'
+        Huber loss) or Normal.
     discrepancy : {"groups", "none"} or None
-        None (default): ``"groups"``, or ``"none"`` for a grouped fit (``groups=``).
-        ``"groups"``: runs of one model size share an offset from the law, and a new
-        size draws a new offset (supervised laws; the distillation law has no such factor, see
-        :mod:`bayes_distill.model`). ``"none"``: independent noise only. In a grouped fit the
-        offsets belong to (group, model size) pairs; they are off by default there because
-        with them a family of 10 IsoFLOP runs (each its own model size) mixed slowly (R-hat
-        1.05-1.09 after 1000 draws, 1.00 without them; SIMULATED, ``benchmarks/groups_study.py``).
+        ``"groups"``: runs of one model size share an offset from the law, and a new size draws
+        a new one (supervised laws; see :mod:`bayes_distill.model`). ``"none"``: independent
+        noise only. None: ``"groups"``, or ``"none"`` for a grouped fit (``groups=``), where
+        offsets per (group, size) mix slowly (``docs/groups.md``).
     noise : {"distance", "constant"} or None
-        None (default): ``"distance"``, or ``"constant"`` for a grouped fit (``groups=``).
-        ``"distance"``: the noise scale grows with the square of a run's standardised
-        distance from the centre of the runs (inputs and predicted loss), at a rate learned from
-        the data, and towards low predicted loss, so predictive intervals widen when
-        extrapolating. ``"constant"``: one noise scale everywhere. A grouped fit takes the
-        distance from each run's own group, but its default is ``"constant"``: with the
-        distance, one chain in four stuck in a mode where a whole group's law runs far above
-        its runs and the noise grows to cover them (measured on three SIMULATED families).
+        ``"distance"``: the noise scale grows with the square of a run's standardised distance
+        from the runs' centre (inputs and predicted loss) at a learned rate, and towards low
+        predicted loss, so predictive intervals widen when extrapolating. ``"constant"``: one
+        scale. None: ``"distance"``, or ``"constant"`` for a grouped fit (``docs/groups.md``).
     supervised_runs : DataFrame or path, optional
-        Distillation law only: supervised runs (``N, D, loss``) of the same model family, e.g.
-        your teachers and other models trained on data. They identify the supervised law, which
-        the distillation law uses three times: the student's supervised loss inside the law, a
-        planned teacher's loss ``L(N_T, D_T)``, and the supervised baseline of every
-        distil-or-train decision. Without them, only the (paper-informed) prior and the
-        distillation runs inform it, which do not identify it: the fit says so.
+        Distillation law only: supervised runs (``N, D, loss``) of the model family, e.g. your
+        teachers. They identify the supervised law, which gives the student's supervised loss
+        inside the law, a planned teacher's loss ``L(N_T, D_T)`` and the supervised baseline of
+        every decision; without them the prior and the distillation runs do not (the fit says).
     supervised : {"cut", "joint"}, default "cut"
-        How ``supervised_runs`` are used. ``"cut"`` (two stages, as the paper fits its laws):
-        the supervised law is fitted to the supervised runs alone (same draws, chains and
-        priors), then held at its posterior median inside the distillation law while the
-        distillation parameters are sampled, so that the distillation runs cannot move it;
-        the fit's supervised draws are the first stage's, paired with the second stage's.
-        ``"joint"``: one model with both likelihoods, where the distillation runs also move
-        the supervised law (measured on the bundled data: ``beta`` 0.43 -> 0.34).
+        ``"cut"`` (two stages, as in the paper): the supervised law is fitted to the supervised
+        runs alone (same draws, chains and priors), then held at its posterior median while the
+        distillation parameters are sampled; its draws are the first stage's. ``"joint"``: one
+        model with both likelihoods, where the distillation runs move the supervised law too.
     groups : str, optional
-        Chinchilla and supervised laws: the column of ``runs`` naming each run's group (data
-        recipe, architecture, optimiser...). One law is fitted per group with partial
-        pooling: each law parameter is spread around a population value with a learned
-        scale, so a group with few runs borrows strength from the others and one with many
-        runs is barely pulled (see ``docs/groups.md`` and :mod:`bayes_distill.model`). Needs
-        at least two groups of at least :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs each.
-        The fit's parameters then have a ``law_group`` dimension; :meth:`ScalingFit.predict`
-        reads the column, :func:`~bayes_distill.compute_optimal` takes ``group=``, and
-        :meth:`ScalingFit.for_group` gives one group's law to every other function.
+        Chinchilla and supervised laws: the column of ``runs`` naming each run's group (data,
+        architecture, ...): one law per group, partially pooled (``docs/groups.md``); at least
+        two groups of :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs. Parameters get a
+        ``law_group`` dimension; :meth:`ScalingFit.predict` reads the column,
+        :func:`~bayes_distill.compute_optimal` takes ``group=``, :meth:`ScalingFit.for_group`.
     retries : int, default 2
-        How many times a fit that misses its diagnostics is sampled again, each time with
-        twice the tuning steps and a new seed derived from ``random_seed`` (one chain that
-        adapted badly is the usual cause), and, after divergent transitions, a target
-        acceptance rate halfway closer to 1 (smaller steps: 0.9, then 0.95, 0.975). The fit
-        keeps the attempt with the smallest R-hat, says on which attempt it converged
-        (``ScalingFit.sampling_report`` and the repr), and still warns if none converged.
-        ``0`` samples once.
+        How many times a fit that misses its diagnostics is sampled again, with twice the
+        tuning, a seed derived from ``random_seed`` and, after divergences, a target acceptance
+        halfway closer to 1 (0.9, 0.95, 0.975). The attempt with the smallest R-hat is kept
+        (``ScalingFit.sampling_report``); it still warns if none converged.
     strict : bool, default False
         Raise :class:`ConvergenceError` instead of warning when the diagnostics fail.
     progressbar : bool or None, default None
-        Show progress on stderr: the sampler's progress bar, and one line before a model is
-        compiled (the first fit of a model in a process compiles it: about 20-30 s the first
-        time on a machine, a few seconds once numba's disk cache holds it). None shows progress
-        in interactive sessions (stderr is a terminal, or a Jupyter kernel) unless the
-        environment variable ``BAYES_DISTILL_PROGRESS`` says otherwise (``0`` off everywhere,
-        ``1`` on); True or False force it.
+        Progress on stderr: the sampler's bar and a line before compiling a model (20-30 s the
+        first time, seconds once cached). None: shown in a terminal or Jupyter unless
+        ``BAYES_DISTILL_PROGRESS`` says otherwise (``0`` off, ``1`` on).
 
     Returns
     -------
@@ -174,51 +142,117 @@ def fit(
     >>> fit.diagnose().ok  # doctest: +SKIP
     True
     """
+    plan = _Plan(
+        law=law,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=random_seed,
+        sampler=sampler,
+        likelihood=likelihood,
+        discrepancy=discrepancy,
+        noise=noise,
+        supervised=supervised,
+        groups=groups,
+        retries=retries,
+        strict=strict,
+        progressbar=progressbar,
+    )
+    table, sup_table = _load_tables(plan, runs, supervised_runs)
+    resolved = resolve_priors(law, priors, grouped=groups is not None)
+    model, stage1 = _build_model(plan, table, sup_table, resolved)
+    sampled = _sample_with_retries(plan, model, resolved, table, sup_table, stage1)
+    return _fit_result(plan, sampled, resolved, table, sup_table, stage1, model.inputs)
+
+
+@dataclasses.dataclass
+class _Plan:
+    """The arguments of :func:`fit` other than the run tables and the priors, checked on
+    creation, with the defaults that depend on other arguments filled in (``draws``, ``tune``,
+    ``noise``, ``discrepancy``) and a seed drawn when ``random_seed`` is None."""
+
+    law: str
+    draws: int | None
+    tune: int | None
+    chains: int
+    random_seed: int | None
+    sampler: str
+    likelihood: str
+    discrepancy: str | None
+    noise: str | None
+    supervised: str
+    groups: str | None
+    retries: int
+    strict: bool
+    progressbar: bool | None
+
+    def __post_init__(self) -> None:
+        law, groups = self.law, self.groups
+        laws._check_law(law)
+        self.draws = (
+            DEFAULT_DRAWS[law] if self.draws is None else _validate.integer("draws", self.draws, 1)
+        )
+        self.tune = (
+            DEFAULT_TUNE[law] if self.tune is None else _validate.integer("tune", self.tune, 0)
+        )
+        self.chains = _validate.integer("chains", self.chains, 1)
+        self.retries = _validate.integer("retries", self.retries, 0, 5)
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"Unknown sampler {self.sampler!r}. Valid samplers are {', '.join(SAMPLERS)}."
+            )
+        if self.noise is None:
+            self.noise = "constant" if groups is not None else "distance"
+        if self.discrepancy is None:
+            self.discrepancy = "none" if groups is not None else "groups"
+        _model.check_options(
+            likelihood=self.likelihood, noise=self.noise, discrepancy=self.discrepancy
+        )
+        if self.random_seed is None:
+            self.random_seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+        else:
+            self.random_seed = _validate.random_seed(self.random_seed)
+        if not isinstance(self.strict, bool | np.bool_):
+            raise TypeError(f"strict must be True or False, got {self.strict!r}.")
+        if self.progressbar is not None and not isinstance(self.progressbar, bool | np.bool_):
+            raise TypeError(
+                f"progressbar must be True, False or None (shown when interactive), got "
+                f"{self.progressbar!r}."
+            )
+        self.progressbar = _progress.enabled(self.progressbar)
+        if self.sampler == "numpyro":
+            import importlib.util
+
+            if (
+                importlib.util.find_spec("numpyro") is None
+                or importlib.util.find_spec("jax") is None
+            ):
+                raise ImportError(
+                    "sampler='numpyro' needs numpyro and jax: pip install "
+                    "'bayes_distill[numpyro]', or use sampler='nutpie' (the default). Valid "
+                    f"samplers are {', '.join(SAMPLERS)}."
+                )
+        if self.supervised not in SUPERVISED_FITS:
+            raise ValueError(
+                f"supervised must be one of {', '.join(map(repr, SUPERVISED_FITS))}, got "
+                f"{self.supervised!r}: 'cut' fits the supervised law to supervised_runs first "
+                "and holds it fixed, 'joint' fits both likelihoods together."
+            )
+
+
+def _load_tables(
+    plan: _Plan, runs: Any, supervised_runs: Any
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The canonical run table and supervised run table (None without) of a fit, checked."""
     from .data import check_group_column, load_runs
 
-    laws._check_law(law)
-    kind = "distillation" if law == "distillation" else "supervised"
-    draws = DEFAULT_DRAWS[law] if draws is None else _validate.integer("draws", draws, 1)
-    tune = DEFAULT_TUNE[law] if tune is None else _validate.integer("tune", tune, 0)
-    chains = _validate.integer("chains", chains, 1)
-    retries = _validate.integer("retries", retries, 0, 5)
-    if sampler not in SAMPLERS:
-        raise ValueError(f"Unknown sampler {sampler!r}. Valid samplers are {', '.join(SAMPLERS)}.")
-    if noise is None:
-        noise = "constant" if groups is not None else "distance"
-    if discrepancy is None:
-        discrepancy = "none" if groups is not None else "groups"
-    _model.check_options(likelihood=likelihood, noise=noise, discrepancy=discrepancy)
-    if random_seed is not None:
-        random_seed = _validate.random_seed(random_seed)
-    if not isinstance(strict, bool | np.bool_):
-        raise TypeError(f"strict must be True or False, got {strict!r}.")
-    if progressbar is not None and not isinstance(progressbar, bool | np.bool_):
-        raise TypeError(
-            f"progressbar must be True, False or None (shown when interactive), got "
-            f"{progressbar!r}."
-        )
-    progressbar = _progress.enabled(progressbar)
-    if sampler == "numpyro":
-        import importlib.util
-
-        if importlib.util.find_spec("numpyro") is None or importlib.util.find_spec("jax") is None:
-            raise ImportError(
-                "sampler='numpyro' needs numpyro and jax: pip install 'bayes_distill[numpyro]', "
-                f"or use sampler='nutpie' (the default). Valid samplers are {', '.join(SAMPLERS)}."
-            )
-    if supervised not in SUPERVISED_FITS:
-        raise ValueError(
-            f"supervised must be one of {', '.join(map(repr, SUPERVISED_FITS))}, got "
-            f"{supervised!r}: 'cut' fits the supervised law to supervised_runs first and holds "
-            "it fixed, 'joint' fits both likelihoods together."
-        )
+    law, groups = plan.law, plan.groups
     if supervised_runs is not None and law != "distillation":
         raise ValueError(
             f"supervised_runs is only used by law='distillation' (got law={law!r}); pass the "
             "supervised runs as `runs` instead."
         )
-    table = load_runs(runs, kind=kind)
+    table = load_runs(runs, kind="distillation" if law == "distillation" else "supervised")
     if groups is not None:
         if law == "distillation":
             raise ValueError(
@@ -237,58 +271,98 @@ def fit(
             f"{len(table)} runs cannot constrain the {n_params} parameters of the {law} law; "
             f"give at least {n_params} runs (preferably dozens, spanning sizes and token counts)."
         )
-    resolved = resolve_priors(law, priors, grouped=groups is not None)
-    if random_seed is None:
-        random_seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+    return table, sup_table
 
+
+def _build_model(
+    plan: _Plan, table: pd.DataFrame, sup_table: pd.DataFrame | None, priors: Mapping[str, Any]
+) -> tuple[_model.ScalingModel, ScalingFit | None]:
+    """The model to sample, and the first stage of a two-stage distillation fit (else None).
+
+    A two-stage fit samples the supervised law on the supervised runs first and holds it at
+    its posterior median in the distillation model.
+    """
     stage1 = None
-    if sup_table is not None and supervised == "cut":
+    if sup_table is not None and plan.supervised == "cut":
         stage1 = _fit_supervised_stage(
             sup_table,
-            resolved,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=int(np.random.SeedSequence(random_seed).generate_state(1)[0]),
-            sampler=sampler,
-            likelihood=likelihood,
-            discrepancy=discrepancy,
-            progressbar=progressbar,
+            priors,
+            draws=plan.draws,
+            tune=plan.tune,
+            chains=plan.chains,
+            random_seed=int(np.random.SeedSequence(plan.random_seed).generate_state(1)[0]),
+            sampler=plan.sampler,
+            likelihood=plan.likelihood,
+            discrepancy=plan.discrepancy,
+            progressbar=plan.progressbar,
         )
         draws1 = {k: stage1.posterior[k].values for k in laws.SAMPLED_NAMES["supervised"]}
         fixed = {k: float(np.median(v)) for k, v in draws1.items()}
         inputs = dataclasses.replace(
-            _model.prepare_inputs(law, table, None),
+            _model.prepare_inputs(plan.law, table, None),
             fixed_supervised=fixed,
             supervised_posterior=_model.supervised_normal_approximation(draws1),
         )
     else:
-        inputs = _model.prepare_inputs(law, table, sup_table, groups)
+        inputs = _model.prepare_inputs(plan.law, table, sup_table, plan.groups)
     model = _model.ScalingModel(
-        law, likelihood=likelihood, discrepancy=discrepancy, noise=noise, inputs=inputs
+        plan.law,
+        likelihood=plan.likelihood,
+        discrepancy=plan.discrepancy,
+        noise=plan.noise,
+        inputs=inputs,
     )
+    return model, stage1
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sampled:
+    """What :func:`_sample_with_retries` keeps: the chosen attempt (0-based), its tree and
+    diagnostics, the report of every attempt, and the settings of the chosen one."""
+
+    chosen: int
+    tree: xr.DataTree
+    diagnostics: Diagnostics
+    attempts: list[dict[str, Any]]
+    settings: dict[str, Any]
+
+
+def _sample_with_retries(
+    plan: _Plan,
+    model: _model.ScalingModel,
+    priors: Mapping[str, Any],
+    table: pd.DataFrame,
+    sup_table: pd.DataFrame | None,
+    stage1: ScalingFit | None,
+) -> _Sampled:
+    """Sample until the diagnostics pass or ``plan.retries`` more attempts are spent.
+
+    Each retry doubles the tuning steps and takes a seed derived from ``plan.random_seed``;
+    after divergent transitions the target acceptance moves halfway closer to 1. The attempt
+    that passes, or else the one with the smallest R-hat, is kept.
+    """
     settings = {
         "target_accept": TARGET_ACCEPT,
-        "sampler": sampler,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
-        "adaptation": "low_rank" if sampler == "nutpie" else "default",
+        "sampler": plan.sampler,
+        "draws": plan.draws,
+        "tune": plan.tune,
+        "chains": plan.chains,
+        "adaptation": "low_rank" if plan.sampler == "nutpie" else "default",
     }
     attempts: list[dict[str, Any]] = []
-    best: tuple[float, xr.DataTree, Diagnostics] | None = None
-    seeds = np.random.SeedSequence(random_seed).generate_state(retries + 1)
+    best: tuple[int, xr.DataTree, Diagnostics] | None = None
+    seeds = np.random.SeedSequence(plan.random_seed).generate_state(plan.retries + 1)
     target_accept = settings["target_accept"]
-    for attempt in range(retries + 1):
+    for attempt in range(plan.retries + 1):
         run_settings = {
             **settings,
             "tune": settings["tune"] * 2**attempt,
             "target_accept": target_accept,
         }
-        seed = random_seed if attempt == 0 else int(seeds[attempt])
+        seed = plan.random_seed if attempt == 0 else int(seeds[attempt])
         started = time.perf_counter()
-        dt = _sample(model, resolved, run_settings, seed, progressbar)
-        kept = _assemble(dt, law, table, sup_table, stage1, groups)
+        dt = _sample(model, priors, run_settings, seed, plan.progressbar)
+        kept = _assemble(dt, plan.law, table, sup_table, stage1, plan.groups)
         diag = _diagnose_tree(kept)
         attempts.append(
             {
@@ -311,9 +385,9 @@ def fit(
             best = (attempt, kept, diag)
         if diag.ok:
             break
-        if attempt < retries and progressbar:
+        if attempt < plan.retries and plan.progressbar:
             _progress.note(
-                f"the {law} fit missed its diagnostics (max R-hat {diag.max_rhat:.3f}, "
+                f"the {plan.law} fit missed its diagnostics (max R-hat {diag.max_rhat:.3f}, "
                 f"{diag.divergences} divergences); sampling again with "
                 f"{settings['tune'] * 2 ** (attempt + 1)} tuning steps and a new seed"
             )
@@ -323,33 +397,54 @@ def fit(
         "tune": attempts[chosen]["tune"],
         "target_accept": attempts[chosen]["target_accept"],
     }
+    return _Sampled(chosen, tree, diag, attempts, settings)
+
+
+def _fit_result(
+    plan: _Plan,
+    sampled: _Sampled,
+    priors: Mapping[str, Any],
+    table: pd.DataFrame,
+    sup_table: pd.DataFrame | None,
+    stage1: ScalingFit | None,
+    inputs: _model.ModelInputs,
+) -> ScalingFit:
+    """The :class:`ScalingFit` of the kept attempt, with its provenance; warns (or raises, when
+    ``plan.strict``) if it did not converge."""
+    law, tree, diag = plan.law, sampled.tree, sampled.diagnostics
     # where a distillation fit's supervised law comes from ("" for the supervised laws)
-    supervised_fit = "" if law != "distillation" else "prior" if sup_table is None else supervised
+    supervised_fit = (
+        "" if law != "distillation" else "prior" if sup_table is None else plan.supervised
+    )
     tree.attrs.update(
         _provenance(
             law,
-            priors=resolved,
-            settings=settings,
+            priors=priors,
+            settings=sampled.settings,
             runs=table,
-            seed=random_seed,
-            likelihood=likelihood,
-            discrepancy=discrepancy,
-            noise=noise,
+            seed=plan.random_seed,
+            likelihood=plan.likelihood,
+            discrepancy=plan.discrepancy,
+            noise=plan.noise,
             supervised_runs=sup_table,
-            groups=groups,
+            groups=plan.groups,
         )
     )
     tree.attrs["supervised_fit"] = supervised_fit
-    tree.attrs["sampling_attempts"] = json.dumps(attempts)
-    tree.attrs["sampling_attempt_kept"] = chosen + 1
+    tree.attrs["sampling_attempts"] = json.dumps(sampled.attempts)
+    tree.attrs["sampling_attempt_kept"] = sampled.chosen + 1
     if stage1 is not None:
         tree.attrs["supervised_fixed_at"] = json.dumps(inputs.fixed_supervised)
     result = ScalingFit(tree, law, runs=table, supervised_runs=sup_table)
     result.__dict__["_diagnostics"] = diag  # the kept attempt's, computed on this posterior
     if not diag.ok:
-        tried = f" (in {len(attempts)} attempts, see fit.sampling_report)" if retries else ""
+        tried = (
+            f" (in {len(sampled.attempts)} attempts, see fit.sampling_report)"
+            if plan.retries
+            else ""
+        )
         msg = f"The {law} fit did NOT converge{tried}:\n  " + "\n  ".join(diag.problems())
-        if strict:
+        if plan.strict:
             raise ConvergenceError(msg)
         warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=_validate.INTERNAL)
     return result

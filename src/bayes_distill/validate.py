@@ -7,16 +7,34 @@ the same actionable message: the argument, the value, and how to fix it.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .results import ScalingFit
 
-__all__ = ["SEED_MAX", "fit", "integer", "is_number", "law_group", "probability", "random_seed"]
+__all__ = [
+    "SEED_MAX",
+    "approx",
+    "budgets",
+    "fit",
+    "integer",
+    "is_number",
+    "law_group",
+    "positive",
+    "positive_pair",
+    "positive_values",
+    "probability",
+    "random_seed",
+    "scenario",
+    "teacher_loss",
+]
 
 #: Seeds must fit in 32 bits: every sampler (nutpie, numpyro's PRNGKey, PyMC) and the NetCDF
 #: attribute that records the seed accept them.
@@ -59,6 +77,103 @@ def integer(name: str, value: Any, minimum: int, maximum: int | None = None, hin
             + (f"; {hint}" if hint else ".")
         )
     return int(value)
+
+
+def positive(name: str, value: Any, hint: str) -> float:
+    """``value`` as a finite positive float; ``hint`` says how to fix a refused one."""
+    if not is_number(value):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}); {hint}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be finite and positive, got {value!r}; {hint}")
+    return value
+
+
+def positive_pair(pair: Any, msg: str) -> tuple[float, float]:
+    """``(lo, hi)`` as floats with ``0 < lo < hi``, both finite; ValueError(msg) otherwise."""
+    try:
+        lo, hi = pair
+    except (TypeError, ValueError):
+        raise ValueError(msg) from None
+    if not (is_number(lo) and is_number(hi)):
+        raise ValueError(msg)
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(msg)
+    return lo, hi
+
+
+def positive_values(
+    name: str, value: Any, hint: str, unit: str = "", kind: str = "a number or an array of numbers"
+) -> np.ndarray:
+    """``value`` (a number or a non-empty 1-D sequence) as a 1-D array of finite positive
+    floats. In the messages of a refused one, ``kind`` says what was expected and ``unit`` what
+    the numbers count (e.g. " FLOPs")."""
+    if isinstance(value, str | bytes | bool):
+        raise TypeError(f"{name} must be {kind}, got {value!r}; {hint}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {kind}, got {value!r}; {hint}") from None
+    if arr.ndim > 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-D array, got {value!r}; {hint}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"{name} must be finite and positive{unit}, got {value!r}; {hint}")
+    return np.atleast_1d(arr)
+
+
+def budgets(compute: Any) -> tuple[np.ndarray, bool]:
+    """Budgets ``compute`` (FLOPs) as a 1-D float array, and whether one number was given."""
+    hint = "give FLOPs as a number such as 1e22, or a 1-D array of budgets for a sweep."
+    return positive_values("compute", compute, hint, " FLOPs"), np.ndim(compute) == 0
+
+
+def approx(value: Any) -> str:
+    """The FLOPs-per-token approximation: ``"paper"`` or ``"2N"``."""
+    if value not in ("paper", "2N"):
+        raise ValueError(
+            f"approx must be 'paper' (FLOPs per token with attention and embeddings, paper Eq. 9) "
+            f"or '2N' (the 6ND rule), got {value!r}."
+        )
+    return value
+
+
+def scenario(value: Any) -> str:
+    """A distillation scenario, one of :data:`bayes_distill.compute.SCENARIOS`."""
+    from .compute import SCENARIOS
+
+    if not isinstance(value, str) or value not in SCENARIOS:
+        valid = ", ".join(repr(s) for s in SCENARIOS)
+        raise ValueError(f"Unknown scenario {value!r}. Valid scenarios are {valid}.")
+    return value
+
+
+def teacher_loss(value: Any) -> float:
+    """``teacher_loss`` as a float, checked like the losses of a run table (``load_runs``):
+    a cross-entropy in nats/token within :data:`bayes_distill.data.LOSS_RANGE`."""
+    from .data import LOSS_RANGE
+
+    value = positive("teacher_loss", value, "give it in nats/token, e.g. 2.1.")
+    lo, hi = LOSS_RANGE
+    if not lo <= value <= hi:
+        if value > hi:
+            why = (
+                "values this large look like a perplexity (give its log, np.log(perplexity)) "
+                "or a loss summed over tokens (divide by the token count)."
+            )
+        else:
+            why = (
+                "values this small are not plausible for a language model (is it an accuracy, "
+                "a log10 value, or a loss scaled by some factor?)."
+            )
+        raise ValueError(
+            f"teacher_loss={value!r} is outside the range of plausible losses [{lo:g}, {hi:g}] "
+            f"nats/token (the range load_runs accepts for run-table losses): {why} Give the "
+            "teacher's validation cross-entropy in nats/token (typically 1.5 to 5), e.g. "
+            "teacher_loss=2.1; a loss in bits/token converts to nats by multiplying by "
+            "ln 2 = 0.693."
+        )
+    return value
 
 
 def max_draws(value: Any) -> int | None:

@@ -44,9 +44,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import allocation as _allocation
 from . import compute as _compute
-from . import decide as _decide
 from . import model as _model
+from . import risk as _risk
 from . import validate as _validate
 from ._keywords import check_keywords
 
@@ -390,30 +391,30 @@ def _decision_set(p, x_q: np.ndarray) -> np.ndarray:
 
 def _decisions(fit, budget: float, N_S: float, scenario: str, q: float, opts: dict) -> tuple:
     """The decisions, their losses per draw and the current recommendation's search problem."""
-    b = _decide._check_bounds(opts["bounds"])
-    ratio = _decide._positive_pair(
+    b = _allocation.check_bounds(opts["bounds"])
+    ratio = _validate.positive_pair(
         opts["teacher_tokens_per_param"],
         "teacher_tokens_per_param must be a pair (lower, upper) with 0 < lower < upper; got "
         f"{opts['teacher_tokens_per_param']!r}.",
     )
-    sup, dist, sup_student = _decide._distillation_law_params(fit)
+    sup, dist, sup_student = _allocation.distillation_law_params(fit)
     approx = opts["approx"]
 
     def build(c: float):
-        return _decide._build_problem(
+        return _allocation.build_problem(
             sup, dist, N_S, c, scenario, {}, approx, b, sup_student, 1, ratio
         )
 
     seed_student, seed_supervised = opts["seed"].spawn(2)
-    noise = _decide._StudentNoise(fit, seed_student)
-    eps_sup = _decide._supervised_noise(fit, seed_supervised)
-    spend = _decide._BudgetCeiling(build, noise, q, scenario, [budget])
+    noise = _allocation.StudentNoise(fit, seed_student)
+    eps_sup = _allocation.supervised_noise(fit, seed_supervised)
+    spend = _risk.BudgetCeiling(build, noise, q, scenario, [budget])
     p, searched = spend.best(budget)
-    cand = _decision_set(p, searched[0])
+    cand = _decision_set(p, searched.x)
     ev = p.evaluate(cand[None])
-    m, e = ev[0], _decide._eps_at(p, noise, ev)
+    m, e = ev[0], _risk.noise_at(p, noise, ev)
     D_sup = float(_compute.supervised_tokens(budget, N_S, approx=approx))
-    m_sup = _decide._log_sup(p.sup, math.log(N_S), math.log(D_sup))[:, :1]
+    m_sup = _allocation.log_supervised(p.sup, math.log(N_S), math.log(D_sup))[:, :1]
     m = np.concatenate([np.broadcast_to(m, (len(eps_sup), m.shape[1])), m_sup], axis=1)
     e = np.concatenate([np.broadcast_to(e, (len(eps_sup), cand.shape[0])), eps_sup[:, None]], 1)
     with np.errstate(all="ignore"):
@@ -431,7 +432,7 @@ def _decisions(fit, budget: float, N_S: float, scenario: str, q: float, opts: di
 def _label(p, x: np.ndarray) -> str:
     alloc = p.allocation(x)
     parts = [f"D_S={alloc['D_S']:.3g}"]
-    if p.mode == "loss":
+    if p.choice is _allocation.Choice.TEACHER_LOSS:
         parts.append(f"L_T={math.exp(x[0]):.3g}")
     if np.isfinite(alloc["N_T"]):
         parts.append(f"N_T={alloc['N_T']:.3g}")
@@ -466,10 +467,10 @@ def next_run(
     risk_tolerance: float = 0.1,
     objective: Literal["regret", "at_risk"] = "regret",
     n_outcomes: int = 32,
-    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = _decide.DEFAULT_BOUNDS,
+    bounds: tuple[float, float] | Mapping[str, tuple[float, float]] = _allocation.DEFAULT_BOUNDS,
     approx: Literal["paper", "2N"] = "paper",
     random_seed: int | None = 0,
-    teacher_tokens_per_param: tuple[float, float] = _decide.TEACHER_TOKENS_PER_PARAM,
+    teacher_tokens_per_param: tuple[float, float] = _allocation.TEACHER_TOKENS_PER_PARAM,
 ) -> pd.DataFrame:
     """Rank candidate training runs by the value of their information for a decision, per FLOP.
 
@@ -549,9 +550,9 @@ def next_run(
     """
     fit = _validate.fit(fit, ("distillation",), "next_run")
     frame = _check_candidates(candidates)
-    C = _decide._check_positive("compute", compute, "e.g. compute=1e22.")
-    N_S = _decide._check_positive("student_params", student_params, "e.g. student_params=1e9.")
-    scenario = _decide._check_scenario(scenario)
+    C = _validate.positive("compute", compute, "e.g. compute=1e22.")
+    N_S = _validate.positive("student_params", student_params, "e.g. student_params=1e9.")
+    scenario = _validate.scenario(scenario)
     risk = _validate.probability(
         "risk_tolerance", risk_tolerance, "e.g. 0.1 to be 90% sure of the promised loss."
     )
@@ -559,7 +560,7 @@ def next_run(
         raise ValueError(f"objective={objective!r}; use 'regret' or 'at_risk'.")
     if isinstance(n_outcomes, bool) or not isinstance(n_outcomes, int) or n_outcomes < 2:
         raise ValueError(f"n_outcomes must be an integer of at least 2, got {n_outcomes!r}.")
-    approx = _decide._check_approx(approx)
+    approx = _validate.approx(approx)
     seed = np.random.SeedSequence(_validate.random_seed(random_seed))
     opts = {
         "bounds": bounds,
