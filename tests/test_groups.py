@@ -167,6 +167,27 @@ def test_compute_optimal_group_errors(grouped, small_alone):
         bd.compute_optimal(small_alone, 1e21, group="web")
 
 
+def test_recommend_group_errors(grouped, small_alone):
+    paper = bd.ScalingFit.from_params("distillation", laws.PAPER)
+    for function in (bd.recommend, bd.recommend_sweep):
+        with pytest.raises(ValueError, match=r"recommend: group='prose' is not a group .* 'math'"):
+            function(grouped, 1e21, 1e9, group="prose")
+        with pytest.raises(ValueError, match=r"recommend: group='web' needs a grouped fit"):
+            function(paper, 1e21, 1e9, group="web")
+        # a grouped supervised law has no distillation law to recommend with
+        with pytest.raises(ValueError, match=r"distillation"):
+            function(grouped, 1e21, 1e9, group="web")
+    with pytest.raises(ValueError, match=r"distillation"):
+        bd.recommend(grouped, 1e21, 1e9)
+
+
+def test_recommend_with_group_none_is_unchanged():
+    paper = bd.ScalingFit.from_params("distillation", laws.PAPER)
+    a = bd.recommend(paper, 1e21, 1e9, scenario="best_case", group=None)
+    b = bd.recommend(paper, 1e21, 1e9, scenario="best_case")
+    assert a.allocation == b.allocation
+
+
 def test_functions_of_one_law_refuse_a_grouped_fit(grouped):
     with pytest.raises(ValueError, match=r"loss_vs_compute evaluates one law.*for_group"):
         bd.plots.loss_vs_compute(grouped)
@@ -269,6 +290,30 @@ def test_group_column_errors(no_sampling, runs, edit, groups, match):
         bd.fit(edit(runs), law="chinchilla", groups=groups)
 
 
+def test_the_spreads_priors_can_be_set(runs):
+    from bayes_distill.priors import GROUP_SD_PRIORS, Prior, resolve_priors
+
+    wide = Prior("LogNormal", mu=np.log(0.1), sigma=0.5)
+    resolved = resolve_priors("chinchilla", {"alpha_sd": wide}, grouped=True)
+    assert resolved["alpha_sd"] == wide and resolved["beta_sd"] == GROUP_SD_PRIORS["beta"]
+    assert (
+        resolve_priors("chinchilla", "paper", grouped=True)["log_E_sd"] == GROUP_SD_PRIORS["log_E"]
+    )
+    inputs = model_mod.prepare_inputs("chinchilla", runs, None, "family")
+    built = model_mod.ScalingModel(
+        "chinchilla", discrepancy="none", noise="constant", inputs=inputs
+    ).pymc(resolved)
+    import pymc as pm
+
+    expected = pm.LogNormal.dist(mu=np.log(0.1), sigma=0.5)
+    for value in (0.02, 0.1):
+        assert float(pm.logp(built["alpha_sd"], value).eval()) == pytest.approx(
+            float(pm.logp(expected, value).eval())
+        )
+    with pytest.raises(ValueError, match=r"'alpha_sd' .* belong to grouped fits"):
+        resolve_priors("chinchilla", {"alpha_sd": wide})
+
+
 def test_grouped_distillation_is_refused(no_sampling):
     runs = bd.datasets.load("distillation").assign(family="a")
     with pytest.raises(ValueError, match=r"grouped fits are available for the chinchilla and"):
@@ -304,3 +349,67 @@ def test_offsets_per_group_and_size_and_noise_by_distance(runs):
     assert np.isfinite(fit.posterior_predictive(random_seed=0)["log_likelihood"]["obs"]).all()
     view = fit.for_group("code")
     assert np.isfinite(bd.compute_optimal(view, 1e21)["N_median"]).all()
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def test_cli_fit_with_groups(runs, tmp_path, capsys):
+    from bayes_distill.cli import main
+
+    table = tmp_path / "runs.csv"
+    runs.to_csv(table, index=False)
+    out = tmp_path / "grouped.nc"
+    argv = ["fit", str(table), "--law", "chinchilla", "--groups", "family", "--out", str(out)]
+    argv += ["--draws", "30", "--tune", "30", "--chains", "1", "--seed", "1", "--no-progress"]
+    assert main(argv) == 0
+    loaded = bd.load_fit(out)
+    assert loaded.groups == "family" and loaded.group_names == ("code", "math", "web")
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "fit",
+                str(table),
+                "--law",
+                "chinchilla",
+                "--groups",
+                "dataset",
+                "--out",
+                str(tmp_path / "x.nc"),
+                "--draws",
+                "5",
+                "--tune",
+                "5",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
+    assert "dataset" in capsys.readouterr().err
+
+
+def test_cli_compute_optimal_and_recommend_by_group(grouped, tmp_path, capsys):
+    import json
+
+    from bayes_distill.cli import main
+
+    path = str(grouped.save(tmp_path / "grouped.nc"))
+    argv = ["compute-optimal", "--compute", "1e21", "--fit", path, "--json"]
+    assert main([*argv, "--group", "web"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    expected = bd.compute_optimal(bd.load_fit(path), 1e21, group="web")
+    assert rows[0]["N_median"] == pytest.approx(expected["N_median"].iloc[0])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pass --group one of 'code', 'math', 'web'" in err
+    assert main([*argv, "--group", "prose"]) == 2
+    assert "--group 'prose' is not a group" in capsys.readouterr().err
+    # recommend needs a distillation law: a grouped supervised fit is refused by law, and
+    # --group on a fit of one law is refused
+    rec = ["recommend", "--compute", "1e21", "--student-params", "1e9"]
+    assert main([*rec, "--fit", path, "--group", "web"]) == 2
+    assert "distillation" in capsys.readouterr().err
+    one = str(bd.ScalingFit.from_params("distillation", laws.PAPER).save(tmp_path / "p.nc"))
+    assert main([*rec, "--fit", one, "--group", "web"]) == 2
+    assert "--group 'web' needs a grouped fit" in capsys.readouterr().err

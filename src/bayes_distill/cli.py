@@ -307,6 +307,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _group_argument(p) -> None:
+    """``--group NAME``: one group's law of a grouped fit (``fit --groups``)."""
+    p.add_argument(
+        "--group",
+        metavar="NAME",
+        help="with a grouped fit (fit --groups COLUMN): the group whose law is used",
+    )
+
+
 def _add_recommend(sub) -> None:
     """The ``recommend`` sub-command."""
     rec = sub.add_parser(
@@ -384,6 +393,7 @@ def _add_recommend(sub) -> None:
         help="students sharing one trained teacher: each is charged 1/K of its pretraining "
         "FLOPs, in the scenarios that pay for them (default 1); logits stay per student",
     )
+    _group_argument(rec)
     _common(rec, default_fit="distillation", schema=RECOMMENDATION_SCHEMA)
 
 
@@ -453,6 +463,7 @@ def _add_compute_optimal(sub) -> None:
         metavar="C",
         help="budget(s) in FLOPs, e.g. 1e21 1e22 1e23",
     )
+    _group_argument(co)
     _common(co, default_fit="chinchilla", schema=COMPUTE_OPTIMAL_SCHEMA)
 
 
@@ -511,6 +522,12 @@ def _add_fit(sub) -> None:
         "--supervised-runs",
         metavar="PATH",
         help="distillation law only: supervised runs fitted jointly (CSV/Parquet or 'chinchilla')",
+    )
+    ft.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        help="chinchilla and supervised laws: fit one law per group of this column, partially "
+        "pooled (see docs/groups.md); use --group NAME on the other commands",
     )
     ft.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     ft.add_argument(
@@ -759,6 +776,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         approx=args.approx,
         random_seed=args.random_seed,
         n_students=args.n_students,
+        group=args.group,
     )
     if args.json:
         document = {
@@ -965,6 +983,7 @@ def _cmd_compute_optimal(args: argparse.Namespace) -> int:
         ci_prob=args.ci_prob,
         bounds=tuple(args.bounds),
         approx=args.approx,
+        group=args.group,
     )
     if args.json:
         document = {
@@ -1041,6 +1060,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         chains=args.chains,
         random_seed=args.random_seed,
         supervised_runs=sup,
+        groups=args.groups,
         # None: shown when stderr is a terminal (bd.fit's rule, BAYES_DISTILL_PROGRESS too)
         progressbar=False if args.no_progress else None,
     )
@@ -1112,6 +1132,9 @@ _REWRITES: tuple[tuple[str, str], ...] = (
         r"two numbers LO HI (FLOPs) with 0 < LO < HI, e.g. 1e18 1e27; got \1 \2",
     ),
     (r"\b(law|scenario|priors)='(\w+)'", r"--\1 \2"),
+    (r"(?<![-\w])groups='COLUMN'", "--groups COLUMN"),
+    (r"(?<![-\w])group=(?=[^\s)])", "--group "),
+    (r"(?<![-\w])group=", "--group"),
     (r"\b(tune|draws|chains)=(\d+)", r"--\1 \2"),
     (r"^(compute|bounds|approx|draws|tune|chains|compute_range) must", r"--\1 must"),
     (rf"(?<![-\w])({'|'.join(_API_FLAGS)})=(?=[^\s)])", r"--\1 "),  # name=value

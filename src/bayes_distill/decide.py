@@ -363,6 +363,7 @@ def recommend(
     random_seed: int | None = 0,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+    group: str | None = None,
 ) -> Recommendation:
     """Recommend how to distil a student of ``N_S`` parameters with a budget of ``C`` FLOPs.
 
@@ -412,6 +413,8 @@ def recommend(
     teacher_tokens_per_param : (float, float), default (1, 1e4)
         The band of ``D_T / N_T`` of the teachers considered for training (the supervised law
         was fitted on 20 to 3600 tokens per parameter; far outside, it extrapolates).
+    group : str, optional
+        A grouped fit's group whose law is used, as for :func:`compute_optimal`.
 
     Returns
     -------
@@ -442,17 +445,12 @@ def recommend(
     >>> rec.p_distillation_better, rec.n_students, sorted(rec.allocation)[:3]
     (1.0, 16, ['D_S', 'D_T', 'N_T'])
     """
-    if not _validate.is_number(compute) and np.ndim(compute) > 0:
-        raise TypeError(
-            f"compute must be one budget in FLOPs, e.g. compute=1e22, got {compute!r}. For "
-            "several budgets use bd.recommend_sweep(fit, compute=[1e21, 1e22, 1e23], "
-            "student_params=...), which returns a DataFrame with one row per budget (the same "
-            "noise draws for every budget, and a loss at risk that never rises with the budget)."
-        )
     recs, _ = _recommendations(
         fit,
         compute,
         student_params,
+        one_budget=True,
+        group=group,
         scenario=scenario,
         risk_tolerance=risk_tolerance,
         ci_prob=ci_prob,
@@ -485,6 +483,7 @@ def recommend_sweep(
     random_seed: int | None = 0,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+    group: str | None = None,
 ) -> pd.DataFrame:
     """:func:`recommend` over several budgets: one row per budget, in the order given.
 
@@ -511,7 +510,7 @@ def recommend_sweep(
         As for :func:`recommend`.
     teacher_loss, teacher_params, teacher_tokens
         An existing teacher, as for :func:`recommend`.
-    bounds, approx, random_seed, n_students, teacher_tokens_per_param
+    bounds, approx, random_seed, n_students, teacher_tokens_per_param, group
         As for :func:`recommend`.
 
     Returns
@@ -561,6 +560,7 @@ def recommend_sweep(
         fit,
         compute,
         student_params,
+        group=group,
         scenario=scenario,
         risk_tolerance=risk_tolerance,
         ci_prob=ci_prob,
@@ -685,11 +685,23 @@ def _recommendations(
     random_seed: int | None,
     n_students: int = 1,
     teacher_tokens_per_param: tuple[float, float] = TEACHER_TOKENS_PER_PARAM,
+    group: Any = None,
+    one_budget: bool = False,
 ) -> tuple[list[Recommendation], bool]:
     """The work of :func:`recommend` and :func:`recommend_sweep` (same arguments, checked
     here): one :class:`Recommendation` per budget, in the order given, and whether ``compute``
     was a single number. The command line's JSON is built from these for one budget and for a
-    sweep."""
+    sweep. ``group`` narrows a grouped fit to one group's law (:meth:`ScalingFit.for_group`);
+    ``one_budget`` (:func:`recommend`) refuses several budgets."""
+    if one_budget and not _validate.is_number(compute) and np.ndim(compute) > 0:
+        raise TypeError(
+            f"compute must be one budget in FLOPs, e.g. compute=1e22, got {compute!r}. For "
+            "several budgets use bd.recommend_sweep(fit, compute=[1e21, 1e22, 1e23], "
+            "student_params=...), which returns a DataFrame with one row per budget (the same "
+            "noise draws for every budget, and a loss at risk that never rises with the budget)."
+        )
+    if group is not None:  # one group's law of a grouped fit
+        fit = _validate.law_group(fit, group, "recommend")
     _validate.fit(fit, ("distillation",), "recommend")
     budgets, scalar = _validate.budgets(compute)
     r = _check_request(

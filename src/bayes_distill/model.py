@@ -195,7 +195,8 @@ NON_CENTRED_BELOW = 20
 def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     """A grouped fit's law parameters: per law group, around a population value
     (``{name}_mu``, with the law's prior) with a learned spread (``{name}_sd``, prior
-    :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); each run's group's value, by name.
+    ``priors["{name}_sd"]``, by default :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); each
+    run's group's value, by name.
 
     ``log_E_g ~ Normal(log_E_mu, log_E_sd)`` (and ``a``, ``b``) and ``log alpha_g ~
     Normal(log alpha_mu, alpha_sd)`` (the exponents on the log scale), sampled centred
@@ -208,8 +209,11 @@ def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     funnel (with a 10-run group centred, R-hat 1.013-1.027 after a retry). The spreads' priors
     put little mass near zero, which keeps the centred groups out of the funnel's neck (17-79
     divergent transitions in 4000 draws with HalfNormal or Gamma(2, 10) spreads of the
-    exponents, none with LogNormal(log 0.1, 0.5); 8 with HalfNormal(0.1) and a 10-run group
-    non-centred)."""
+    exponents; 8 with HalfNormal(0.1) and a 10-run group non-centred; none with LogNormal
+    spreads). A tighter prior on the exponents' spreads, LogNormal(log 0.04, 0.6), took 30%
+    fewer leapfrog steps per draw on one SIMULATED study of ``benchmarks/groups_study.py`` (184
+    against 263), but needed a retry in 6 of 8 studies (the default in 3) and predicted the
+    small group's larger budgets worse in 7 of 8 (one tie; ``benchmarks/README.md``)."""
     import pytensor.tensor as pt
 
     from .priors import GROUP_SD_PRIORS
@@ -219,7 +223,7 @@ def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
     out = {}
     for name in names:
         mu = priors[name].to_pymc(f"{name}_mu")
-        sd = GROUP_SD_PRIORS[name].to_pymc(f"{name}_sd")
+        sd = priors.get(f"{name}_sd", GROUP_SD_PRIORS[name]).to_pymc(f"{name}_sd")
         centre = pt.log(mu) if name in _LOG_SCALE else mu
         suffix = "_log" if name in _LOG_SCALE else ""
         value = pt.zeros(len(sparse))
@@ -721,14 +725,18 @@ class ScalingModel:
     def cache_key(self, priors: Mapping[str, Prior]) -> tuple:
         """What determines the compiled model's structure (its data can change)."""
         inputs = self.inputs
+        # the number of discrepancy levels shapes the model only when it has offsets
+        offsets = self.discrepancy == "groups"
         return (
             self.law,
             tuple(sorted((k, repr(v)) for k, v in priors.items())),
             self.likelihood,
             self.discrepancy,
             self.noise,
-            tuple((g, grp.n) for g, grp in inputs.groups.items()),
-            inputs.supervised_groups.n if inputs.supervised_groups is not None else None,
+            tuple((g, grp.n) for g, grp in inputs.groups.items()) if offsets else None,
+            inputs.supervised_groups.n
+            if offsets and inputs.supervised_groups is not None
+            else None,
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
             tuple(inputs.law_groups.sparse) if inputs.law_groups is not None else None,
         )
@@ -783,10 +791,11 @@ class ScalingModel:
         if inputs is None:
             raise ValueError("A ScalingModel without inputs (runs) has no PyMC model.")
         data = self._data(inputs)
-        coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups}
+        offsets = self.discrepancy == "groups"
+        coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups if offsets}
         if self.law == "distillation":
             coords["limit_student"] = np.array(LIMIT_STUDENTS)
-        if inputs.supervised_groups is not None:
+        if offsets and inputs.supervised_groups is not None:
             coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
         if inputs.law_groups is not None:
             coords["law_group"] = list(inputs.law_groups.names)

@@ -58,9 +58,14 @@ groups spread around it with a learned scale (``alpha_sd``) whose prior is
 :data:`GROUP_SD_PRIORS`: LogNormal(log 0.1, 0.5) on the log scale of the exponents (groups'
 exponents differ by 4-27%, central 95%), Gamma(2, 10) on ``log_E`` (mean 0.2) and Gamma(2, 5)
 on ``a``, ``b`` (mean 0.4): data recipes change the floor and the amplitudes more than the
-exponents. None of them puts much mass near zero: groups are fitted separately because they
-differ, and a spread near zero pinches the sampler into the neck of the hierarchy's funnel
-(see :mod:`bayes_distill.model`).
+exponents. With a few groups a spread is learned mostly from its prior, so the prior decides
+how much a small group borrows; ``priors={"alpha_sd": ...}`` sets it (see
+:func:`resolve_priors`). A tighter default, LogNormal(log 0.04, 0.6), was measured and not
+kept: on SIMULATED families (``benchmarks/groups_study.py``) it narrowed a one-budget family's
+exponents but predicted its larger budgets worse in 7 of 8 studies (one tie), with 90%
+intervals that covered 40-50% of them in two. None of the priors puts much mass near zero,
+which keeps the sampler out of the neck of the hierarchy's funnel (see
+:mod:`bayes_distill.model`).
 
 Paper-informed priors (``priors="paper"``)
 ------------------------------------------
@@ -375,7 +380,9 @@ def _as_prior(name: str, value: Any) -> Prior:
     )
 
 
-def resolve_priors(law: str, priors: str | Mapping[str, Any] | None = None) -> dict[str, Prior]:
+def resolve_priors(
+    law: str, priors: str | Mapping[str, Any] | None = None, *, grouped: bool = False
+) -> dict[str, Prior]:
     """Turn the user's ``priors`` argument into one :class:`Prior` per sampled parameter.
 
     Parameters
@@ -385,18 +392,23 @@ def resolve_priors(law: str, priors: str | Mapping[str, Any] | None = None) -> d
         ``None``/``"default"``: :func:`default_priors`; ``"paper"``: :func:`paper_priors`; a
         mapping overrides parameters by sampled name on top of the defaults (or on top of
         ``"paper"`` if it contains ``"base": "paper"``).
+    grouped : bool, default False
+        A grouped fit: the result also holds the spread between groups of each law parameter
+        (``alpha_sd``, ..., :data:`GROUP_SD_PRIORS`), which a mapping may override too.
 
     Returns
     -------
     dict
-        ``{sampled name: Prior}`` for every parameter of the law and the noise model.
+        ``{sampled name: Prior}`` for every parameter of the law and the noise model (and the
+        spreads ``{name}_sd`` when ``grouped``).
     """
     laws._check_law(law)
+    spreads = {f"{k}_sd": GROUP_SD_PRIORS[k] for k in laws.SAMPLED_NAMES[law]} if grouped else {}
     if priors is None or (isinstance(priors, str) and priors == "default"):
-        return default_priors(law)
+        return {**default_priors(law), **spreads}
     if isinstance(priors, str):
         if priors == "paper":
-            return paper_priors(law)
+            return {**paper_priors(law), **spreads}
         raise ValueError(
             f"priors={priors!r} is not a known prior set. Use None (default weakly "
             "informative), 'paper' (centred on the published fits) or a mapping of overrides."
@@ -407,13 +419,15 @@ def resolve_priors(law: str, priors: str | Mapping[str, Any] | None = None) -> d
         )
     overrides = dict(priors)
     base = overrides.pop("base", "default")
-    out = resolve_priors(law, base)
-    valid = (*laws.SAMPLED_NAMES[law], *NOISE_NAMES)
+    out = resolve_priors(law, base, grouped=grouped)
+    valid = (*laws.SAMPLED_NAMES[law], *NOISE_NAMES, *spreads)
     for name, value in overrides.items():
         if name not in valid:
             hint = ""
             if name in _NATURAL_TO_SAMPLED:
                 hint = f" Priors are set on the sampled scale: use {_NATURAL_TO_SAMPLED[name]}."
+            elif name.endswith("_sd") and name[:-3] in laws.SAMPLED_NAMES[law]:
+                hint = " Spreads between groups belong to grouped fits (bd.fit(..., groups=...))."
             raise ValueError(
                 f"Unknown parameter {name!r} in priors for law {law!r}.{hint} Valid names: "
                 f"{', '.join(valid)}."

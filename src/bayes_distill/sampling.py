@@ -74,7 +74,9 @@ def fit(
     law : {"chinchilla", "supervised", "distillation"}
     priors : None, "paper" or mapping, optional
         Default weakly informative priors, priors centred on the published fits, or overrides
-        by sampled parameter name (see :mod:`bayes_distill.priors`).
+        by sampled parameter name (see :mod:`bayes_distill.priors`). A grouped fit also takes
+        the spread between groups of each parameter, e.g. ``{"alpha_sd": ("LogNormal",
+        {"mu": -2.3, "sigma": 0.5})}`` when its families' exponents may differ by ~10%.
     draws, tune : int or None
         Posterior draws and tuning steps per chain. None takes :data:`DEFAULT_DRAWS` and
         :data:`DEFAULT_TUNE`: 500 tuning steps, then 1000 draws (supervised laws) or 2000 (the
@@ -157,7 +159,7 @@ def fit(
         progressbar=progressbar,
     )
     table, sup_table = _load_tables(plan, runs, supervised_runs)
-    resolved = resolve_priors(law, priors)
+    resolved = resolve_priors(law, priors, grouped=groups is not None)
     model, stage1 = _build_model(plan, table, sup_table, resolved)
     sampled = _sample_with_retries(plan, model, resolved, table, sup_table, stage1)
     return _fit_result(plan, sampled, resolved, table, sup_table, stage1, model.inputs)
