@@ -999,7 +999,9 @@ def test_crossover_with_a_supervised_fit_exits_2(capsys, fits):
 def test_crossover_parser_defaults_and_help(capsys):
     args = build_parser().parse_args(["crossover", "--student-params", "1e9", "1e10"])
     assert args.student_params == [1e9, 1e10] and args.scenario == "best_case"
-    assert tuple(args.compute_range) == (1e18, 1e27) == bd.decide.DEFAULT_COMPUTE_RANGE
+    from bayes_distill import decide
+
+    assert tuple(args.compute_range) == (1e18, 1e27) == decide.DEFAULT_COMPUTE_RANGE
     assert args.teacher_loss is None and args.ci_prob == 0.9 and args.approx == "paper"
     status, out, _ = run(capsys, ["crossover", "--help"])
     text = " ".join(out.split())
