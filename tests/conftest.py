@@ -4,7 +4,8 @@ Slow fixtures (real NUTS fits) belong in the test modules that need them, scoped
 session; this file holds what several test modules share: the hypothesis profiles, and the runs
 SIMULATED from the supervised law with the paper's coefficients (gamma = 0.45) with the two fits
 of them that the model checks use (the truth is known, so the supervised law should win the LOO
-comparison and predict held-out runs well).
+comparison and predict held-out runs well); and the distillation fits built from the paper's
+coefficients (no sampling) that the tests of the decisions and of the crossover share.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from decision_oracles import jittered_params
 from hypothesis import HealthCheck, settings
 
 from bayes_distill import laws
@@ -66,6 +68,18 @@ def sim_fits(sim_runs) -> dict[str, ScalingFit]:
             warnings.simplefilter("ignore", ConvergenceWarning)
             fits[law] = fit_law(sim_runs, law=law, random_seed=5, **_FIT_KWARGS)
     return fits
+
+
+@pytest.fixture(scope="session")
+def paper_fit() -> ScalingFit:
+    """The paper's Table 6 as a point posterior (one draw, no noise)."""
+    return ScalingFit.from_params("distillation", laws.PAPER)
+
+
+@pytest.fixture(scope="session")
+def jitter_fit() -> ScalingFit:
+    """300 draws around the paper's coefficients, with run noise and discrepancy spread."""
+    return ScalingFit.from_params("distillation", jittered_params(300), sigma=0.01, tau=0.02)
 
 
 def pytest_collection_modifyitems(config, items):
