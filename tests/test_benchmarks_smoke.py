@@ -169,6 +169,7 @@ def quick_runs(request):
 
 
 @pytest.mark.slow
+@pytest.mark.benchmarks
 @pytest.mark.parametrize(
     "script",
     [
@@ -243,6 +244,7 @@ def test_convergence_configurations():
 
 
 @pytest.mark.slow
+@pytest.mark.benchmarks
 def test_paper_findings_quick(quick_runs):
     proc = quick_runs["paper_findings.py"].result()
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -253,6 +255,7 @@ def test_paper_findings_quick(quick_runs):
 
 
 @pytest.mark.slow
+@pytest.mark.benchmarks
 def test_distill_map_speed_quick(quick_runs):
     proc = quick_runs["distill_map_speed.py"].result()
     assert proc.returncode == 0, proc.stderr[-3000:]
