@@ -114,23 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsettings: draws={draws} tune={tune} chains={chains}; runs are SIMULATED")
 
     rows = []
+    settings = {"draws": draws, "tune": tune, "chains": chains, "seed": args.seed}
+    settings["options"] = c.quick_fit_options(args.quick)
     for law, sizes in plan:
         simulate = c.simulate_distillation if law == "distillation" else c.simulate_supervised
         for n in sizes:
             runs, _ = simulate(n, seed=args.seed)
             print(f"\n{law}: {n:,} simulated runs", flush=True)
-            options = c.quick_fit_options(args.quick)
-            rows.append(
-                one_size(
-                    law,
-                    runs,
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    seed=args.seed,
-                    options=options,
-                )
-            )
+            rows.append(one_size(law, runs, **settings))
             print(c.table(rows[-1:]), flush=True)
 
     print("\n## Summary (all runs SIMULATED)")

@@ -473,6 +473,7 @@ def test_fit_command_passes_options_and_saves(capsys, tmp_path, monkeypatch):
         "chains": 2,
         "random_seed": 7,
         "supervised_runs": None,
+        "groups": None,
         "progressbar": None,  # bd.fit's rule: shown when stderr is a terminal
     }
     assert len(calls["runs"]) == 240  # the bundled Chinchilla runs
