@@ -89,6 +89,8 @@ __all__ = [
     "DataValidationWarning",
     "MIN_GROUP_RUNS",
     "check_group_column",
+    "columns_of",
+    "kind_of",
     "load_runs",
 ]
 
@@ -112,6 +114,19 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "supervised": ("N", "D", "loss"),
     "distillation": ("N_S", "D_S", "L_T", "L_S"),
 }
+
+
+def kind_of(law: str) -> str:
+    """The kind of run table (:func:`load_runs`) that ``law`` is fitted to."""
+    return "distillation" if law == "distillation" else "supervised"
+
+
+def columns_of(law: str) -> tuple[tuple[str, ...], str]:
+    """The input columns and the loss column of the run table that ``law`` is fitted to (the
+    loss is the last of the kind's :data:`REQUIRED_COLUMNS`)."""
+    *inputs, loss = REQUIRED_COLUMNS[kind_of(law)]
+    return tuple(inputs), loss
+
 
 #: ``kind -> canonical columns that may be present``.
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {

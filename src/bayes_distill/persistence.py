@@ -17,6 +17,7 @@ import xarray as xr
 from . import laws
 from . import model as _model
 from ._version import __version__
+from .data import columns_of
 from .results import ScalingFit
 
 __all__ = ["SCHEMA_VERSION", "FitFileError", "load_fit", "save_fit"]
@@ -24,11 +25,8 @@ __all__ = ["SCHEMA_VERSION", "FitFileError", "load_fit", "save_fit"]
 #: Version of the layout of saved fits; files with a newer schema are refused.
 SCHEMA_VERSION = 2  # 2: noise grows with d^2 (attribute noise_growth); 1: with d
 
-_CANONICAL = {
-    "chinchilla": (("N", "D"), "loss"),
-    "supervised": (("N", "D"), "loss"),
-    "distillation": (("N_S", "D_S", "L_T"), "L_S"),
-}
+#: law -> (input columns, loss column) of its run table, as the data hash reads them.
+_CANONICAL = {law: columns_of(law) for law in laws.PARAM_NAMES}
 
 
 class FitFileError(ValueError):

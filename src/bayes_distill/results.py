@@ -780,14 +780,14 @@ def _loss_quantiles(
 
 
 def _prediction_inputs(law: str, new_runs: pd.DataFrame) -> dict[str, np.ndarray]:
-    from .data import ALIASES, DataValidationError
+    from .data import ALIASES, DataValidationError, kind_of
 
     if not isinstance(new_runs, pd.DataFrame):
         raise TypeError(
             f"new_runs must be a pandas DataFrame, got {type(new_runs).__name__}; e.g. "
             "pd.DataFrame({'N': [1e10], 'D': [2e11]})."
         )
-    aliases = ALIASES["distillation" if law == "distillation" else "supervised"]
+    aliases = ALIASES[kind_of(law)]
     frame = new_runs.rename(columns={a: c for a, c in aliases.items() if c not in new_runs})
     needed = ("N_S", "D_S") if law == "distillation" else ("N", "D")
     missing = [c for c in needed if c not in frame]

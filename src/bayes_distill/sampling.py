@@ -244,7 +244,7 @@ def _load_tables(
     plan: _Plan, runs: Any, supervised_runs: Any
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The canonical run table and supervised run table (None without) of a fit, checked."""
-    from .data import check_group_column, load_runs
+    from .data import check_group_column, kind_of, load_runs
 
     law, groups = plan.law, plan.groups
     if supervised_runs is not None and law != "distillation":
@@ -252,7 +252,7 @@ def _load_tables(
             f"supervised_runs is only used by law='distillation' (got law={law!r}); pass the "
             "supervised runs as `runs` instead."
         )
-    table = load_runs(runs, kind="distillation" if law == "distillation" else "supervised")
+    table = load_runs(runs, kind=kind_of(law))
     if groups is not None:
         if law == "distillation":
             raise ValueError(

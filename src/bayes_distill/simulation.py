@@ -22,21 +22,15 @@ import xarray as xr
 
 from . import laws
 from . import model as _model
+from .data import columns_of, kind_of
 
 __all__ = ["default_design", "simulate_runs"]
 
-#: law -> the input columns of its run table; ``_TARGET``: law -> its loss column.
-_INPUTS = {
-    "chinchilla": ("N", "D"),
-    "supervised": ("N", "D"),
-    "distillation": ("N_S", "D_S", "L_T"),
-}
-_TARGET = {"chinchilla": "loss", "supervised": "loss", "distillation": "L_S"}
-
-
-def _kind(law: str) -> str:
-    """The kind of run table (:func:`bayes_distill.load_runs`) that ``law`` is fitted to."""
-    return "distillation" if law == "distillation" else "supervised"
+#: law -> the input columns of its run table; ``_TARGET``: law -> its loss column (both read
+#: from :data:`bayes_distill.data.REQUIRED_COLUMNS`).
+_INPUTS = {law: columns_of(law)[0] for law in laws.PARAM_NAMES}
+_TARGET = {law: columns_of(law)[1] for law in laws.PARAM_NAMES}
+_kind = kind_of
 
 
 def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
