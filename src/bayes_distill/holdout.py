@@ -21,7 +21,7 @@ import pandas as pd
 
 from . import _progress, laws
 from . import validate as _validate
-from .simulation import _INPUTS, _TARGET, _kind
+from .simulation import _INPUTS, _TARGET
 
 __all__ = ["Backtest", "backtest", "run_compute"]
 
@@ -344,11 +344,11 @@ def backtest(
     >>> pd.concat([bt.to_frame() for bt in folds])                      # doctest: +SKIP
     """
     from . import _parallel
-    from .data import load_runs
+    from .data import kind_of, load_runs
 
     laws._check_law(law)
     _parallel.check_executor(executor)
-    table = load_runs(runs, kind=_kind(law))
+    table = load_runs(runs, kind=kind_of(law))
     several = _is_folds(train)
     folds = _folds(list(train) if several else [train], table, law, approx, several)
     seeds = (

@@ -23,7 +23,7 @@ import xarray as xr
 from . import laws
 from . import model as _model
 from . import validate as _validate
-from .simulation import _INPUTS, _TARGET, _forward, _kind, _pymc_model
+from .simulation import _INPUTS, _TARGET, _forward, _pymc_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import ScalingFit
@@ -114,14 +114,14 @@ def prior_predictive(
     >>> 0.9 <= table.attrs["coverage"] <= 1.0   # the default priors are wide
     True
     """
-    from .data import load_runs
+    from .data import kind_of, load_runs
     from .priors import resolve_priors
 
     laws._check_law(law)
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer) or n_draws < 1:
         raise ValueError(f"n_draws must be a positive integer, got {n_draws!r}.")
     options = _model.check_options(**model_options)
-    table = load_runs(runs, kind=_kind(law))
+    table = load_runs(runs, kind=kind_of(law))
     resolved = resolve_priors(law, priors)
     model = _pymc_model(law, table, resolved, options)
     drawn = _forward(model, int(n_draws), random_seed)

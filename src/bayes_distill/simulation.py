@@ -22,7 +22,7 @@ import xarray as xr
 
 from . import laws
 from . import model as _model
-from .data import columns_of, kind_of
+from .data import columns_of
 
 __all__ = ["default_design", "simulate_runs"]
 
@@ -30,7 +30,6 @@ __all__ = ["default_design", "simulate_runs"]
 #: from :data:`bayes_distill.data.REQUIRED_COLUMNS`).
 _INPUTS = {law: columns_of(law)[0] for law in laws.PARAM_NAMES}
 _TARGET = {law: columns_of(law)[1] for law in laws.PARAM_NAMES}
-_kind = kind_of
 
 
 def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options: Mapping):
