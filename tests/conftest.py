@@ -80,13 +80,3 @@ def paper_fit() -> ScalingFit:
 def jitter_fit() -> ScalingFit:
     """300 draws around the paper's coefficients, with run noise and discrepancy spread."""
     return ScalingFit.from_params("distillation", jittered_params(300), sigma=0.01, tau=0.02)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run the benchmark scripts' smoke tests last. Each script runs in a new process that loads
-    the compiled models from the disk cache the package's own tests have filled by then; run
-    first on an empty cache (a fresh machine, and CI), every script compiled them again."""
-    smoke = [item for item in items if item.path.name == "test_benchmarks_smoke.py"]
-    if smoke:
-        rest = [item for item in items if item.path.name != "test_benchmarks_smoke.py"]
-        items[:] = rest + smoke
