@@ -188,6 +188,64 @@ def _cut_supervised(pm, mean, chol) -> dict:
 _LOG_SCALE = ("alpha", "beta", "gamma")
 
 
+#: Sample the Chinchilla law in the coordinates of :func:`_pymc_level_shares`.
+LEVEL_SHARES = True
+
+#: Exponent priors whose support is the positive numbers (sampled on the log scale).
+_POSITIVE_PRIORS = ("LogNormal", "Gamma", "HalfNormal", "Exponential")
+
+#: The sampled coordinates of :func:`_pymc_level_shares` and the (mean, sd) of the Normal
+#: each is created with (its density is divided out again; the mean is the starting point).
+_LEVEL_SHARE_COORDS = {
+    "level": (1.0, 2.0),
+    "share_N": (0.0, 2.0),
+    "share_D": (0.0, 2.0),
+    "slope_N": (-2.5, 2.0),
+    "slope_D": (-2.5, 2.0),
+}
+
+
+def _pymc_level_shares(pm, priors, d) -> dict:
+    """The Chinchilla law's parameters sampled as the loss level at the centre of the runs,
+    the shares of it held by ``E`` and the two terms, and the terms' slopes there.
+
+    At the centre ``(c_N, c_D)`` (the runs' mean log N and log D) the loss is ``E + T_N +
+    T_D``. The sampled coordinates are ``level = log(E + T_N + T_D)``, ``share_N = log(T_N /
+    E)``, ``share_D = log(T_D / E)`` and ``slope_N = log(alpha T_N)``, ``slope_D = log(beta
+    T_D)`` (minus the loss's derivatives in log N and log D at the centre). Runs determine
+    the level and the slopes well and the split of the level between ``E`` and the terms
+    poorly; in the law's own parameters that poorly determined direction is a curved ridge
+    (``E = level - slope / alpha``), here it is along the ``share`` axes. The map to
+    ``(log_E, a, b, log alpha, log beta)`` has Jacobian determinant 1, so the prior of the
+    law's parameters is kept exactly: a potential adds its log density at the mapped point
+    and removes the density the coordinates were created with."""
+    import pytensor.tensor as pt
+
+    raw = {n: pm.Normal(n, m, s) for n, (m, s) in _LEVEL_SHARE_COORDS.items()}
+    lse = pt.logaddexp(0.0, pt.logaddexp(raw["share_N"], raw["share_D"]))
+    log_E = raw["level"] - lse
+    a_c = raw["level"] + raw["share_N"] - lse
+    b_c = raw["level"] + raw["share_D"] - lse
+    log_alpha = raw["slope_N"] - a_c
+    log_beta = raw["slope_D"] - b_c
+    alpha, beta = pt.exp(log_alpha), pt.exp(log_beta)
+    theta = {
+        "log_E": log_E,
+        "a": a_c + alpha * (d["centre_log_N"] - np.log(laws.N0)),
+        "b": b_c + beta * (d["centre_log_D"] - np.log(laws.D0)),
+        "alpha": alpha,
+        "beta": beta,
+    }
+    logp = log_alpha + log_beta
+    for name, value in theta.items():
+        prior = priors[name]
+        logp = logp + pm.logp(getattr(pm, prior.dist).dist(**prior.params), value)
+    for name, (m, s) in _LEVEL_SHARE_COORDS.items():
+        logp = logp - pm.logp(pm.Normal.dist(m, s), raw[name])
+    pm.Potential("level_share_prior", logp)
+    return {name: pm.Deterministic(name, value) for name, value in theta.items()}
+
+
 #: A law group with fewer runs than this is pooled non-centred (see :func:`_pymc_pooled`).
 NON_CENTRED_BELOW = 20
 
@@ -709,6 +767,7 @@ class ScalingModel:
     growth: str = NOISE_GROWTH
     student_supervised: Mapping[str, float] | None = None
     group: int | None = None
+    level_shares: bool = True
 
     def __post_init__(self):
         laws._check_law(self.law)
@@ -739,6 +798,21 @@ class ScalingModel:
             else None,
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
             tuple(inputs.law_groups.sparse) if inputs.law_groups is not None else None,
+            self._level_shares(priors),
+        )
+
+    def _level_shares(self, priors: Mapping[str, Prior]) -> bool:
+        """Whether the law is sampled in :func:`_pymc_level_shares`'s coordinates: the
+        Chinchilla law fitted alone (no groups, no fixed parameters) with exponent priors on
+        the positive numbers."""
+        inputs = self.inputs
+        return (
+            LEVEL_SHARES
+            and self.level_shares
+            and self.law == "chinchilla"
+            and inputs.law_groups is None
+            and not inputs.fixed_supervised
+            and all(priors[n].dist in _POSITIVE_PRIORS for n in ("alpha", "beta"))
         )
 
     def data_updates(self) -> dict[str, Any]:
@@ -752,6 +826,9 @@ class ScalingModel:
             out["log_LT"] = inputs.x["log_LT"]
         else:
             out = dict(inputs.x)
+            if inputs.law == "chinchilla" and inputs.law_groups is None:
+                out["centre_log_N"] = float(np.mean(inputs.x["log_N"]))
+                out["centre_log_D"] = float(np.mean(inputs.x["log_D"]))
         out["log_loss"] = inputs.y
         if inputs.law_groups is not None:
             out["law_group_index"] = inputs.law_groups.index
@@ -834,6 +911,9 @@ class ScalingModel:
                 d["law_group_index"],
                 self.inputs.law_groups.sparse,
             )
+            return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
+        if self._level_shares(priors):
+            theta = _pymc_level_shares(pm, priors, d)
             return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
         theta = {
             name: priors[name].to_pymc(name)

@@ -535,7 +535,10 @@ def _sample(model: _model.ScalingModel, priors, settings, seed, progressbar) -> 
             compiled = compile_model(pm_model)
             _COMPILED_CACHE[key] = compiled
         else:
-            compiled = compiled.with_data(**model.data_updates())
+            # only the data the compiled graph uses (a model may leave some unused)
+            known = {var.name for var in compiled.shared_var_keys}
+            updates = model.data_updates()
+            compiled = compiled.with_data(**{k: v for k, v in updates.items() if k in known})
         dt = nutpie.sample(
             compiled,
             draws=settings["draws"],
