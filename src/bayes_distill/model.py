@@ -188,7 +188,7 @@ def _cut_supervised(pm, mean, chol) -> dict:
 _LOG_SCALE = ("alpha", "beta", "gamma")
 
 
-#: Sample the Chinchilla law in the coordinates of :func:`_pymc_level_shares`.
+#: Sample the supervised laws in the coordinates of :func:`_pymc_level_shares`.
 LEVEL_SHARES = True
 
 #: Exponent priors whose support is the positive numbers (sampled on the log scale).
@@ -205,29 +205,37 @@ _LEVEL_SHARE_COORDS = {
 }
 
 
-def _pymc_level_shares(pm, priors, d) -> dict:
-    """The Chinchilla law's parameters sampled as the loss level at the centre of the runs,
-    the shares of it held by ``E`` and the two terms, and the terms' slopes there.
+def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
+    """The supervised law's parameters sampled as the loss level at the centre of the runs,
+    how it splits between ``E`` and the reducible terms, and the slopes there.
 
-    At the centre ``(c_N, c_D)`` (the runs' mean log N and log D) the loss is ``E + T_N +
-    T_D``. The sampled coordinates are ``level = log(E + T_N + T_D)``, ``share_N = log(T_N /
-    E)``, ``share_D = log(T_D / E)`` and ``slope_N = log(alpha T_N)``, ``slope_D = log(beta
-    T_D)`` (minus the loss's derivatives in log N and log D at the centre). Runs determine
-    the level and the slopes well and the split of the level between ``E`` and the terms
-    poorly; in the law's own parameters that poorly determined direction is a curved ridge
-    (``E = level - slope / alpha``), here it is along the ``share`` axes. The map to
-    ``(log_E, a, b, log alpha, log beta)`` has Jacobian determinant 1, so the prior of the
-    law's parameters is kept exactly: a potential adds its log density at the mapped point
-    and removes the density the coordinates were created with."""
+    At the centre ``(c_N, c_D)`` (the runs' mean log N and log D) the loss is ``E + R`` with
+    ``R = (T_N + T_D)^gamma`` (``gamma = 1`` for the Chinchilla law), of which ``R_N = R T_N /
+    (T_N + T_D)`` is the N-term's part and ``R_D`` the D-term's. The sampled coordinates are
+    ``level = log(E + R)``, ``share_N = log(R_N / E)``, ``share_D = log(R_D / E)`` and
+    ``slope_N = log(gamma alpha R_N)``, ``slope_D = log(gamma beta R_D)`` (minus the loss's
+    derivatives in log N and log D there). Runs determine the level and the slopes well and
+    the split of the level between ``E`` and the terms poorly. In the law's own parameters that
+    poorly determined direction is a curved ridge (``E = level - slope / alpha`` for ``gamma =
+    1``), where NUTS mixes slowly; here it runs along the ``share`` axes. The map to ``(log_E,
+    a, b, log alpha, log beta)`` at a given ``gamma`` has Jacobian determinant ``1 / gamma``
+    (1 for the Chinchilla law), so the prior of the law's parameters is kept exactly: a
+    potential adds its log density at the mapped point with that Jacobian, and removes the
+    density the coordinates were created with."""
     import pytensor.tensor as pt
 
     raw = {n: pm.Normal(n, m, s) for n, (m, s) in _LEVEL_SHARE_COORDS.items()}
-    lse = pt.logaddexp(0.0, pt.logaddexp(raw["share_N"], raw["share_D"]))
-    log_E = raw["level"] - lse
-    a_c = raw["level"] + raw["share_N"] - lse
-    b_c = raw["level"] + raw["share_D"] - lse
-    log_alpha = raw["slope_N"] - a_c
-    log_beta = raw["slope_D"] - b_c
+    softplus = pt.softplus
+    log_gamma = 0.0 if gamma is None else pt.log(gamma)
+    share = pt.logaddexp(raw["share_N"], raw["share_D"])  # log(R / E)
+    split = raw["share_N"] - raw["share_D"]  # log(T_N / T_D)
+    log_E = raw["level"] - softplus(share)
+    log_R = raw["level"] - softplus(-share)
+    log_wN, log_wD = -softplus(-split), -softplus(split)
+    log_S = log_R if gamma is None else log_R / gamma
+    a_c, b_c = log_S + log_wN, log_S + log_wD
+    log_alpha = raw["slope_N"] - log_gamma - log_R - log_wN
+    log_beta = raw["slope_D"] - log_gamma - log_R - log_wD
     alpha, beta = pt.exp(log_alpha), pt.exp(log_beta)
     theta = {
         "log_E": log_E,
@@ -236,14 +244,17 @@ def _pymc_level_shares(pm, priors, d) -> dict:
         "alpha": alpha,
         "beta": beta,
     }
-    logp = log_alpha + log_beta
+    logp = log_alpha + log_beta - log_gamma
     for name, value in theta.items():
         prior = priors[name]
         logp = logp + pm.logp(getattr(pm, prior.dist).dist(**prior.params), value)
     for name, (m, s) in _LEVEL_SHARE_COORDS.items():
         logp = logp - pm.logp(pm.Normal.dist(m, s), raw[name])
     pm.Potential("level_share_prior", logp)
-    return {name: pm.Deterministic(name, value) for name, value in theta.items()}
+    out = {name: pm.Deterministic(name, value) for name, value in theta.items()}
+    if gamma is not None:
+        out["gamma"] = gamma
+    return out
 
 
 #: A law group with fewer runs than this is pooled non-centred (see :func:`_pymc_pooled`).
@@ -802,17 +813,21 @@ class ScalingModel:
         )
 
     def _level_shares(self, priors: Mapping[str, Prior]) -> bool:
-        """Whether the law is sampled in :func:`_pymc_level_shares`'s coordinates: the
-        Chinchilla law fitted alone (no groups, no fixed parameters) with exponent priors on
+        """Whether the law is sampled in :func:`_pymc_level_shares`'s coordinates: a
+        supervised law fitted alone (no groups, no fixed parameters) with exponent priors on
         the positive numbers."""
         inputs = self.inputs
         return (
             LEVEL_SHARES
             and self.level_shares
-            and self.law == "chinchilla"
+            and self.law in ("chinchilla", "supervised")
             and inputs.law_groups is None
             and not inputs.fixed_supervised
-            and all(priors[n].dist in _POSITIVE_PRIORS for n in ("alpha", "beta"))
+            and all(
+                priors[n].dist in _POSITIVE_PRIORS
+                for n in ("alpha", "beta", "gamma")
+                if n in laws.SAMPLED_NAMES[self.law]
+            )
         )
 
     def data_updates(self) -> dict[str, Any]:
@@ -826,7 +841,7 @@ class ScalingModel:
             out["log_LT"] = inputs.x["log_LT"]
         else:
             out = dict(inputs.x)
-            if inputs.law == "chinchilla" and inputs.law_groups is None:
+            if inputs.law_groups is None:
                 out["centre_log_N"] = float(np.mean(inputs.x["log_N"]))
                 out["centre_log_D"] = float(np.mean(inputs.x["log_D"]))
         out["log_loss"] = inputs.y
@@ -913,7 +928,8 @@ class ScalingModel:
             )
             return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
         if self._level_shares(priors):
-            theta = _pymc_level_shares(pm, priors, d)
+            gamma = priors["gamma"].to_pymc("gamma") if self.law == "supervised" else None
+            theta = _pymc_level_shares(pm, priors, d, gamma)
             return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
         theta = {
             name: priors[name].to_pymc(name)
