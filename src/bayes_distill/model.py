@@ -54,7 +54,9 @@ Both are checked by backtests (fit the weaker runs, predict the stronger ones) i
 
 Sampled parameterisation (see :mod:`bayes_distill.laws`): amplitudes centred at ``N0 = 1e9`` and
 ``D0 = 1e10``, ``kappa = c1 f1`` and ``1 / f1`` instead of ``c1``, and ``gamma'`` absorbed into
-the distillation term.
+the distillation term. A supervised law fitted on its own is sampled in level-share coordinates
+at the centre of its runs (:func:`_pymc_level_shares`), with the law's parameters recorded as
+deterministics under their own names.
 
 Grouped fits (``bd.fit(..., groups="COLUMN")``, supervised laws): every law parameter is one
 per group, spread around a population value with a learned scale (``log alpha_g ~
