@@ -184,6 +184,7 @@ def quick_runs(request):
         "next_run_speed.py",
         "next_run_study.py",
         "groups_study.py",
+        "convergence_suite.py",
     ],
 )
 def test_script_runs_quick(script, quick_runs):
@@ -207,6 +208,8 @@ def test_script_runs_quick(script, quick_runs):
     elif script == "next_run_study.py":
         assert "SIMULATED" in out and "median_ratio" in out and "next_run_regret_mean" in out
         assert "At equal FLOPs" in out and "Per repetition" in out
+    elif script == "convergence_suite.py":
+        assert "passed diagnose():" in out and "SIMULATED" in out and "bundled:" in out
     elif script == "many_runs.py":
         assert "SIMULATED" in out and "steps_per_draw_by_chain" in out and "| default |" in out
     elif script == "executor.py":

@@ -163,3 +163,56 @@ def test_a_model_without_runs_has_no_pymc_model_and_constant_noise():
         model.pymc(resolve_priors("chinchilla"))
     with pytest.raises(ValueError, match="inputs are for the chinchilla law"):
         bd_model.ScalingModel("distillation", inputs=_inputs("chinchilla", n=20))
+
+
+def _level_shares_point(theta: dict, centre_N: float, centre_D: float) -> dict:
+    """The sampled coordinates of ``model._pymc_level_shares`` at the law's parameters
+    ``theta`` (sampled parameterisation), computed here independently of the model."""
+    gamma = theta.get("gamma", 1.0)
+    T_N = np.exp(theta["a"] - theta["alpha"] * (centre_N - np.log(laws.N0)))
+    T_D = np.exp(theta["b"] - theta["beta"] * (centre_D - np.log(laws.D0)))
+    R = (T_N + T_D) ** gamma
+    R_N, R_D = R * T_N / (T_N + T_D), R * T_D / (T_N + T_D)
+    E = np.exp(theta["log_E"])
+    return {
+        "level": np.log(E + R),
+        "share_N": np.log(R_N / E),
+        "share_D": np.log(R_D / E),
+        "slope_N": np.log(gamma * theta["alpha"] * R_N),
+        "slope_D": np.log(gamma * theta["beta"] * R_D),
+    }
+
+
+@pytest.mark.parametrize("law", ["chinchilla", "supervised"])
+def test_level_shares_keep_the_laws_posterior(law):
+    """The supervised laws are sampled in level-share coordinates: at corresponding points the
+    model's log density equals the one in the law's own parameters plus ``log |Jacobian|``
+    (``-log gamma``), prior, offsets, noise and likelihood included, and the law's parameters
+    are recorded under their own names."""
+    inputs = _inputs(law, n=40)
+    priors = resolve_priors(law)
+    shares = bd_model.ScalingModel(law, inputs=inputs).pymc(priors)
+    own = bd_model.ScalingModel(law, inputs=inputs, level_shares=False).pymc(priors)
+    assert {"level", "share_N", "slope_N"} <= set(shares.named_vars)
+    assert "level" not in own.named_vars
+    rng = np.random.default_rng(3)
+    theta = {"log_E": 0.55, "a": -0.9, "b": -0.3, "alpha": 0.36, "beta": 0.31, "gamma": 0.8}
+    theta = {k: v for k, v in theta.items() if k in laws.SAMPLED_NAMES[law]}
+    for _ in range(3):
+        point = {k: v * (1 + 0.05 * rng.standard_normal()) for k, v in theta.items()}
+        own_point = own.initial_point()
+        for k, v in point.items():
+            key = f"{k}_log__" if f"{k}_log__" in own_point else k
+            own_point[key] = np.log(v) if key.endswith("_log__") else v
+        share_point = {k: v for k, v in own_point.items() if k in shares.initial_point()}
+        share_point.update(
+            _level_shares_point(point, np.mean(inputs.x["log_N"]), np.mean(inputs.x["log_D"]))
+        )
+        got = shares.compile_logp()(share_point)
+        want = own.compile_logp()(own_point) - np.log(point.get("gamma", 1.0))
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+        outputs = shares.unobserved_value_vars
+        values = shares.compile_fn(outputs, inputs=shares.value_vars)(share_point)
+        recorded = {v.name: value for v, value in zip(outputs, values, strict=True)}
+        for k in laws.SAMPLED_NAMES[law]:
+            np.testing.assert_allclose(recorded[k], point[k], rtol=1e-9, err_msg=k)

@@ -54,7 +54,9 @@ Both are checked by backtests (fit the weaker runs, predict the stronger ones) i
 
 Sampled parameterisation (see :mod:`bayes_distill.laws`): amplitudes centred at ``N0 = 1e9`` and
 ``D0 = 1e10``, ``kappa = c1 f1`` and ``1 / f1`` instead of ``c1``, and ``gamma'`` absorbed into
-the distillation term.
+the distillation term. A supervised law fitted on its own is sampled in level-share coordinates
+at the centre of its runs (:func:`_pymc_level_shares`), with the law's parameters recorded as
+deterministics under their own names.
 
 Grouped fits (``bd.fit(..., groups="COLUMN")``, supervised laws): every law parameter is one
 per group, spread around a population value with a learned scale (``log alpha_g ~
@@ -186,6 +188,75 @@ def _cut_supervised(pm, mean, chol) -> dict:
 #: Supervised parameters that the two-stage fit's normal approximation takes on the log scale
 #: (and that a grouped fit pools on the log scale).
 _LOG_SCALE = ("alpha", "beta", "gamma")
+
+
+#: Sample the supervised laws in the coordinates of :func:`_pymc_level_shares`.
+LEVEL_SHARES = True
+
+#: Exponent priors whose support is the positive numbers (sampled on the log scale).
+_POSITIVE_PRIORS = ("LogNormal", "Gamma", "HalfNormal", "Exponential")
+
+#: The sampled coordinates of :func:`_pymc_level_shares` and the (mean, sd) of the Normal
+#: each is created with (its density is divided out again; the mean is the starting point).
+_LEVEL_SHARE_COORDS = {
+    "level": (1.0, 2.0),
+    "share_N": (0.0, 2.0),
+    "share_D": (0.0, 2.0),
+    "slope_N": (-2.5, 2.0),
+    "slope_D": (-2.5, 2.0),
+}
+
+
+def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
+    """The supervised law's parameters sampled as the loss level at the centre of the runs,
+    how it splits between ``E`` and the reducible terms, and the slopes there.
+
+    At the centre ``(c_N, c_D)`` (the runs' mean log N and log D) the loss is ``E + R`` with
+    ``R = (T_N + T_D)^gamma`` (``gamma = 1`` for the Chinchilla law), of which ``R_N = R T_N /
+    (T_N + T_D)`` is the N-term's part and ``R_D`` the D-term's. The sampled coordinates are
+    ``level = log(E + R)``, ``share_N = log(R_N / E)``, ``share_D = log(R_D / E)`` and
+    ``slope_N = log(gamma alpha R_N)``, ``slope_D = log(gamma beta R_D)`` (minus the loss's
+    derivatives in log N and log D there). Runs determine the level and the slopes well and
+    the split of the level between ``E`` and the terms poorly. In the law's own parameters that
+    poorly determined direction is a curved ridge (``E = level - slope / alpha`` for ``gamma =
+    1``), where NUTS mixes slowly; here it runs along the ``share`` axes. The map to ``(log_E,
+    a, b, log alpha, log beta)`` at a given ``gamma`` has Jacobian determinant ``1 / gamma``
+    (1 for the Chinchilla law), so the prior of the law's parameters is kept exactly: a
+    potential adds its log density at the mapped point with that Jacobian, and removes the
+    density the coordinates were created with."""
+    import pytensor.tensor as pt
+
+    raw = {n: pm.Normal(n, m, s) for n, (m, s) in _LEVEL_SHARE_COORDS.items()}
+    softplus = pt.softplus
+    log_gamma = 0.0 if gamma is None else pt.log(gamma)
+    share = pt.logaddexp(raw["share_N"], raw["share_D"])  # log(R / E)
+    split = raw["share_N"] - raw["share_D"]  # log(T_N / T_D)
+    log_E = raw["level"] - softplus(share)
+    log_R = raw["level"] - softplus(-share)
+    log_wN, log_wD = -softplus(-split), -softplus(split)
+    log_S = log_R if gamma is None else log_R / gamma
+    a_c, b_c = log_S + log_wN, log_S + log_wD
+    log_alpha = raw["slope_N"] - log_gamma - log_R - log_wN
+    log_beta = raw["slope_D"] - log_gamma - log_R - log_wD
+    alpha, beta = pt.exp(log_alpha), pt.exp(log_beta)
+    theta = {
+        "log_E": log_E,
+        "a": a_c + alpha * (d["centre_log_N"] - np.log(laws.N0)),
+        "b": b_c + beta * (d["centre_log_D"] - np.log(laws.D0)),
+        "alpha": alpha,
+        "beta": beta,
+    }
+    logp = log_alpha + log_beta - log_gamma
+    for name, value in theta.items():
+        prior = priors[name]
+        logp = logp + pm.logp(getattr(pm, prior.dist).dist(**prior.params), value)
+    for name, (m, s) in _LEVEL_SHARE_COORDS.items():
+        logp = logp - pm.logp(pm.Normal.dist(m, s), raw[name])
+    pm.Potential("level_share_prior", logp)
+    out = {name: pm.Deterministic(name, value) for name, value in theta.items()}
+    if gamma is not None:
+        out["gamma"] = gamma
+    return out
 
 
 #: A law group with fewer runs than this is pooled non-centred (see :func:`_pymc_pooled`).
@@ -709,6 +780,7 @@ class ScalingModel:
     growth: str = NOISE_GROWTH
     student_supervised: Mapping[str, float] | None = None
     group: int | None = None
+    level_shares: bool = True
 
     def __post_init__(self):
         laws._check_law(self.law)
@@ -739,6 +811,25 @@ class ScalingModel:
             else None,
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
             tuple(inputs.law_groups.sparse) if inputs.law_groups is not None else None,
+            self._level_shares(priors),
+        )
+
+    def _level_shares(self, priors: Mapping[str, Prior]) -> bool:
+        """Whether the law is sampled in :func:`_pymc_level_shares`'s coordinates: a
+        supervised law fitted alone (no groups, no fixed parameters) with exponent priors on
+        the positive numbers."""
+        inputs = self.inputs
+        return (
+            LEVEL_SHARES
+            and self.level_shares
+            and self.law in ("chinchilla", "supervised")
+            and inputs.law_groups is None
+            and not inputs.fixed_supervised
+            and all(
+                priors[n].dist in _POSITIVE_PRIORS
+                for n in ("alpha", "beta", "gamma")
+                if n in laws.SAMPLED_NAMES[self.law]
+            )
         )
 
     def data_updates(self) -> dict[str, Any]:
@@ -752,6 +843,9 @@ class ScalingModel:
             out["log_LT"] = inputs.x["log_LT"]
         else:
             out = dict(inputs.x)
+            if inputs.law_groups is None:
+                out["centre_log_N"] = float(np.mean(inputs.x["log_N"]))
+                out["centre_log_D"] = float(np.mean(inputs.x["log_D"]))
         out["log_loss"] = inputs.y
         if inputs.law_groups is not None:
             out["law_group_index"] = inputs.law_groups.index
@@ -834,6 +928,10 @@ class ScalingModel:
                 d["law_group_index"],
                 self.inputs.law_groups.sparse,
             )
+            return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
+        if self._level_shares(priors):
+            gamma = priors["gamma"].to_pymc("gamma") if self.law == "supervised" else None
+            theta = _pymc_level_shares(pm, priors, d, gamma)
             return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
         theta = {
             name: priors[name].to_pymc(name)

@@ -32,6 +32,9 @@ SAMPLERS = ("nutpie", "numpyro", "pymc")
 #: Tuning steps per chain when ``fit(..., tune=None)``, by law (see :func:`fit`).
 DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
 #: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
+#: Default number of further attempts of a fit that misses its diagnostics.
+RETRIES = 2
+
 DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 2000}
 #: How a distillation fit uses its supervised runs (``fit(..., supervised=...)``).
 SUPERVISED_FITS = ("cut", "joint")
@@ -60,7 +63,7 @@ def fit(
     supervised_runs: pd.DataFrame | str | os.PathLike | None = None,
     supervised: Literal["cut", "joint"] = "cut",
     groups: str | None = None,
-    retries: int = 2,
+    retries: int = RETRIES,
     strict: bool = False,
     progressbar: bool | None = None,
 ) -> ScalingFit:
@@ -121,8 +124,10 @@ def fit(
     retries : int, default 2
         How many times a fit that misses its diagnostics is sampled again, with twice the
         tuning, a seed derived from ``random_seed`` and, after divergences, a target acceptance
-        halfway closer to 1 (0.9, 0.95, 0.975). The attempt with the smallest R-hat is kept
-        (``ScalingFit.sampling_report``); it still warns if none converged.
+        halfway closer to 1 (0.9, 0.95, 0.975); after a miss without divergences (chains that
+        mix slowly), twice the draws too, except in a two-stage distillation fit. The
+        attempt with the smallest R-hat is kept (``ScalingFit.sampling_report``); it still
+        warns if none converged.
     strict : bool, default False
         Raise :class:`ConvergenceError` instead of warning when the diagnostics fail.
     progressbar : bool or None, default None
@@ -158,8 +163,13 @@ def fit(
         strict=strict,
         progressbar=progressbar,
     )
+    return _fit(plan, runs, supervised_runs, priors)
+
+
+def _fit(plan: _Plan, runs: Any, supervised_runs: Any, priors: Any) -> ScalingFit:
+    """:func:`fit` once its arguments are checked (``plan``)."""
     table, sup_table = _load_tables(plan, runs, supervised_runs)
-    resolved = resolve_priors(law, priors, grouped=groups is not None)
+    resolved = resolve_priors(plan.law, priors, grouped=plan.groups is not None)
     model, stage1 = _build_model(plan, table, sup_table, resolved)
     sampled = _sample_with_retries(plan, model, resolved, table, sup_table, stage1)
     return _fit_result(plan, sampled, resolved, table, sup_table, stage1, model.inputs)
@@ -185,6 +195,9 @@ class _Plan:
     retries: int
     strict: bool
     progressbar: bool | None
+    #: Whether a retry after a failure without divergences may sample longer chains (not in
+    #: the first stage of a two-stage fit, whose draws are paired with the second stage's).
+    longer_chains: bool = True
 
     def __post_init__(self) -> None:
         law, groups = self.law, self.groups
@@ -338,7 +351,8 @@ def _sample_with_retries(
     """Sample until the diagnostics pass or ``plan.retries`` more attempts are spent.
 
     Each retry doubles the tuning steps and takes a seed derived from ``plan.random_seed``;
-    after divergent transitions the target acceptance moves halfway closer to 1. The attempt
+    after divergent transitions the target acceptance moves halfway closer to 1, and after a
+    miss without them the draws double (``plan.longer_chains``, single-stage fits). The attempt
     that passes, or else the one with the smallest R-hat, is kept.
     """
     settings = {
@@ -352,11 +366,13 @@ def _sample_with_retries(
     attempts: list[dict[str, Any]] = []
     best: tuple[int, xr.DataTree, Diagnostics] | None = None
     seeds = np.random.SeedSequence(plan.random_seed).generate_state(plan.retries + 1)
-    target_accept = settings["target_accept"]
+    target_accept, draws = settings["target_accept"], settings["draws"]
+    longer = plan.longer_chains and stage1 is None
     for attempt in range(plan.retries + 1):
         run_settings = {
             **settings,
             "tune": settings["tune"] * 2**attempt,
+            "draws": draws,
             "target_accept": target_accept,
         }
         seed = plan.random_seed if attempt == 0 else int(seeds[attempt])
@@ -381,6 +397,9 @@ def _sample_with_retries(
         if diag.divergences:
             # divergences: the next attempt takes smaller steps (half the distance to 1)
             target_accept = 1.0 - (1.0 - target_accept) / 2
+        elif longer:
+            # chains that mix slowly without diverging: the next attempt samples twice as long
+            draws *= 2
         if best is None or (diag.ok, -diag.max_rhat) > (best[2].ok, -best[2].max_rhat):
             best = (attempt, kept, diag)
         if diag.ok:
@@ -389,12 +408,14 @@ def _sample_with_retries(
             _progress.note(
                 f"the {plan.law} fit missed its diagnostics (max R-hat {diag.max_rhat:.3f}, "
                 f"{diag.divergences} divergences); sampling again with "
-                f"{settings['tune'] * 2 ** (attempt + 1)} tuning steps and a new seed"
+                f"{settings['tune'] * 2 ** (attempt + 1)} tuning steps, {draws} draws and a new "
+                "seed"
             )
     chosen, tree, diag = best
     settings = {
         **settings,
         "tune": attempts[chosen]["tune"],
+        "draws": attempts[chosen]["draws"],
         "target_accept": attempts[chosen]["target_accept"],
     }
     return _Sampled(chosen, tree, diag, attempts, settings)
@@ -496,13 +517,18 @@ def _fit_supervised_stage(sup_table: pd.DataFrame, resolved: Mapping, **kwargs) 
     with the distillation fit's priors on the supervised parameters and the noise."""
     names = (*laws.SAMPLED_NAMES["supervised"], "sigma", "tau")
     # one noise scale: the supervised runs of a distillation study are few (the teachers)
-    return fit(
-        sup_table,
+    plan = _Plan(
         law="supervised",
-        priors={k: resolved[k] for k in names},
         noise="constant",
+        discrepancy=kwargs.pop("discrepancy"),
+        supervised="cut",
+        groups=None,
+        retries=RETRIES,
+        strict=False,
+        longer_chains=False,
         **kwargs,
     )
+    return _fit(plan, sup_table, None, {k: resolved[k] for k in names})
 
 
 def _stage1_noise(stage1: ScalingFit) -> xr.Dataset:
@@ -535,7 +561,10 @@ def _sample(model: _model.ScalingModel, priors, settings, seed, progressbar) -> 
             compiled = compile_model(pm_model)
             _COMPILED_CACHE[key] = compiled
         else:
-            compiled = compiled.with_data(**model.data_updates())
+            # only the data the compiled graph uses (a model may leave some unused)
+            known = {var.name for var in compiled.shared_var_keys}
+            updates = model.data_updates()
+            compiled = compiled.with_data(**{k: v for k, v in updates.items() if k in known})
         dt = nutpie.sample(
             compiled,
             draws=settings["draws"],
