@@ -240,6 +240,19 @@ GROUP_SD_PRIORS = {
     "alpha": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "beta": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "gamma": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
+    # the distillation law's own parameters (grouped distillation fits): the student term's
+    # log amplitudes like a and b, its exponents like alpha and beta; gamma' has a narrow prior
+    # (0.15 on its log) and spreads half as much; the capacity gap's break (c0, kappa, 1/f1,
+    # d1) describes how a student follows a teacher, which a data recipe changes little
+    "n_prime": Prior("Gamma", alpha=2.0, beta=5.0),
+    "d_prime": Prior("Gamma", alpha=2.0, beta=5.0),
+    "alpha_prime_eff": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
+    "beta_prime_eff": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
+    "gamma_prime": Prior("LogNormal", mu=_ln(0.05), sigma=0.5),
+    "c0": Prior("Gamma", alpha=2.0, beta=10.0),
+    "kappa": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
+    "inv_f1": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
+    "log_d1": Prior("Gamma", alpha=2.0, beta=20.0),
 }
 
 _SUPERVISED_DEFAULT = {
