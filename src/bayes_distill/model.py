@@ -56,7 +56,7 @@ Sampled parameterisation (see :mod:`bayes_distill.laws`): amplitudes centred at 
 ``D0 = 1e10``, ``kappa = c1 f1`` and ``1 / f1`` instead of ``c1``, and ``gamma'`` absorbed into
 the distillation term.
 
-Grouped fits (``bd.fit(..., groups="COLUMN")``, supervised laws): every law parameter is one
+Grouped fits (``bd.fit(..., groups="COLUMN")``): every law parameter is one
 per group, spread around a population value with a learned scale (``log alpha_g ~
 Normal(log alpha_mu, alpha_sd)`` for the exponents, ``log_E_g ~ Normal(log_E_mu, log_E_sd)``
 for ``log_E, a, b``; centred for groups with many runs, non-centred for groups with few,
@@ -66,7 +66,12 @@ keep the law's names with a ``law_group`` dimension; the noise is shared (consta
 see :func:`bayes_distill.fit`; with ``noise="distance"`` each run's distance is from its own
 group's runs, :class:`GroupFrames`), and the discrepancy offsets belong to (group, model size)
 pairs. A group not fitted draws its parameters from the population
-(:meth:`Draws.with_new_groups`).
+(:meth:`Draws.with_new_groups`). A grouped distillation fit is two-stage: each group's
+supervised law comes from a grouped supervised fit of the supervised runs (held at its median
+for the student's own loss, drawn from a normal approximation for the teachers and the
+baseline), and the distillation law's own parameters are pooled as above
+(:meth:`ScalingModel._pymc_pooled_distillation`); positive parameters are pooled on the log
+scale (:data:`_LOG_SCALE`).
 
 For the distillation law, the supervised parameters (needed for the student's supervised loss)
 are either held fixed (``ModelInputs.fixed_supervised``: the second stage of a two-stage fit,

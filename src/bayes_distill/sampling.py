@@ -113,11 +113,15 @@ def fit(
         distillation parameters are sampled; its draws are the first stage's. ``"joint"``: one
         model with both likelihoods, where the distillation runs move the supervised law too.
     groups : str, optional
-        Chinchilla and supervised laws: the column of ``runs`` naming each run's group (data,
-        architecture, ...): one law per group, partially pooled (``docs/groups.md``); at least
-        two groups of :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs. Parameters get a
-        ``law_group`` dimension; :meth:`ScalingFit.predict` reads the column,
-        :func:`~bayes_distill.compute_optimal` takes ``group=``, :meth:`ScalingFit.for_group`.
+        The column of ``runs`` naming each run's group (data, architecture, ...): one law per
+        group, partially pooled (``docs/groups.md``); at least two groups of
+        :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs. Parameters get a ``law_group``
+        dimension; :meth:`ScalingFit.predict` reads the column,
+        :func:`~bayes_distill.compute_optimal`, :func:`~bayes_distill.recommend` and
+        :func:`~bayes_distill.recommend_sweep` take ``group=``, :meth:`ScalingFit.for_group`.
+        The distillation law needs ``supervised_runs`` with the same column and the same
+        groups, and ``supervised="cut"``: each group's supervised law is a grouped fit of the
+        supervised runs, then the distillation law's own parameters are pooled across groups.
     retries : int, default 2
         How many times a fit that misses its diagnostics is sampled again, with twice the
         tuning, a seed derived from ``random_seed`` and, after divergences, a target acceptance
