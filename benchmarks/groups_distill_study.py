@@ -107,7 +107,7 @@ def recovery(fit) -> dict[str, float]:
     return out
 
 
-def one_study(seed: int, *, draws, tune, chains) -> tuple[list[dict], dict]:
+def one_study(seed: int, *, draws, tune, chains, retries) -> tuple[list[dict], dict]:
     import bayes_distill as bd
 
     dist, sup = simulate_study(seed)
@@ -133,6 +133,7 @@ def one_study(seed: int, *, draws, tune, chains) -> tuple[list[dict], dict]:
                 draws=draws,
                 tune=tune,
                 chains=chains,
+                retries=retries,
                 random_seed=seed,
                 progressbar=False,
             )
@@ -171,17 +172,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=2, help="number of simulated studies")
     args = parser.parse_args(argv)
     start = c.header("groups_distill_study: grouped distillation fits on SIMULATED families", argv)
-    if args.quick:
-        draws, tune, chains, seeds = 60, 60, 2, [1]
+    if args.quick:  # no retries: short chains miss the diagnostics anyway
+        draws, tune, chains, retries, seeds = 60, 100, 2, 0, [1]
     else:
-        draws, tune, chains, seeds = None, None, 4, list(range(1, args.studies + 1))
-    print(f"\nsettings: draws={draws or 'default'} tune={tune or 'default'} chains={chains}")
+        draws, tune, chains, retries = None, None, 4, 2
+        seeds = list(range(1, args.studies + 1))
+    print(
+        f"\nsettings: draws={draws or 'default'} tune={tune or 'default'} chains={chains} "
+        f"retries={retries}"
+    )
     print(f"families (SIMULATED truth): {FAMILIES}")
     print(f"target {TARGET!r}; noise {NOISE:.1%}")
     rows, recovered = [], []
     for seed in seeds:
         print(f"\n## simulated study, seed {seed}", flush=True)
-        study, rec = one_study(seed, draws=draws, tune=tune, chains=chains)
+        study, rec = one_study(seed, draws=draws, tune=tune, chains=chains, retries=retries)
         rows += study
         recovered.append(rec)
     frame = pd.DataFrame(rows)

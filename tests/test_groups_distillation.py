@@ -170,6 +170,18 @@ def test_one_groups_view(grouped, runs):
     assert "c0_mu" not in view.posterior and "alpha_mu" not in view.posterior
 
 
+def test_groups_plot(grouped):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = bd.plots.groups(grouped, var_names=["E", "c0", "alpha_prime"])
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["code (45 runs)", "math (15 runs)", "web (45 runs)"]
+    plt.close(fig)
+
+
 def test_compute_optimal_and_recommend_by_group(grouped):
     web = bd.compute_optimal(grouped, 1e21, group="web")
     pd.testing.assert_frame_equal(web, bd.compute_optimal(grouped.for_group("web"), 1e21))
