@@ -250,11 +250,15 @@ def test_refused_combinations(no_sampling, runs):
 # --- command line ---------------------------------------------------------------------------
 
 
-def test_cli_fit_with_groups(grouped, runs, tmp_path, capsys):
+def test_cli_fit_with_groups(grouped, runs, tmp_path, capsys, monkeypatch):
     """``fit --groups`` with ``--supervised-runs`` (after the module's fit, whose compiled
-    models it reuses)."""
+    models it reuses; without retries, which 20 draws would spend in vain)."""
+    import functools
+
+    from bayes_distill import sampling
     from bayes_distill.cli import main
 
+    monkeypatch.setattr(sampling, "fit", functools.partial(sampling.fit, retries=0))
     dist, sup = runs
     dist.to_csv(tmp_path / "dist.csv", index=False)
     sup.to_csv(tmp_path / "sup.csv", index=False)
