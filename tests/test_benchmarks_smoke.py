@@ -130,6 +130,7 @@ QUICK_SCRIPTS = (
     "paper_findings.py",
     "distill_map_speed.py",
     "groups_study.py",
+    "groups_distill_study.py",
 )
 
 
@@ -185,6 +186,7 @@ def quick_runs(request):
         "next_run_study.py",
         "groups_study.py",
         "convergence_suite.py",
+        "groups_distill_study.py",
     ],
 )
 def test_script_runs_quick(script, quick_runs):

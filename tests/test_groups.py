@@ -314,12 +314,6 @@ def test_the_spreads_priors_can_be_set(runs):
         resolve_priors("chinchilla", {"alpha_sd": wide})
 
 
-def test_grouped_distillation_is_refused(no_sampling):
-    runs = bd.datasets.load("distillation").assign(family="a")
-    with pytest.raises(ValueError, match=r"grouped fits are available for the chinchilla and"):
-        bd.fit(runs, law="distillation", groups="family")
-
-
 def test_the_group_column_survives_load_runs(runs):
     loaded = bd.load_runs(runs)
     assert list(loaded["family"]) == list(runs["family"])

@@ -526,8 +526,9 @@ def _add_fit(sub) -> None:
     ft.add_argument(
         "--groups",
         metavar="COLUMN",
-        help="chinchilla and supervised laws: fit one law per group of this column, partially "
-        "pooled (see docs/groups.md); use --group NAME on the other commands",
+        help="fit one law per group of this column, partially pooled (see docs/groups.md; the "
+        "distillation law needs --supervised-runs with the same column); use --group NAME on "
+        "the other commands",
     )
     ft.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     ft.add_argument(

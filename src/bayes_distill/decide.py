@@ -700,7 +700,8 @@ def _recommendations(
             "student_params=...), which returns a DataFrame with one row per budget (the same "
             "noise draws for every budget, and a loss at risk that never rises with the budget)."
         )
-    if group is not None:  # one group's law of a grouped fit
+    if group is not None or getattr(fit, "law", None) == "distillation":
+        # one group's law of a grouped fit (which then needs group=)
         fit = _validate.law_group(fit, group, "recommend")
     _validate.fit(fit, ("distillation",), "recommend")
     budgets, scalar = _validate.budgets(compute)

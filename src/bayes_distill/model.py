@@ -58,7 +58,7 @@ the distillation term. A supervised law fitted on its own is sampled in level-sh
 at the centre of its runs (:func:`_pymc_level_shares`), with the law's parameters recorded as
 deterministics under their own names.
 
-Grouped fits (``bd.fit(..., groups="COLUMN")``, supervised laws): every law parameter is one
+Grouped fits (``bd.fit(..., groups="COLUMN")``): every law parameter is one
 per group, spread around a population value with a learned scale (``log alpha_g ~
 Normal(log alpha_mu, alpha_sd)`` for the exponents, ``log_E_g ~ Normal(log_E_mu, log_E_sd)``
 for ``log_E, a, b``; centred for groups with many runs, non-centred for groups with few,
@@ -68,7 +68,12 @@ keep the law's names with a ``law_group`` dimension; the noise is shared (consta
 see :func:`bayes_distill.fit`; with ``noise="distance"`` each run's distance is from its own
 group's runs, :class:`GroupFrames`), and the discrepancy offsets belong to (group, model size)
 pairs. A group not fitted draws its parameters from the population
-(:meth:`Draws.with_new_groups`).
+(:meth:`Draws.with_new_groups`). A grouped distillation fit is two-stage: each group's
+supervised law comes from a grouped supervised fit of the supervised runs (held at its median
+for the student's own loss, drawn from a normal approximation for the teachers and the
+baseline), and the distillation law's own parameters are pooled as above
+(:meth:`ScalingModel._pymc_pooled_distillation`); positive parameters are pooled on the log
+scale (:data:`_LOG_SCALE`).
 
 For the distillation law, the supervised parameters (needed for the student's supervised loss)
 are either held fixed (``ModelInputs.fixed_supervised``: the second stage of a two-stage fit,
@@ -185,9 +190,35 @@ def _cut_supervised(pm, mean, chol) -> dict:
     return out
 
 
-#: Supervised parameters that the two-stage fit's normal approximation takes on the log scale
-#: (and that a grouped fit pools on the log scale).
-_LOG_SCALE = ("alpha", "beta", "gamma")
+def _cut_supervised_by_group(pm, mean, chol) -> dict:
+    """:func:`_cut_supervised` for a grouped two-stage fit: one normal approximation per law
+    group (``mean`` of shape ``(G, P)``, ``chol`` of shape ``(G, P, P)``), independent between
+    groups; each parameter has the ``law_group`` dimension."""
+    import pytensor.tensor as pt
+
+    names = laws.SAMPLED_NAMES["supervised"]
+    z = pm.Normal("supervised_z", 0.0, 1.0, dims=("law_group", "supervised_parameter"))
+    raw = mean + (chol * z[:, None, :]).sum(axis=-1)
+    out = {}
+    for i, name in enumerate(names):
+        value = raw[:, i]
+        value = pt.exp(value) if name in _LOG_SCALE else value
+        out[name] = pm.Deterministic(name, value, dims="law_group")
+    return out
+
+
+#: Positive parameters: the two-stage fit's normal approximation takes the supervised ones on
+#: the log scale, and a grouped fit pools every one of them on the log scale.
+_LOG_SCALE = (
+    "alpha",
+    "beta",
+    "gamma",
+    "alpha_prime_eff",
+    "beta_prime_eff",
+    "gamma_prime",
+    "kappa",
+    "inv_f1",
+)
 
 
 #: Sample the supervised laws in the coordinates of :func:`_pymc_level_shares`.
@@ -311,11 +342,23 @@ def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
 
 def supervised_normal_approximation(draws: Mapping[str, np.ndarray]):
     """Mean and Cholesky factor of the covariance of supervised draws, on the scale of
-    :func:`_cut_supervised`."""
+    :func:`_cut_supervised`.
+
+    Draws of shape ``(chain, draw)`` give a mean ``(P,)`` and a factor ``(P, P)``; draws of a
+    grouped fit, ``(chain, draw, G)``, give one per law group, ``(G, P)`` and ``(G, P, P)``
+    (:func:`_cut_supervised_by_group`)."""
     cols = [
         np.log(draws[k]) if k in _LOG_SCALE else np.asarray(draws[k], float)
         for k in laws.SAMPLED_NAMES["supervised"]
     ]
+    if cols[0].ndim == 3:
+        per_group = [
+            supervised_normal_approximation(
+                {k: np.asarray(draws[k])[..., g] for k in laws.SAMPLED_NAMES["supervised"]}
+            )
+            for g in range(cols[0].shape[-1])
+        ]
+        return np.stack([m for m, _ in per_group]), np.stack([c for _, c in per_group])
     x = np.stack([np.ravel(c) for c in cols], axis=1)
     return x.mean(axis=0), np.linalg.cholesky(np.cov(x, rowvar=False))
 
@@ -613,7 +656,7 @@ def prepare_inputs(
             "log_LT": np.log(runs["L_T"].to_numpy(float)),
         }
         y = np.log(runs["L_S"].to_numpy(float))
-        groups = {n: group_runs(x[k], tol) for n, k, tol in FACTORS[law]}
+        factors = {n: group_runs(x[k], tol) for n, k, tol in FACTORS[law]}
         sx = sy = sg = None
         if supervised_runs is not None:
             sx = {
@@ -622,21 +665,32 @@ def prepare_inputs(
             }
             sy = np.log(supervised_runs["loss"].to_numpy(float))
             sg = group_runs(sx["log_N"])
-        return ModelInputs(law, x, y, groups, Frame.from_inputs(x, y), sx, sy, sg)
+        law_groups = _law_groups(runs, groups)
+        frame = (
+            Frame.from_inputs(x, y)
+            if law_groups is None
+            else GroupFrames.from_inputs(x, y, law_groups.index)
+        )
+        return ModelInputs(law, x, y, factors, frame, sx, sy, sg, law_groups=law_groups)
     x = {
         "log_N": np.log(runs["N"].to_numpy(float)),
         "log_D": np.log(runs["D"].to_numpy(float)),
     }
     y = np.log(runs["loss"].to_numpy(float))
-    law_groups = None
-    if groups is not None:
-        from .data import check_group_column
-
-        law_groups = LawGroups.from_labels(check_group_column(runs, groups, min_runs=0))
+    law_groups = _law_groups(runs, groups)
     index = None if law_groups is None else law_groups.index
     factors = {n: group_runs(factor_keys(x, k, index), tol) for n, k, tol in FACTORS[law]}
     frame = Frame.from_inputs(x, y) if index is None else GroupFrames.from_inputs(x, y, index)
     return ModelInputs(law, x, y, factors, frame, law_groups=law_groups)
+
+
+def _law_groups(runs: pd.DataFrame, groups: str | None) -> LawGroups | None:
+    """The law groups of the runs' column ``groups`` (None for a fit of one law)."""
+    if groups is None:
+        return None
+    from .data import check_group_column
+
+    return LawGroups.from_labels(check_group_column(runs, groups, min_runs=0))
 
 
 #: Natural input name -> key of its log in the model's inputs.
@@ -837,7 +891,10 @@ class ScalingModel:
         return self._data(self.inputs)
 
     def _data(self, inputs: ModelInputs) -> dict[str, Any]:
-        if inputs.law == "distillation":
+        if inputs.law == "distillation" and inputs.law_groups is not None:
+            # a grouped fit evaluates the law per run: a student pair's law depends on its group
+            out = {k: inputs.x[k] for k in ("log_NS", "log_DS", "log_LT")}
+        elif inputs.law == "distillation":
             pair_NS, pair_DS, pair_index = inputs.student_pairs
             out = {"pair_log_NS": pair_NS, "pair_log_DS": pair_DS, "pair_index": pair_index}
             out["log_LT"] = inputs.x["log_LT"]
@@ -893,6 +950,7 @@ class ScalingModel:
             coords["supervised_size_group"] = np.arange(inputs.supervised_groups.n)
         if inputs.law_groups is not None:
             coords["law_group"] = list(inputs.law_groups.names)
+            coords["supervised_parameter"] = list(laws.SAMPLED_NAMES["supervised"])
         with pm.Model(coords=coords) as model:
             d = {k: pm.Data(k, v) for k, v in data.items()}
             mu_law, sup = self._pymc_law(pm, priors, d)
@@ -920,6 +978,8 @@ class ScalingModel:
         supervised parameters."""
         xp = laws.pytensor_namespace()
         fixed = self.inputs.fixed_supervised or {}
+        if self.inputs.law_groups is not None and self.law == "distillation":
+            return self._pymc_pooled_distillation(pm, priors, d)
         if self.inputs.law_groups is not None:
             theta = _pymc_pooled(
                 pm,
@@ -958,6 +1018,42 @@ class ScalingModel:
         )
         gap = infinite_data_gap(xp, sup, theta, student)
         pm.Deterministic("infinite_data_gap", gap, dims="limit_student")
+        pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
+        return mu, sup
+
+    def _pymc_pooled_distillation(self, pm, priors, d) -> tuple[Any, dict]:
+        """A grouped two-stage distillation fit: the law's log mean at the runs, and each
+        group's supervised parameters (``law_group`` dimension).
+
+        The distillation-only parameters are pooled across the law groups
+        (:func:`_pymc_pooled`); the supervised law of each group comes from the first stage,
+        a grouped supervised fit: held at that group's posterior median for the student's own
+        loss (``fixed_*``, one value per group) and drawn from that group's normal
+        approximation for the teachers and the baseline (:func:`_cut_supervised_by_group`).
+        The infinite-data limit holds for every group's law."""
+        xp = laws.pytensor_namespace()
+        index = d["law_group_index"]
+        names = laws.DISTILLATION_ONLY_SAMPLED
+        theta = _pymc_pooled(pm, priors, names, index, self.inputs.law_groups.sparse)
+        sup = _cut_supervised_by_group(pm, d["supervised_mean"], d["supervised_chol"])
+        fixed = self.supervised_names
+        student_by_group = {k: d[f"fixed_{k}"] for k in fixed}
+        mu = laws.log_student_loss(
+            xp,
+            d["log_NS"],
+            d["log_DS"],
+            d["log_LT"],
+            supervised={k: v[index] for k, v in student_by_group.items()},
+            distillation=theta,
+        )
+        model = pm.modelcontext(None)
+
+        def per_group(values):  # (G,) -> (G, 1, 1), broadcast over the limit's grid
+            return {k: v[:, None, None] for k, v in values.items()}
+
+        dist_by_group = per_group({k: model[k] for k in names})
+        gap = infinite_data_gap(xp, per_group(sup), dist_by_group, per_group(student_by_group))
+        pm.Deterministic("infinite_data_gap", gap, dims=("law_group", "limit_student"))
         pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
         return mu, sup
 
@@ -1001,15 +1097,34 @@ class ScalingModel:
         lead = log_LT.shape[:1] == (draws.n,)
         ndim = max(log_NS.ndim, log_LT.ndim - 1 if lead else log_LT.ndim)
         per_draw = lead and log_LT.ndim > ndim
-        student = self.student_supervised or draws.params(self.supervised_names, ndim)
+        if group is not None:
+            group = np.broadcast_to(np.asarray(group, np.int64), log_NS.shape)
+            student = self._student_by_group(draws, group)
+            dist = draws.gather(laws.DISTILLATION_ONLY_SAMPLED, group)
+        else:
+            student = self.student_supervised or draws.params(self.supervised_names, ndim)
+            dist = draws.params(laws.DISTILLATION_ONLY_SAMPLED, ndim)
         return laws.log_student_loss(
             laws.NUMPY,
             log_NS[None],
             log_DS[None],
             log_LT if per_draw else log_LT[None],
             supervised=student,
-            distillation=draws.params(laws.DISTILLATION_ONLY_SAMPLED, ndim),
+            distillation=dist,
         )
+
+    def _student_by_group(self, draws: Draws, group: np.ndarray) -> dict[str, np.ndarray]:
+        """Grouped distillation fits: the supervised parameters of the student's own loss at
+        each law group index of ``group``, ``(S, *group.shape)``: the group's values held
+        fixed by a two-stage fit (:attr:`student_supervised`, one per group), or the draws'
+        for a group not fitted (drawn from the population)."""
+        student = draws.gather(self.supervised_names, group)
+        if self.student_supervised is None:
+            return student
+        fixed = {k: np.atleast_1d(np.asarray(v, float)) for k, v in self.student_supervised.items()}
+        known = group < len(next(iter(fixed.values())))
+        at = np.where(known, group, 0)
+        return {k: np.where(known, fixed[k][at], v) for k, v in student.items()}
 
     @property
     def located(self) -> bool:

@@ -37,7 +37,9 @@ DATA_HASH_OF = (
     "SHA-256 of the arrays the model sees, in run order: for each canonical column, its name "
     "and its float64 little-endian bytes, the loss column as its natural log; then the same "
     "for the jointly fitted supervised runs (prefixed 'supervised_'); for a grouped fit, then "
-    "'groups:' and each run's group label as UTF-8 text followed by a NUL byte. Other extra "
+    "'groups:' and each run's group label as UTF-8 text followed by a NUL byte (then, for a "
+    "grouped distillation fit, 'supervised_groups:' and each supervised run's label the same "
+    "way). Other extra "
     "columns are ignored."
 )
 
@@ -73,6 +75,10 @@ def _data_hash(
         h.update(b"groups:")
         for label in runs[groups].astype(str):
             h.update(label.encode() + b"\0")
+        if supervised_runs is not None and groups in supervised_runs:
+            h.update(b"supervised_groups:")
+            for label in supervised_runs[groups].astype(str):
+                h.update(label.encode() + b"\0")
     return h.hexdigest()
 
 
@@ -154,6 +160,9 @@ def _runs_to_groups(
             ("supervised_run",),
             np.log(supervised_runs["loss"].to_numpy(float)),
         )
+        if groups and groups in supervised_runs:
+            labels = supervised_runs[groups].astype(str).to_numpy(dtype=str)
+            const["law_group_of_supervised_run"] = (("supervised_run",), labels)
     return const, obs
 
 
@@ -174,6 +183,9 @@ def _groups_to_runs(law: str, tree: xr.DataTree) -> tuple[pd.DataFrame, pd.DataF
                 "loss": np.exp(obs["supervised_obs"].values),
             }
         )
+        if "law_group_of_supervised_run" in const:
+            labels = const["law_group_of_supervised_run"].values.astype(str)
+            sup[str(tree.attrs["groups"])] = labels
         sup.attrs["dataset"] = str(tree.attrs.get("supervised_runs_dataset", ""))
     return runs, sup
 

@@ -1165,7 +1165,17 @@ def recommendation(rec: Recommendation, *, bins: int = 60) -> Figure:
 
 #: Natural parameters whose population value a grouped fit samples directly (``E`` as
 #: ``exp(log_E_mu)``), drawn behind the groups in :func:`groups`.
-_POPULATION = {"E": "log_E_mu", "alpha": "alpha_mu", "beta": "beta_mu", "gamma": "gamma_mu"}
+_POPULATION = {
+    "E": "log_E_mu",
+    "alpha": "alpha_mu",
+    "beta": "beta_mu",
+    "gamma": "gamma_mu",
+    "gamma_prime": "gamma_prime_mu",
+    "c0": "c0_mu",
+    "d1": "log_d1_mu",
+}
+#: Natural parameters whose population value is sampled as their log.
+_LOG_POPULATION = ("E", "d1")
 
 
 def groups(
@@ -1174,10 +1184,11 @@ def groups(
     """Each group's parameters of a grouped fit, with credible intervals.
 
     One panel per parameter, one row per group: the posterior median and the equal-tailed
-    ``ci_prob`` interval, the group's number of runs in its label, and, for ``E`` and the
-    exponents, the population value (median and interval, shaded) around which the groups are
-    pooled. A group with few runs sits close to the population, with an interval about as
-    wide as the spread between groups.
+    ``ci_prob`` interval, the group's number of runs in its label, and, for ``E``, the
+    exponents, and the distillation law's ``gamma_prime``, ``c0`` and ``d1``, the population
+    value (median and interval, shaded) around which the groups are pooled. A group with few
+    runs sits close to the population, with an interval about as wide as the spread between
+    groups.
 
     Parameters
     ----------
@@ -1197,7 +1208,7 @@ def groups(
     >>> fit = bd.fit(runs, law="chinchilla", groups="dataset")  # doctest: +SKIP
     >>> fig = bd.plots.groups(fit, var_names=["E", "alpha", "beta"])  # doctest: +SKIP
     """
-    fit = _validate.fit(fit, ("chinchilla", "supervised"), "groups", converged=False, grouped=True)
+    fit = _validate.fit(fit, laws.LAWS, "groups", converged=False, grouped=True)
     if fit.groups is None or fit.group is not None:
         raise ValueError(
             "plots.groups needs a grouped fit (bd.fit(runs, law=..., groups='COLUMN')); for one "
@@ -1225,7 +1236,7 @@ def groups(
         pop = _POPULATION.get(name)
         if pop in post:
             draws = post[pop].values.ravel()
-            draws = np.exp(draws) if name == "E" else draws
+            draws = np.exp(draws) if name in _LOG_POPULATION else draws
             p_med, p_lo, p_hi = _band(draws[:, None], ci_prob)
             ax.axvspan(p_lo[0], p_hi[0], color="C0", alpha=0.15, label="population")
             ax.axvline(p_med[0], color="C0", lw=1)

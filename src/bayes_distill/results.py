@@ -62,6 +62,9 @@ class ScalingFit:
         if self.group is not None and runs is not None:
             # one group of a grouped fit: its own runs, with the model of all the fitted runs
             self.runs = runs[runs[column].astype(str) == self.group]
+            if supervised_runs is not None and column in supervised_runs:
+                mine = supervised_runs[column].astype(str) == self.group
+                self.supervised_runs = supervised_runs[mine]
 
     # ---- provenance -----------------------------------------------------------------------
     @property
@@ -239,9 +242,21 @@ class ScalingFit:
             noise=noise,
             inputs=self._inputs,
             growth=attrs.get("noise_growth", "linear"),  # schema-1 files: linear
-            student_supervised=self.supervised_fixed,
+            student_supervised=self._student_supervised,
             group=None if self.group is None else self.group_names.index(self.group),
         )
+
+    @property
+    def _student_supervised(self) -> dict[str, Any] | None:
+        """:attr:`supervised_fixed` as the model takes it: one value per law group for a
+        grouped two-stage fit, that group's value for one group of it (:meth:`for_group`)."""
+        fixed = self.supervised_fixed
+        if fixed is None or self.groups is None:
+            return fixed
+        if self.group is None:
+            return {k: np.asarray(v, float) for k, v in fixed.items()}
+        at = self.group_names.index(self.group)
+        return {k: float(np.asarray(v, float)[at]) for k, v in fixed.items()}
 
     # ---- evaluation over draws -----------------------------------------------------------
     def log_supervised_mean(self, N, D) -> np.ndarray:
@@ -468,7 +483,7 @@ class ScalingFit:
             "n_draws": S,
             "n_dropped": [int(n) for n in n_dropped],
         }
-        report = self._prediction_extrapolation(x)
+        report = self._prediction_extrapolation(x, group, draws)
         if report:
             folds = np.column_stack([np.asarray(e["fold"], float) for e in report.values()])
             out["extrapolation"] = np.fmax.reduce(folds, axis=1)  # NaN only if all are NaN
@@ -479,18 +494,29 @@ class ScalingFit:
             _warn(report, self.law, where=[f"row {i!r}" for i in new_runs.index], what="rows")
         return out
 
-    def _prediction_extrapolation(self, x: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    def _prediction_extrapolation(
+        self,
+        x: Mapping[str, Any],
+        group: np.ndarray | None = None,
+        draws: _model.Draws | None = None,
+    ) -> dict[str, dict[str, Any]]:
         """The extrapolation report of prediction inputs ``x`` (one array per input; ``{}``
         for a fit without runs). A teacher given by ``N_T, D_T`` enters with its median
-        mean-law loss per row as ``L_T`` too, since that is what the distillation law sees."""
+        mean-law loss per row as ``L_T`` too, since that is what the distillation law sees
+        (grouped fits: with each row's law group index ``group`` and the ``draws`` that hold
+        its parameters, see :meth:`_prediction_groups`)."""
         from .extrapolation import assess
 
         if self.runs is None:
             return {}
         values = {k: v for k, v in x.items() if v is not None}
         if self.law == "distillation" and x.get("L_T") is None:
+            log_N, log_D = np.log(x["N_T"]), np.log(x["D_T"])
             with np.errstate(all="ignore"):
-                lt = np.exp(self.log_supervised_mean(x["N_T"], x["D_T"]))
+                if group is None:
+                    lt = np.exp(self.log_supervised_mean(x["N_T"], x["D_T"]))
+                else:
+                    lt = np.exp(self.model.log_supervised(draws, log_N, log_D, group))
             ok = np.isfinite(lt).any(axis=0)
             values["L_T"] = np.full(lt.shape[1], np.nan)
             values["L_T"][ok] = np.nanmedian(lt[:, ok], axis=0)
@@ -524,7 +550,14 @@ class ScalingFit:
         draws: _model.Draws | None = None,
     ) -> np.ndarray:
         if group is not None:
-            logs = {"log_N": np.log(x["N"]), "log_D": np.log(x["D"])}
+            logs = {
+                _LOG_KEYS[k]: np.log(v) for k, v in x.items() if k in _LOG_KEYS and v is not None
+            }
+            if self.law == "distillation" and x["L_T"] is None:
+                # the teacher's loss from its group's supervised law, per draw: (S, n)
+                logs["log_LT"] = self.model.log_supervised(
+                    draws, np.log(x["N_T"]), np.log(x["D_T"]), group
+                )
             mu = self.model.log_mean(draws, logs, group)
             if kind == "mean":
                 return mu

@@ -116,11 +116,15 @@ def fit(
         distillation parameters are sampled; its draws are the first stage's. ``"joint"``: one
         model with both likelihoods, where the distillation runs move the supervised law too.
     groups : str, optional
-        Chinchilla and supervised laws: the column of ``runs`` naming each run's group (data,
-        architecture, ...): one law per group, partially pooled (``docs/groups.md``); at least
-        two groups of :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs. Parameters get a
-        ``law_group`` dimension; :meth:`ScalingFit.predict` reads the column,
-        :func:`~bayes_distill.compute_optimal` takes ``group=``, :meth:`ScalingFit.for_group`.
+        The column of ``runs`` naming each run's group (data, architecture, ...): one law per
+        group, partially pooled (``docs/groups.md``); at least two groups of
+        :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs. Parameters get a ``law_group``
+        dimension; :meth:`ScalingFit.predict` reads the column,
+        :func:`~bayes_distill.compute_optimal`, :func:`~bayes_distill.recommend` and
+        :func:`~bayes_distill.recommend_sweep` take ``group=``, :meth:`ScalingFit.for_group`.
+        The distillation law needs ``supervised_runs`` with the same column and the same
+        groups, and ``supervised="cut"``: each group's supervised law is a grouped fit of the
+        supervised runs, then the distillation law's own parameters are pooled across groups.
     retries : int, default 2
         How many times a fit that misses its diagnostics is sampled again, with twice the
         tuning, a seed derived from ``random_seed`` and, after divergences, a target acceptance
@@ -266,18 +270,17 @@ def _load_tables(
             "supervised runs as `runs` instead."
         )
     table = load_runs(runs, kind=kind_of(law))
+    if groups is not None and law == "distillation":
+        _check_grouped_distillation(plan, supervised_runs)
     if groups is not None:
-        if law == "distillation":
-            raise ValueError(
-                f"groups={groups!r}: grouped fits are available for the chinchilla and "
-                "supervised laws; fit the distillation law of each group separately."
-            )
         check_group_column(table, groups)
     sup_table = (
         load_runs(supervised_runs, kind="supervised") if supervised_runs is not None else None
     )
     if sup_table is not None and isinstance(supervised_runs, pd.DataFrame):
         sup_table.attrs["dataset"] = supervised_runs.attrs.get("dataset", "")
+    if groups is not None and sup_table is not None:
+        _check_supervised_groups(table, sup_table, groups)
     n_params = len(laws.SAMPLED_NAMES[law])
     if len(table) < n_params:
         raise ValueError(
@@ -285,6 +288,44 @@ def _load_tables(
             f"give at least {n_params} runs (preferably dozens, spanning sizes and token counts)."
         )
     return table, sup_table
+
+
+def _check_grouped_distillation(plan: _Plan, supervised_runs: Any) -> None:
+    """A grouped distillation fit is two-stage: it needs supervised runs and the cut fit."""
+    if supervised_runs is None:
+        raise ValueError(
+            f"groups={plan.groups!r}: a grouped distillation fit needs supervised_runs= with the "
+            f"same column {plan.groups!r} (each group's supervised runs, e.g. its teachers): "
+            "each group's supervised law is fitted to them first. Without supervised runs, fit "
+            "the distillation law of each group separately."
+        )
+    if plan.supervised != "cut":
+        raise ValueError(
+            f"supervised={plan.supervised!r} with groups={plan.groups!r}: a grouped distillation "
+            "fit is two-stage (supervised='cut', the default): each group's supervised law is "
+            "fitted to its supervised runs first. Use supervised='cut', or fit each group "
+            "jointly on its own."
+        )
+
+
+def _check_supervised_groups(table: pd.DataFrame, sup_table: pd.DataFrame, groups: str) -> None:
+    """The supervised runs of a grouped distillation fit name the same groups as its runs."""
+    from .data import DataValidationError, check_group_column
+
+    labels = set(check_group_column(table, groups))
+    sup_labels = set(check_group_column(sup_table, groups, what="supervised_runs"))
+    if labels != sup_labels:
+        missing = sorted(labels - sup_labels)
+        extra = sorted(sup_labels - labels)
+        said = []
+        if missing:
+            said.append(f"groups {missing} have no supervised runs")
+        if extra:
+            said.append(f"groups {extra} have supervised runs but no distillation runs")
+        raise DataValidationError(
+            f"supervised_runs column {groups!r} (groups) must name the same groups as the runs: "
+            f"{'; '.join(said)}. Give every group both kinds of runs, or leave the group out."
+        )
 
 
 def _build_model(
@@ -308,11 +349,14 @@ def _build_model(
             likelihood=plan.likelihood,
             discrepancy=plan.discrepancy,
             progressbar=plan.progressbar,
+            groups=plan.groups,
         )
         draws1 = {k: stage1.posterior[k].values for k in laws.SAMPLED_NAMES["supervised"]}
-        fixed = {k: float(np.median(v)) for k, v in draws1.items()}
+        # one value per law group for a grouped fit (the draws' last axis)
+        fixed = {k: np.median(v, axis=(0, 1)) for k, v in draws1.items()}
+        fixed = {k: float(v) if v.ndim == 0 else v for k, v in fixed.items()}
         inputs = dataclasses.replace(
-            _model.prepare_inputs(plan.law, table, None),
+            _model.prepare_inputs(plan.law, table, None, plan.groups),
             fixed_supervised=fixed,
             supervised_posterior=_model.supervised_normal_approximation(draws1),
         )
@@ -455,7 +499,9 @@ def _fit_result(
     tree.attrs["sampling_attempts"] = json.dumps(sampled.attempts)
     tree.attrs["sampling_attempt_kept"] = sampled.chosen + 1
     if stage1 is not None:
-        tree.attrs["supervised_fixed_at"] = json.dumps(inputs.fixed_supervised)
+        tree.attrs["supervised_fixed_at"] = json.dumps(
+            {k: np.asarray(v).tolist() for k, v in inputs.fixed_supervised.items()}
+        )
     result = ScalingFit(tree, law, runs=table, supervised_runs=sup_table)
     result.__dict__["_diagnostics"] = diag  # the kept attempt's, computed on this posterior
     if not diag.ok:
@@ -514,15 +560,18 @@ def _assemble(dt, law, table, sup_table, stage1, groups=None) -> xr.DataTree:
 
 def _fit_supervised_stage(sup_table: pd.DataFrame, resolved: Mapping, **kwargs) -> ScalingFit:
     """First stage of a two-stage distillation fit: the supervised law on the supervised runs,
-    with the distillation fit's priors on the supervised parameters and the noise."""
+    with the distillation fit's priors on the supervised parameters and the noise (and their
+    spreads between groups, for a grouped fit: then the first stage is a grouped fit)."""
     names = (*laws.SAMPLED_NAMES["supervised"], "sigma", "tau")
+    if kwargs.get("groups") is not None:
+        names += tuple(f"{k}_sd" for k in laws.SAMPLED_NAMES["supervised"])
     # one noise scale: the supervised runs of a distillation study are few (the teachers)
     plan = _Plan(
         law="supervised",
         noise="constant",
         discrepancy=kwargs.pop("discrepancy"),
         supervised="cut",
-        groups=None,
+        groups=kwargs.pop("groups", None),
         retries=RETRIES,
         strict=False,
         longer_chains=False,
@@ -532,9 +581,15 @@ def _fit_supervised_stage(sup_table: pd.DataFrame, resolved: Mapping, **kwargs) 
 
 
 def _stage1_noise(stage1: ScalingFit) -> xr.Dataset:
-    """The first stage's noise of the supervised runs, named as in a joint fit."""
+    """The first stage's noise of the supervised runs, named as in a joint fit, and, for a
+    grouped fit, its population of supervised laws (``{name}_mu``, ``{name}_sd``: a group not
+    fitted draws its supervised law from them)."""
     post = stage1.posterior
     out = {"sigma_supervised": post["sigma"]}
+    for k in laws.SAMPLED_NAMES["supervised"]:
+        for h in ("mu", "sd"):
+            if f"{k}_{h}" in post:
+                out[f"{k}_{h}"] = post[f"{k}_{h}"]
     if "tau_size" in post:
         out["tau_supervised_size"] = post["tau_size"]
         out["z_supervised_size"] = post["z_size"].rename(size_group="supervised_size_group")
