@@ -26,6 +26,7 @@ Usage (from the repository root)::
     python benchmarks/convergence_suite.py            # the suite (about 5-10 min on 2 cores)
     python benchmarks/convergence_suite.py --many     # and the 10,000-run data set
     python benchmarks/convergence_suite.py --quick    # smoke run (3 data sets, short chains)
+    python benchmarks/convergence_suite.py --compare-coordinates  # level shares vs the law's own
 """
 
 from __future__ import annotations
@@ -195,12 +196,103 @@ def fit_row(name: str, runs: pd.DataFrame, seed: int, quick: bool) -> dict:
     }
 
 
+LAW_NAMES = ("log_E", "a", "b", "alpha", "beta")
+
+
+def compare_row(name: str, runs: pd.DataFrame, seed: int, quick: bool, level_shares: bool):
+    """One attempt (``retries=0``) in level-share coordinates or the law's own
+    (``model.LEVEL_SHARES``): the law parameters' largest R-hat and smallest bulk ESS."""
+    import arviz as az
+
+    import bayes_distill as bd
+    from bayes_distill import model
+
+    model.LEVEL_SHARES = level_shares
+    kwargs = {"draws": 50, "tune": 50, "chains": 2} if quick else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with c.Timer() as t:
+                fit = bd.fit(
+                    runs, law="chinchilla", random_seed=seed, progressbar=False, retries=0, **kwargs
+                )
+    finally:
+        model.LEVEL_SHARES = True
+    post = fit.dt["posterior"].to_dataset()[list(LAW_NAMES)]
+    rhat, ess = az.rhat(post), az.ess(post)
+    stats = c.nuts_stats(fit)
+    return {
+        "data set": name,
+        "coordinates": "level shares" if level_shares else "law's own",
+        "law_max_rhat": round(max(float(rhat[n]) for n in LAW_NAMES), 3),
+        "law_min_ess": round(min(float(ess[n]) for n in LAW_NAMES)),
+        "min_ess_all": round(fit.diagnose().min_ess_bulk),
+        "divergences": fit.diagnose().divergences,
+        "steps_per_draw": stats.get("steps_per_draw"),
+        "passed": fit.diagnose().ok,
+        "wall_s": round(t.seconds, 2),
+    }
+
+
+def backtest_rows(seeds: tuple[int, ...], quick: bool) -> list[dict]:
+    """The Chinchilla backtest (fit the runs below 1e21 FLOPs, predict the 23 above) in both
+    coordinates: 90% and 50% coverage and median absolute error of the predictive median."""
+    import bayes_distill as bd
+    from bayes_distill import model
+
+    runs = bd.datasets.load("chinchilla")
+    big = 6 * runs["N"] * runs["D"] >= 1e21
+    test = runs[big]
+    kwargs = {"draws": 50, "tune": 50, "chains": 2} if quick else {"draws": 500, "tune": 700}
+    rows = []
+    for seed in seeds:
+        for shares in (True, False):
+            model.LEVEL_SHARES = shares
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    fit = bd.fit(
+                        runs[~big], law="chinchilla", random_seed=seed, progressbar=False, **kwargs
+                    )
+            finally:
+                model.LEVEL_SHARES = True
+            row = {"seed": seed, "coordinates": "level shares" if shares else "law's own"}
+            for q in (0.9, 0.5):
+                pred = fit.predict(test, kind="predictive", ci_prob=q, random_seed=0)
+                inside = (test["loss"] >= pred["lower"]) & (test["loss"] <= pred["upper"])
+                row[f"coverage_{int(100 * q)}"] = round(float(inside.mean()), 2)
+            error = np.abs(pred["median"].to_numpy() / test["loss"].to_numpy() - 1)
+            row["median_abs_error_%"] = round(100 * float(np.median(error)), 2)
+            row["max_rhat"] = round(fit.diagnose().max_rhat, 3)
+            rows.append(row)
+    return rows
+
+
+def compare(sets, seed: int, quick: bool) -> None:
+    """``--compare-coordinates``: every data set in both coordinates, then the backtest."""
+    rows = []
+    for name, runs in sets:
+        for shares in (True, False):
+            rows.append(compare_row(name, runs, seed, quick, shares))
+            print(c.table(rows[-1:]), flush=True)
+    print("\n## Coordinates compared (one attempt each)\n")
+    print(c.table(rows))
+    print("\n## Chinchilla backtest in both coordinates\n")
+    print(c.table(backtest_rows((1,) if quick else (1, 2), quick)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 data sets, short chains")
     parser.add_argument("--many", action="store_true", help="add the 10,000-run data set")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="only data sets whose name contains this")
+    parser.add_argument(
+        "--compare-coordinates",
+        action="store_true",
+        help="each data set sampled once in level-share coordinates and once in the law's own, "
+        "and the Chinchilla backtest in both",
+    )
     args = parser.parse_args(argv)
     start = c.header("convergence_suite: bd.fit defaults on realistic data sets", argv)
     sets = bundled_subsets(args.seed) + simulated_sets(args.seed)
@@ -209,6 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.many:
         sets.append(many_runs(args.seed))
     sets = [s for s in sets if args.only in s[0]]
+    if args.compare_coordinates:
+        compare(sets, args.seed, args.quick)
+        c.footer(start)
+        return 0
     print(f"\n{len(sets)} data sets; bd.fit(runs, law='chinchilla', random_seed={args.seed})\n")
     rows = []
     for name, runs in sets:
