@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--grouped-only", action="store_true", help="only the grouped fit (and the reference)"
     )
+    parser.add_argument("--draws", type=int, help="draws per chain (default: bd.fit's)")
+    parser.add_argument("--tune", type=int, help="tuning steps per chain (default: bd.fit's)")
     args = parser.parse_args(argv)
     group_priors = None
     if args.spread_prior:
@@ -264,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         draws, tune, chains, seeds = None, None, 4, list(range(1, args.studies + 1))
     if args.seeds:
         seeds = [int(v) for v in args.seeds.split(",")]
+    draws, tune = args.draws or draws, args.tune or tune
     print(f"\nsettings: draws={draws or 'default'} tune={tune or 'default'} chains={chains}")
     print(f"scenario {args.scenario!r}; families (SIMULATED truth): {families}")
     print(f"target {TARGET!r}; noise {NOISE:.1%}")

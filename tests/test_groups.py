@@ -423,3 +423,21 @@ def test_the_amplitudes_are_sampled_at_each_groups_runs(grouped, runs):
             g = dict(law_group=family)
             expected = post[amp].sel(g) - post[exp_name].sel(g) * shift
             np.testing.assert_allclose(post[f"{amp}_c"].sel(g), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_a_grouped_fit_takes_more_draws_by_default(monkeypatch, runs):
+    """``draws=None``: GROUPED_DRAWS per chain for a grouped fit, the law's default otherwise."""
+    from bayes_distill import sampling
+
+    class Sampled(Exception):
+        pass
+
+    def capture(model, priors, settings, seed, progressbar):
+        raise Sampled(settings["draws"])
+
+    monkeypatch.setattr(sampling, "_sample", capture)
+    for groups, draws in (("family", sampling.GROUPED_DRAWS), (None, 1000)):
+        table = runs if groups else runs[runs["family"] == "web"].drop(columns="family")
+        with pytest.raises(Sampled) as caught:
+            bd.fit(table, law="chinchilla", groups=groups)
+        assert caught.value.args == (draws,)
