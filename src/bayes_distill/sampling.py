@@ -34,7 +34,7 @@ DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
 #: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
 DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 2000}
 #: Posterior draws per chain of a grouped fit when ``fit(..., draws=None)`` (see :func:`fit`).
-GROUPED_DRAWS = 2000
+GROUPED_DRAWS = 3000
 #: How a distillation fit uses its supervised runs (``fit(..., supervised=...)``).
 SUPERVISED_FITS = ("cut", "joint")
 TARGET_ACCEPT = 0.9
@@ -83,9 +83,9 @@ def fit(
         Posterior draws and tuning steps per chain. None takes :data:`DEFAULT_DRAWS` and
         :data:`DEFAULT_TUNE`: 500 tuning steps, then 1000 draws (supervised laws) or 2000 (the
         distillation law's curved posterior mixes slowly; ``benchmarks/README.md``), and
-        :data:`GROUPED_DRAWS` (2000) for a grouped fit: a family with runs at one budget
+        :data:`GROUPED_DRAWS` (3000) for a grouped fit: a family with runs at one budget
         leaves its floor on a ridge that mixes slowly (bulk ESS 180-450 in 4000 draws, at
-        ~15 leapfrog steps per draw; ``docs/groups.md``). When R-hat is just above 1.01, more
+        ~15 leapfrog steps per draw; ``benchmarks/README.md``). When R-hat is just above 1.01, more
         draws are the first thing to try.
     chains : int
         Number of chains.
