@@ -229,7 +229,7 @@ def _pymc_pooled(pm, priors, names, index, shifts: Mapping) -> dict:
     log_E_mu + log_E_sd z_g``), the data pin its loss level to the noise (0.5%) while ``z_g``
     scales with spreads that three groups barely inform, a funnel that NUTS crossed with 210-260
     leapfrog steps per draw (step size 0.06; whitened Hessian eigenvalues up to ~6000). Every
-    group centred, with the amplitudes at their runs, takes 14-17 steps per draw. The
+    group centred, with the amplitudes at their runs, takes 14-28 steps per draw. The
     centred hierarchy's own funnel, at small spreads of the amplitudes and floors, is kept
     away by their LogNormal spread priors (with Gamma(2, 5) and Gamma(2, 10) spreads: 6-21
     divergent transitions in 4000 draws)."""
