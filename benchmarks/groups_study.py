@@ -1,4 +1,4 @@
-"""Partial pooling on SIMULATED IsoFLOP studies: a family seen only at its smallest budget.
+"""Partial pooling on SIMULATED IsoFLOP studies: a new family with 10 runs next to two others.
 
 Three families (data sets) of one architecture, each trained at 7 IsoFLOP budgets log-spaced
 from 1e17 to 1e20 FLOPs with 10 model sizes per budget (``D = C / (6 N)``), losses SIMULATED
@@ -7,13 +7,20 @@ floor ``E`` nor their amplitudes; two scenarios set how much their exponents dif
 (:data:`SCENARIOS`): ``close`` (within 3%, the situation pooling is for) and ``spread`` (the
 target's exponents 6-12% away from the others', so that pooling pulls them the wrong way).
 
-For each simulated study (one seed), the *target* family is predicted at its two largest
+The *target* family has 10 runs, chosen by the design (:data:`DESIGNS`, ``--design``):
+
+* ``one-budget``: the 10 sizes of its smallest budget (one IsoFLOP curve);
+* ``two-budgets``: 5 sizes at each of its two smallest budgets (every other size of the 10,
+  alternating between the budgets), what a team starting a new family does;
+* ``three-budgets``: 4 + 3 + 3 sizes at its three smallest budgets.
+
+For each simulated study (one seed), the target family is predicted at its two largest
 budgets (20 runs, never fitted) by
 
-* ``grouped, 10 runs``: ``bd.fit(..., groups="family")`` on the target's 10 runs of its smallest
-  budget together with the other two families' first 5 budgets (50 runs each);
+* ``grouped, 10 runs``: ``bd.fit(..., groups="family")`` on the target's 10 runs together with
+  the other two families' first 5 budgets (50 runs each);
 * ``alone, 50 runs``: ``bd.fit`` on the target's first 5 budgets alone (50 runs), the baseline;
-* ``alone, 10 runs``: ``bd.fit`` on the target's 10 runs of its smallest budget alone;
+* ``alone, 10 runs``: ``bd.fit`` on the target's 10 runs alone;
 * ``bound: 10 runs, true exponents``: not a method but a reference, what the target's 10 runs
   say about its floor and amplitudes when its exponents are known exactly (least squares in
   log loss with the SIMULATED truth's ``alpha`` and ``beta``): the best that borrowing
@@ -23,12 +30,13 @@ The error is the median over the 20 held-out runs of ``|predicted median / obser
 observed losses include the noise), per study; the ratio is grouped over alone-with-50-runs.
 ``90% coverage`` is the share of the 20 held-out runs inside the fit's 90% predictive interval.
 Every fit uses ``bd.fit``'s defaults (4 chains, 500 tuning steps, 1000 draws), so its
-diagnostics say whether it converges by default.
+diagnostics say whether it converges by default; ``steps/draw`` is the mean number of leapfrog
+steps per draw of the attempt kept.
 
 Usage::
 
-    python benchmarks/groups_study.py --scenario close    # 3 simulated studies
-    python benchmarks/groups_study.py --scenario spread
+    python benchmarks/groups_study.py --scenario close --design two-budgets   # 3 studies
+    python benchmarks/groups_study.py --scenario spread --design one-budget
     python benchmarks/groups_study.py --quick             # smoke run: 1 study, short chains
 """
 
@@ -64,6 +72,13 @@ BUDGETS = np.geomspace(1e17, 1e20, 7)
 SIZES_PER_BUDGET = 10
 NOISE = 0.005
 
+#: The target family's 10 fitted runs per design: (budget index, size indices at that budget).
+DESIGNS = {
+    "one-budget": ((0, tuple(range(10))),),
+    "two-budgets": ((0, (0, 2, 4, 6, 8)), (1, (1, 3, 5, 7, 9))),
+    "three-budgets": ((0, (0, 3, 6, 9)), (1, (1, 4, 7)), (2, (2, 5, 8))),
+}
+
 
 def simulate_study(seed: int, families: dict) -> pd.DataFrame:
     """SIMULATED IsoFLOP runs of the three families: ``N, D, loss, family, budget``."""
@@ -80,8 +95,27 @@ def simulate_study(seed: int, families: dict) -> pd.DataFrame:
             N = N * np.exp(rng.uniform(-0.05, 0.05, N.size))
             D = budget / (6 * N)
             loss = laws.supervised_loss(N, D, **params) * np.exp(rng.normal(0, NOISE, N.size))
-            rows.append(pd.DataFrame({"N": N, "D": D, "loss": loss, "family": family, "budget": k}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "N": N,
+                        "D": D,
+                        "loss": loss,
+                        "family": family,
+                        "budget": k,
+                        "size": np.arange(N.size),
+                    }
+                )
+            )
     return pd.concat(rows, ignore_index=True)
+
+
+def design_runs(target: pd.DataFrame, design: str) -> pd.DataFrame:
+    """The target family's fitted runs under ``design`` (:data:`DESIGNS`)."""
+    keep = np.zeros(len(target), bool)
+    for budget, sizes in DESIGNS[design]:
+        keep |= (target["budget"] == budget).values & target["size"].isin(list(sizes)).values
+    return target[keep]
 
 
 def median_error(fit, held_out: pd.DataFrame) -> float:
@@ -129,6 +163,7 @@ def one_study(
     draws: int | None,
     tune: int | None,
     chains: int,
+    design: str,
     group_priors: dict | None = None,
     grouped_only: bool = False,
 ) -> list[dict]:
@@ -138,10 +173,11 @@ def one_study(
     target = runs[runs["family"] == TARGET]
     held_out = target[target["budget"] >= len(BUDGETS) - 2].reset_index(drop=True)
     others = runs[(runs["family"] != TARGET) & (runs["budget"] < 5)]
+    few = design_runs(target, design)
     variants = {
-        "grouped, 10 runs": (pd.concat([others, target[target["budget"] == 0]]), "family"),
+        "grouped, 10 runs": (pd.concat([others, few]), "family"),
         "alone, 50 runs": (target[target["budget"] < 5], None),
-        "alone, 10 runs": (target[target["budget"] == 0], None),
+        "alone, 10 runs": (few, None),
     }
     if grouped_only:
         variants = {k: v for k, v in variants.items() if v[1] is not None}
@@ -174,6 +210,7 @@ def one_study(
                 "max R-hat": diag.max_rhat,
                 "min ESS": diag.min_ess_bulk,
                 "divergences": diag.divergences,
+                "steps/draw": c.nuts_stats(fit).get("steps_per_draw", np.nan),
                 "attempts": len(fit.sampling_report),
                 "wall s": t.seconds,
                 "warnings": len(caught),
@@ -184,9 +221,7 @@ def one_study(
         "study (seed)": seed,
         "fit": "bound: 10 runs, true exponents",
         "target runs": 10,
-        "median error": true_exponent_bound(
-            target[target["budget"] == 0], held_out, families[TARGET]
-        ),
+        "median error": true_exponent_bound(few, held_out, families[TARGET]),
     }
     print(c.table([bound]), flush=True)
     return [*out, bound]
@@ -197,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--studies", type=int, default=3, help="number of simulated studies")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="close")
+    parser.add_argument(
+        "--design",
+        choices=list(DESIGNS),
+        default="two-budgets",
+        help="which 10 runs of the target family are fitted (see the module docstring)",
+    )
     parser.add_argument(
         "--seeds", help="comma-separated seeds of the studies (instead of 1..--studies)"
     )
@@ -209,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--grouped-only", action="store_true", help="only the grouped fit (and the reference)"
     )
+    parser.add_argument("--draws", type=int, help="draws per chain (default: bd.fit's)")
+    parser.add_argument("--tune", type=int, help="tuning steps per chain (default: bd.fit's)")
     args = parser.parse_args(argv)
     group_priors = None
     if args.spread_prior:
@@ -223,9 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         draws, tune, chains, seeds = None, None, 4, list(range(1, args.studies + 1))
     if args.seeds:
         seeds = [int(v) for v in args.seeds.split(",")]
+    draws, tune = args.draws or draws, args.tune or tune
     print(f"\nsettings: draws={draws or 'default'} tune={tune or 'default'} chains={chains}")
     print(f"scenario {args.scenario!r}; families (SIMULATED truth): {families}")
     print(f"target {TARGET!r}; noise {NOISE:.1%}")
+    print(f"design {args.design!r}: target's fitted runs (budget, sizes) {DESIGNS[args.design]}")
     print(f"grouped fit's priors: {group_priors or 'the defaults'}")
     rows = []
     for seed in seeds:
@@ -236,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             draws=draws,
             tune=tune,
             chains=chains,
+            design=args.design,
             group_priors=group_priors,
             grouped_only=args.grouped_only,
         )
@@ -244,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         median_error=("median error", "median"),
         coverage=("90% coverage", "median"),
         alpha_width=("alpha 90% width", "median"),
+        steps_per_draw=("steps/draw", "median"),
+        min_ess=("min ESS", "median"),
         converged=("converged", lambda s: s.sum() if s.notna().any() else np.nan),
         fits=("median error", "size"),
     )

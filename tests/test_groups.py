@@ -82,11 +82,9 @@ def test_posterior_has_one_law_per_group(grouped):
         assert post[name].dims == ("chain", "draw", "law_group")
         assert list(post[name]["law_group"].values) == ["code", "math", "web"]
         assert {f"{name}_mu", f"{name}_sd"} <= set(post.data_vars)
-        # centred for the two families of 40 runs (the exponents on the log scale),
-        # non-centred offsets for the family of 8
-        dense = f"{name}_log" if name in ("alpha", "beta") else f"{name}_c"
-        assert post[dense].size == 2 * post.sizes["chain"] * post.sizes["draw"]
-        assert post[f"{name}_z"].size == post.sizes["chain"] * post.sizes["draw"]
+        # every group centred (the exponents on the log scale)
+        sampled = f"{name}_log" if name in ("alpha", "beta") else f"{name}_c"
+        assert post[sampled].dims == ("chain", "draw", "law_group")
     assert grouped.params["alpha"].dims == ("chain", "draw", "law_group")
 
 
@@ -407,3 +405,33 @@ def test_cli_compute_optimal_and_recommend_by_group(grouped, tmp_path, capsys):
     one = str(bd.ScalingFit.from_params("distillation", laws.PAPER).save(tmp_path / "p.nc"))
     assert main([*rec, "--fit", one, "--group", "web"]) == 2
     assert "--group 'web' needs a grouped fit" in capsys.readouterr().err
+
+
+def test_the_amplitudes_are_sampled_at_each_groups_runs(grouped, runs):
+    """``a_c`` is the log of each group's N-term at the mean log size of its runs (and ``b_c``
+    of its D-term at their mean log tokens): a change of variables of ``a`` and ``b``."""
+    post = grouped.posterior
+    for amp, exp_name, col, ref in (("a", "alpha", "N", laws.N0), ("b", "beta", "D", laws.D0)):
+        for family in grouped.group_names:
+            shift = np.log(runs.loc[runs["family"] == family, col]).mean() - np.log(ref)
+            g = dict(law_group=family)
+            expected = post[amp].sel(g) - post[exp_name].sel(g) * shift
+            np.testing.assert_allclose(post[f"{amp}_c"].sel(g), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_a_grouped_fit_takes_more_draws_by_default(monkeypatch, runs):
+    """``draws=None``: GROUPED_DRAWS per chain for a grouped fit, the law's default otherwise."""
+    from bayes_distill import sampling
+
+    class Sampled(Exception):
+        pass
+
+    def capture(model, priors, settings, seed, progressbar):
+        raise Sampled(settings["draws"])
+
+    monkeypatch.setattr(sampling, "_sample", capture)
+    for groups, draws in (("family", sampling.GROUPED_DRAWS), (None, 1000)):
+        table = runs if groups else runs[runs["family"] == "web"].drop(columns="family")
+        with pytest.raises(Sampled) as caught:
+            bd.fit(table, law="chinchilla", groups=groups)
+        assert caught.value.args == (draws,)

@@ -488,13 +488,14 @@ def _add_fit(sub) -> None:
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
     # the defaults are bd.fit's (the CLI passes None), named here from the same tables
-    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE
+    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE, GROUPED_DRAWS
 
     ft.add_argument(
         "--draws",
         type=_positive_int,
         default=None,
-        help=f"draws per chain (default by law: {_by_law(DEFAULT_DRAWS)})",
+        help=f"draws per chain (default by law: {_by_law(DEFAULT_DRAWS)}; {GROUPED_DRAWS} "
+        "with --groups)",
     )
     ft.add_argument(
         "--tune",

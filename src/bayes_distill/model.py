@@ -61,17 +61,16 @@ deterministics under their own names.
 Grouped fits (``bd.fit(..., groups="COLUMN")``): every law parameter is one
 per group, spread around a population value with a learned scale (``log alpha_g ~
 Normal(log alpha_mu, alpha_sd)`` for the exponents, ``log_E_g ~ Normal(log_E_mu, log_E_sd)``
-for ``log_E, a, b``; centred for groups with many runs, non-centred for groups with few,
-:func:`_pymc_pooled`): a group with few runs borrows the others'
-information through the population, one with many runs is barely pulled. The per-group values
-keep the law's names with a ``law_group`` dimension; the noise is shared (constant by default,
-see :func:`bayes_distill.fit`; with ``noise="distance"`` each run's distance is from its own
-group's runs, :class:`GroupFrames`), and the discrepancy offsets belong to (group, model size)
-pairs. A group not fitted draws its parameters from the population
-(:meth:`Draws.with_new_groups`). A grouped distillation fit is two-stage: each group's
-supervised law comes from a grouped supervised fit of the supervised runs (held at its median
-for the student's own loss, drawn from a normal approximation for the teachers and the
-baseline), and the distillation law's own parameters are pooled as above
+for ``log_E, a, b``; the amplitudes sampled at each group's runs, :func:`_pymc_pooled`): a
+group with few runs borrows the others' information through the population, one with many
+runs is barely pulled. The per-group values keep the law's names with a ``law_group``
+dimension; the noise is shared (constant by default, see :func:`bayes_distill.fit`; with
+``noise="distance"`` each run's distance is from its own group's runs, :class:`GroupFrames`),
+and the discrepancy offsets belong to (group, model size) pairs. A group not fitted draws its
+parameters from the population (:meth:`Draws.with_new_groups`). A grouped distillation fit is
+two-stage: each group's supervised law comes from a grouped supervised fit of the supervised
+runs (held at its median for the student's own loss, drawn from a normal approximation for the
+teachers and the baseline), and the distillation law's own parameters are pooled as above
 (:meth:`ScalingModel._pymc_pooled_distillation`); positive parameters are pooled on the log
 scale (:data:`_LOG_SCALE`).
 
@@ -290,54 +289,70 @@ def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
     return out
 
 
-#: A law group with fewer runs than this is pooled non-centred (see :func:`_pymc_pooled`).
-NON_CENTRED_BELOW = 20
+#: Each amplitude pooled at its group's runs: the exponent of its term, and the input whose
+#: reference scale (``N0``, ``D0``) it is defined at (see :func:`_pymc_pooled`).
+_AMPLITUDE_TERMS = {
+    "a": ("alpha", "log_N", np.log(laws.N0)),
+    "b": ("beta", "log_D", np.log(laws.D0)),
+}
 
 
-def _pymc_pooled(pm, priors, names, index, sparse) -> dict:
+def _group_shifts(pt, d, n_groups: int) -> dict:
+    """Per law group and amplitude: its exponent's name and ``log x_g - log x0``, the mean log
+    input of the group's runs (model size for ``a``, tokens for ``b``) minus the reference
+    scale, computed from the model's data so that a compiled model serves every run table."""
+    index = d["law_group_index"]
+    counts = pt.inc_subtensor(pt.zeros(n_groups)[index], 1.0)
+    out = {}
+    for name, (exponent, key, log_ref) in _AMPLITUDE_TERMS.items():
+        total = pt.inc_subtensor(pt.zeros(n_groups)[index], d[key])
+        out[name] = (exponent, total / counts - log_ref)
+    return out
+
+
+def _pymc_pooled(pm, priors, names, index, shifts: Mapping) -> dict:
     """A grouped fit's law parameters: per law group, around a population value
     (``{name}_mu``, with the law's prior) with a learned spread (``{name}_sd``, prior
     ``priors["{name}_sd"]``, by default :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); each
     run's group's value, by name.
 
     ``log_E_g ~ Normal(log_E_mu, log_E_sd)`` (and ``a``, ``b``) and ``log alpha_g ~
-    Normal(log alpha_mu, alpha_sd)`` (the exponents on the log scale), sampled centred
-    (``log_E``, ``alpha_log``) for groups of at least :data:`NON_CENTRED_BELOW` runs and
-    non-centred (``log_E_g = log_E_mu + log_E_sd z_g``, ``z`` sampled as ``log_E_z``) for the
-    groups flagged in ``sparse``. A group with many runs pins its parameters down more tightly
-    than they differ between groups, and non-centred offsets then mix badly (measured on three
-    SIMULATED families of 30 runs: R-hat 1.2 and bulk ESS 14 with every group non-centred); a
-    group with few runs is informed mostly by the population, where centred parameters make a
-    funnel (with a 10-run group centred, R-hat 1.013-1.027 after a retry). The spreads' priors
-    put little mass near zero, which keeps the centred groups out of the funnel's neck (17-79
-    divergent transitions in 4000 draws with HalfNormal or Gamma(2, 10) spreads of the
-    exponents; 8 with HalfNormal(0.1) and a 10-run group non-centred; none with LogNormal
-    spreads). A tighter prior on the exponents' spreads, LogNormal(log 0.04, 0.6), took 30%
-    fewer leapfrog steps per draw on one SIMULATED study of ``benchmarks/groups_study.py`` (184
-    against 263), but needed a retry in 6 of 8 studies (the default in 3) and predicted the
-    small group's larger budgets worse in 7 of 8 (one tie; ``benchmarks/README.md``)."""
+    Normal(log alpha_mu, alpha_sd)`` (the exponents on the log scale), every group centred
+    (sampled as ``log_E_c``, ``alpha_log``). The amplitudes are sampled where the group's runs
+    are rather than at the reference scales: ``a_c = a_g - alpha_g s_g``, the log of the
+    N-term at the mean log model size of the group's runs (``s_g = log N_g - log N0``, from
+    ``shifts``), with prior ``Normal(a_mu - alpha_g s_g, a_sd)``, which is exactly the prior
+    of ``a_g`` moved (a shear of unit Jacobian; the posterior is unchanged); ``b`` likewise
+    with ``beta`` and the tokens. Runs 30x below ``N0`` pin ``a_c`` and leave ``a_g`` on a
+    ridge with ``alpha_g`` (posterior correlation -0.99 in every group).
+
+    Measured on SIMULATED studies of ``benchmarks/groups_study.py`` (three families, one with
+    10 runs; ``benchmarks/README.md``): with the 10-run group non-centred (``log_E_g =
+    log_E_mu + log_E_sd z_g``), the data pin its loss level to the noise (0.5%) while ``z_g``
+    scales with spreads that three groups barely inform, a funnel that NUTS crossed with 210-260
+    leapfrog steps per draw (step size 0.06; whitened Hessian eigenvalues up to ~6000). Every
+    group centred, with the amplitudes at their runs, takes 14-28 steps per draw. The
+    centred hierarchy's own funnel, at small spreads of the amplitudes and floors, is kept
+    away by their LogNormal spread priors (with Gamma(2, 5) and Gamma(2, 10) spreads: 6-21
+    divergent transitions in 4000 draws)."""
     import pytensor.tensor as pt
 
     from .priors import GROUP_SD_PRIORS
 
-    sparse = np.asarray(sparse, bool)
-    dense_at, sparse_at = np.flatnonzero(~sparse), np.flatnonzero(sparse)
-    out = {}
-    for name in names:
+    values = {}
+    # the exponents first: an amplitude's prior at its group's runs moves with the exponent
+    for name in sorted(names, key=lambda n: n not in _LOG_SCALE):
         mu = priors[name].to_pymc(f"{name}_mu")
         sd = priors.get(f"{name}_sd", GROUP_SD_PRIORS[name]).to_pymc(f"{name}_sd")
-        centre = pt.log(mu) if name in _LOG_SCALE else mu
-        suffix = "_log" if name in _LOG_SCALE else ""
-        value = pt.zeros(len(sparse))
-        if dense_at.size:
-            dense = pm.Normal(f"{name}{suffix or '_c'}", centre, sd, shape=dense_at.size)
-            value = pt.set_subtensor(value[dense_at], dense)
-        if sparse_at.size:
-            z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=sparse_at.size)
-            value = pt.set_subtensor(value[sparse_at], centre + sd * z)
-        value = pt.exp(value) if name in _LOG_SCALE else value
-        out[name] = pm.Deterministic(name, value, dims="law_group")[index]
-    return out
+        if name in _LOG_SCALE:
+            values[name] = pt.exp(pm.Normal(f"{name}_log", pt.log(mu), sd, dims="law_group"))
+        elif name in shifts:
+            exponent, shift = shifts[name]
+            slope = values[exponent] * shift  # the term's log change from x0 to the runs
+            values[name] = pm.Normal(f"{name}_c", mu - slope, sd, dims="law_group") + slope
+        else:
+            values[name] = pm.Normal(f"{name}_c", mu, sd, dims="law_group")
+    return {name: pm.Deterministic(name, values[name], dims="law_group")[index] for name in names}
 
 
 def supervised_normal_approximation(draws: Mapping[str, np.ndarray]):
@@ -442,13 +457,6 @@ class LawGroups:
 
     names: tuple[str, ...]
     index: np.ndarray
-
-    @property
-    def sparse(self) -> tuple[bool, ...]:
-        """Whether each group has fewer than :data:`NON_CENTRED_BELOW` runs (pooled
-        non-centred, see :func:`_pymc_pooled`)."""
-        counts = np.bincount(self.index, minlength=len(self.names))
-        return tuple(bool(c < NON_CENTRED_BELOW) for c in counts)
 
     @classmethod
     def from_labels(cls, labels: np.ndarray) -> LawGroups:
@@ -864,7 +872,7 @@ class ScalingModel:
             if offsets and inputs.supervised_groups is not None
             else None,
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
-            tuple(inputs.law_groups.sparse) if inputs.law_groups is not None else None,
+            len(inputs.law_groups.names) if inputs.law_groups is not None else None,
             self._level_shares(priors),
         )
 
@@ -981,12 +989,15 @@ class ScalingModel:
         if self.inputs.law_groups is not None and self.law == "distillation":
             return self._pymc_pooled_distillation(pm, priors, d)
         if self.inputs.law_groups is not None:
+            import pytensor.tensor as pt
+
+            n_groups = len(self.inputs.law_groups.names)
             theta = _pymc_pooled(
                 pm,
                 priors,
                 laws.SAMPLED_NAMES[self.law],
                 d["law_group_index"],
-                self.inputs.law_groups.sparse,
+                _group_shifts(pt, d, n_groups),
             )
             return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
         if self._level_shares(priors):
@@ -1034,7 +1045,7 @@ class ScalingModel:
         xp = laws.pytensor_namespace()
         index = d["law_group_index"]
         names = laws.DISTILLATION_ONLY_SAMPLED
-        theta = _pymc_pooled(pm, priors, names, index, self.inputs.law_groups.sparse)
+        theta = _pymc_pooled(pm, priors, names, index, {})  # every group centred
         sup = _cut_supervised_by_group(pm, d["supervised_mean"], d["supervised_chol"])
         fixed = self.supervised_names
         student_by_group = {k: d[f"fixed_{k}"] for k in fixed}

@@ -52,25 +52,26 @@ predictive noise swamp the law).
 makes it ~2 times larger for a run predicted 1.2 standard deviations of the runs' log loss
 below their centre than for one 1.2 above, and at most ~6 times larger at the clip.
 
-Grouped fits (``bd.fit(..., groups="COLUMN")``): each law parameter above
-becomes the population value of the groups' (``alpha_mu``; its prior is the one above), and the
-groups spread around it with a learned scale (``alpha_sd``) whose prior is
-:data:`GROUP_SD_PRIORS`: LogNormal(log 0.1, 0.5) on the log scale of the exponents (groups'
-exponents differ by 4-27%, central 95%), Gamma(2, 10) on ``log_E`` (mean 0.2) and Gamma(2, 5)
-on ``a``, ``b`` (mean 0.4): data recipes change the floor and the amplitudes more than the
+Grouped fits (``bd.fit(..., groups="COLUMN")``): each law parameter above becomes the
+population value of the groups' (``alpha_mu``; its prior is the one above), and the groups
+spread around it with a learned scale (``alpha_sd``) whose prior is :data:`GROUP_SD_PRIORS`:
+LogNormal(log 0.1, 0.5) on the log scale of the exponents (groups' exponents differ by 4-27%,
+central 95%), LogNormal(log 0.15, 0.5) on ``log_E`` (0.06-0.4) and LogNormal(log 0.3, 0.5) on
+``a``, ``b`` (0.11-0.8): data recipes change the floor and the amplitudes more than the
 exponents. The distillation law's own parameters spread like their supervised counterparts
-(Gamma(2, 5) on ``n_prime``, ``d_prime``; LogNormal(log 0.1, 0.5) on the log of
+(LogNormal(log 0.3, 0.5) on ``n_prime``, ``d_prime``; LogNormal(log 0.1, 0.5) on the log of
 ``alpha_prime_eff``, ``beta_prime_eff``, ``kappa``, ``inv_f1``), ``gamma_prime`` half as much
-(its own prior is narrow), ``c0`` and ``log_d1`` little (Gamma(2, 10) and Gamma(2, 20): the
-capacity gap describes how a student follows a teacher, which a data recipe changes little).
-With a few groups a spread is learned mostly from its prior, so the prior decides
-how much a small group borrows; ``priors={"alpha_sd": ...}`` sets it (see
+(its own prior is narrow), ``c0`` and ``log_d1`` little (LogNormal(log 0.15, 0.5) and
+LogNormal(log 0.08, 0.5): the capacity gap describes how a student follows a teacher, which a
+data recipe changes little). With a few groups a spread is learned mostly from its prior, so
+the prior decides how much a small group borrows; ``priors={"alpha_sd": ...}`` sets it (see
 :func:`resolve_priors`). A tighter default, LogNormal(log 0.04, 0.6), was measured and not
 kept: on SIMULATED families (``benchmarks/groups_study.py``) it narrowed a one-budget family's
 exponents but predicted its larger budgets worse in 7 of 8 studies (one tie), with 90%
 intervals that covered 40-50% of them in two. None of the priors puts much mass near zero,
-which keeps the sampler out of the neck of the hierarchy's funnel (see
-:mod:`bayes_distill.model`).
+which keeps the sampler out of the neck of the hierarchy's funnel: with Gamma(2, 10) on
+``log_E`` and Gamma(2, 5) on ``a``, ``b`` (similar medians, more mass near zero), NUTS diverged
+in the centred hierarchy (see :func:`bayes_distill.model._pymc_pooled`).
 
 Paper-informed priors (``priors="paper"``)
 ------------------------------------------
@@ -239,9 +240,9 @@ _NOISE = {
 #: Priors of the spread of each law parameter across the groups of a grouped fit (see the
 #: module docstring): on the log scale for the exponents, additive for ``log_E, a, b``.
 GROUP_SD_PRIORS = {
-    "log_E": Prior("Gamma", alpha=2.0, beta=10.0),
-    "a": Prior("Gamma", alpha=2.0, beta=5.0),
-    "b": Prior("Gamma", alpha=2.0, beta=5.0),
+    "log_E": Prior("LogNormal", mu=_ln(0.15), sigma=0.5),
+    "a": Prior("LogNormal", mu=_ln(0.3), sigma=0.5),
+    "b": Prior("LogNormal", mu=_ln(0.3), sigma=0.5),
     "alpha": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "beta": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "gamma": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
@@ -249,15 +250,15 @@ GROUP_SD_PRIORS = {
     # log amplitudes like a and b, its exponents like alpha and beta; gamma' has a narrow prior
     # (0.15 on its log) and spreads half as much; the capacity gap's break (c0, kappa, 1/f1,
     # d1) describes how a student follows a teacher, which a data recipe changes little
-    "n_prime": Prior("Gamma", alpha=2.0, beta=5.0),
-    "d_prime": Prior("Gamma", alpha=2.0, beta=5.0),
+    "n_prime": Prior("LogNormal", mu=_ln(0.3), sigma=0.5),
+    "d_prime": Prior("LogNormal", mu=_ln(0.3), sigma=0.5),
     "alpha_prime_eff": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "beta_prime_eff": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "gamma_prime": Prior("LogNormal", mu=_ln(0.05), sigma=0.5),
-    "c0": Prior("Gamma", alpha=2.0, beta=10.0),
+    "c0": Prior("LogNormal", mu=_ln(0.15), sigma=0.5),
     "kappa": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
     "inv_f1": Prior("LogNormal", mu=_ln(0.1), sigma=0.5),
-    "log_d1": Prior("Gamma", alpha=2.0, beta=20.0),
+    "log_d1": Prior("LogNormal", mu=_ln(0.08), sigma=0.5),
 }
 
 _SUPERVISED_DEFAULT = {

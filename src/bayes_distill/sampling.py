@@ -36,6 +36,8 @@ DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
 RETRIES = 2
 
 DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 2000}
+#: Posterior draws per chain of a grouped fit when ``fit(..., draws=None)`` (see :func:`fit`).
+GROUPED_DRAWS = 3000
 #: How a distillation fit uses its supervised runs (``fit(..., supervised=...)``).
 SUPERVISED_FITS = ("cut", "joint")
 TARGET_ACCEPT = 0.9
@@ -83,8 +85,11 @@ def fit(
     draws, tune : int or None
         Posterior draws and tuning steps per chain. None takes :data:`DEFAULT_DRAWS` and
         :data:`DEFAULT_TUNE`: 500 tuning steps, then 1000 draws (supervised laws) or 2000 (the
-        distillation law's curved posterior mixes slowly; ``benchmarks/README.md``). When
-        R-hat is just above 1.01, more draws are the first thing to try.
+        distillation law's curved posterior mixes slowly; ``benchmarks/README.md``), and
+        :data:`GROUPED_DRAWS` (3000) for a grouped fit: a family with runs at one budget
+        leaves its floor on a ridge that mixes slowly (bulk ESS 180-450 in 4000 draws, at
+        ~15 leapfrog steps per draw; ``benchmarks/README.md``). When R-hat is just above 1.01, more
+        draws are the first thing to try.
     chains : int
         Number of chains.
     random_seed : int, optional
@@ -206,8 +211,9 @@ class _Plan:
     def __post_init__(self) -> None:
         law, groups = self.law, self.groups
         laws._check_law(law)
+        default_draws = GROUPED_DRAWS if groups is not None else DEFAULT_DRAWS[law]
         self.draws = (
-            DEFAULT_DRAWS[law] if self.draws is None else _validate.integer("draws", self.draws, 1)
+            default_draws if self.draws is None else _validate.integer("draws", self.draws, 1)
         )
         self.tune = (
             DEFAULT_TUNE[law] if self.tune is None else _validate.integer("tune", self.tune, 0)
