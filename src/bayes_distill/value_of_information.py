@@ -51,6 +51,7 @@ from . import outcome_refits as _outcome_refits
 from . import risk as _risk
 from . import validate as _validate
 from ._keywords import check_keywords
+from .data import DataValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import ScalingFit
@@ -600,7 +601,10 @@ def next_run(
         (Pareto ``k`` above :data:`PARETO_K_THRESHOLD` or fewer than :data:`MIN_ESS` effective
         draws). ``"auto"``: value it from short refits of the fit with each of its first
         ``refit_outcomes`` simulated outcomes added (status ``"refit"``), within
-        ``max_refits``; ``"never"``: leave it ``"cannot tell"``. A refit is a short NUTS fit
+        ``max_refits``; ``"never"``: leave it ``"cannot tell"``. A candidate stays ``"cannot
+        tell"`` too when the fit holds no runs to refit (:meth:`ScalingFit.from_params`) or a
+        simulated loss is one the run tables refuse (e.g. above 15 nats/token, from a
+        predictive far outside the fitted runs). A refit is a short NUTS fit
         (2 chains of 200 draws): a few seconds on a few dozen runs, 10-20 s on the shipped
         posterior's 328 runs, so ``max_refits`` bounds the extra time.
     refit_outcomes : int, default 4
@@ -797,7 +801,10 @@ def _rank(fit, frame, decisions, objective, n_outcomes, outcome_seed, approx, re
                 continue
             budget -= n_refit
             settings = {"space": space, "seeds": refit_seeds}
-            values = _refit_values(fit, frame.loc[i], val, sims[i], settings)
+            try:
+                values = _refit_values(fit, frame.loc[i], val, sims[i], settings)
+            except DataValidationError:
+                continue  # a simulated loss the run tables refuse: it stays "cannot tell"
             for col, v in values.items():
                 out.at[i, col] = v
             out.at[i, "value_per_flop"] = out.at[i, "value"] / out.at[i, "flops"]
