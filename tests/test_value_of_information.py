@@ -413,9 +413,13 @@ def test_cli_next_run_json(tmp_path, capsys):
     assert doc["schema"] == NEXT_RUN_SCHEMA and len(doc["rows"]) == 2
     assert doc["rows"][0]["rank"] == 1 and doc["objective"] == "regret"
     assert doc["fit"]["law"] == "distillation"
+    assert doc["refit"] == "auto" and doc["max_refits"] == 4 and "clear" in doc["rows"][0]
+    assert main([*argv, "--refit", "never", "--max-refits", "0"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["refit"] == "never" and doc["max_refits"] == 0
     assert main(argv[:-1]) == 0
     out = capsys.readouterr().out
-    assert "current decision:" in out and "status" in out
+    assert "current decision:" in out and "status" in out and "clear" in out
 
 
 def test_cli_next_run_missing_file(capsys):

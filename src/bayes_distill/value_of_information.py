@@ -8,9 +8,10 @@ The method (preposterior analysis)
 ----------------------------------
 1. The decisions. For every posterior draw ``s`` and every candidate decision ``k`` the student's
    loss is computed once: the allocations of :func:`recommend`'s coarse grid at the budget it
-   spends, its recommended allocation and eight neighbours of it, and "train the student on
-   data with the whole budget" (the supervised baseline). ``l[s, k]`` is the law's loss (no run
-   noise) and ``y[s, k]`` the predictive loss with the same noise draw per draw as
+   spends, its recommended allocation and its neighbours at 1/3, 1/9 and 1/27 of the grid
+   spacing (so that the decision can follow the small moves one run causes), and "train the
+   student on data with the whole budget" (the supervised baseline). ``l[s, k]`` is the law's
+   loss (no run noise) and ``y[s, k]`` the predictive loss with the same noise draw per draw as
    :func:`recommend` uses (common random numbers). The decision under draw weights ``w``
    minimises the weighted ``1 - risk_tolerance`` quantile of ``y[:, k]`` (with equal weights
    this is :func:`recommend`'s choice, on this discrete set of decisions).
@@ -22,16 +23,28 @@ The method (preposterior analysis)
    ``w_s`` proportional to the likelihood of the outcome under draw ``s``, Pareto-smoothed
    (PSIS, :mod:`arviz_stats`). Each outcome's Pareto ``k`` and effective number of draws say
    whether the weights can be trusted: with ``k`` above 0.7 or fewer than 100 effective draws
-   the reweighted posterior rests on too few draws. No refit is attempted (a NUTS fit per
-   outcome would take minutes); such candidates are marked ``"cannot tell"``.
-4. The value. The decision is recomputed under each outcome's weights. The reduction of the
-   expected regret is ``E_w[l(k0)] - E_w[l(k*)]`` averaged over the outcomes (``k0`` the
-   current decision, ``k*`` the decision after the outcome; the per-draw best decision cancels
-   in expectation), and the reduction of the loss at risk is the current loss at risk minus its
-   average after the outcome.
+   the reweighted posterior rests on too few draws. Such a candidate is valued instead from
+   short refits of the fit with the run added (``refit="auto"``; :mod:`.outcome_refits`): one
+   NUTS fit of a few hundred draws for each of its first ``refit_outcomes`` outcomes, within
+   ``max_refits`` per call. A candidate beyond that cap, or whose fit cannot be refitted, is
+   marked ``"cannot tell"``.
+4. The value. The decision is recomputed under each outcome's weights (or on each refit's
+   draws). The reduction of the expected regret is ``E[l(k0)] - E[l(k*)]`` under the updated
+   posterior, averaged over the outcomes (``k0`` the current decision, ``k*`` the decision
+   after the outcome; the per-draw best decision cancels in expectation), and the reduction of
+   the loss at risk is the current loss at risk minus its average after the outcome.
+5. The ranking. A value counts as clear when it exceeds :data:`CLEAR_SE` times its Monte Carlo
+   standard error. Clear values rank first, by value per FLOP; a value within its error says
+   nothing about whether the run helps, so however cheap that run is it ranks after them, by
+   the value per FLOP its error leaves possible (``(value + CLEAR_SE * value_se) / flops``,
+   which puts runs that changed the decision after no outcome last, the cheapest first); the
+   ``"cannot tell"`` rows come last, ordered the same way.
 
 Expected regret is the regret against the best of the candidate decisions for each draw (a
-discrete set, so it is slightly below :func:`recommend`'s continuous ``regret``).
+discrete set, so it is slightly below :func:`recommend`'s continuous ``regret``). A refit's
+value carries the Monte Carlo error of its short chains as well; its loss at risk is read from
+its own draws, so the reduction of the loss at risk of a refitted run also holds the difference
+between a short refit's and the fit's quantile estimates.
 """
 
 from __future__ import annotations
@@ -561,9 +574,9 @@ def next_run(
     student of ``student_params`` parameters in ``scenario`` (distil, with which teacher and how
     many tokens, or train it on data), minimising the ``1 - risk_tolerance`` quantile of the
     predictive student loss. For each candidate run, outcomes are simulated from the posterior
-    predictive, the posterior is updated by Pareto-smoothed importance reweighting of its
-    draws, the decision is made again, and the expected improvement is reported (see the module
-    docstring for the method).
+    predictive, the posterior is updated by Pareto-smoothed importance reweighting of its draws
+    (or by short refits where those cannot be trusted), the decision is made again, and the
+    expected improvement is reported (the method and the ranking: the module docstring).
 
     Parameters
     ----------
@@ -582,37 +595,29 @@ def next_run(
         The student's non-embedding parameters ``N_S`` in the decision.
     scenario : str, default "teacher_pretraining"
         What the budget pays for, as in :func:`~bayes_distill.recommend`.
-    risk_tolerance : float, default 0.1
-        As in :func:`~bayes_distill.recommend`: the decision minimises the ``1 -
-        risk_tolerance`` quantile of the predictive loss.
+    risk_tolerance, bounds, approx, teacher_tokens_per_param
+        As in :func:`~bayes_distill.recommend`.
     objective : {"regret", "at_risk"}, default "regret"
         What ``value`` measures and the ranking uses: the expected reduction of the decision's
         expected regret (nats/token), or of its loss at risk.
     n_outcomes : int, default 32
-        Simulated outcomes per candidate (the Monte Carlo error of ``value`` is reported as
-        ``value_se``).
-    bounds, approx, teacher_tokens_per_param
-        As in :func:`~bayes_distill.recommend`.
+        Simulated outcomes per candidate (``value_se``: the Monte Carlo error of ``value``).
     random_seed : int or None, default 0
         Seed of the predictive noise, of the simulated outcomes and of the refits (the same
         random numbers serve every candidate); None draws fresh ones.
     refit : {"auto", "never"}, default "auto"
-        What to do with a candidate whose reweighted draws cannot be trusted for some outcome
-        (Pareto ``k`` above :data:`PARETO_K_THRESHOLD` or fewer than :data:`MIN_ESS` effective
-        draws). ``"auto"``: value it from short refits of the fit with each of its first
-        ``refit_outcomes`` simulated outcomes added (status ``"refit"``), within
-        ``max_refits``; ``"never"``: leave it ``"cannot tell"``. A candidate stays ``"cannot
-        tell"`` too when the fit holds no runs to refit (:meth:`ScalingFit.from_params`) or a
-        simulated loss is one the run tables refuse (e.g. above 15 nats/token, from a
-        predictive far outside the fitted runs). A refit is a short NUTS fit
-        (2 chains of 200 draws): a few seconds on a few dozen runs, 10-20 s on the shipped
-        posterior's 328 runs, so ``max_refits`` bounds the extra time.
+        A candidate whose reweighted draws cannot be trusted for some outcome (Pareto ``k``
+        above :data:`PARETO_K_THRESHOLD` or fewer than :data:`MIN_ESS` effective draws) is
+        valued from short refits of the fit with each of its first ``refit_outcomes`` outcomes
+        added (``"auto"``, status ``"refit"``) or left ``"cannot tell"`` (``"never"``; also a
+        fit without runs, :meth:`ScalingFit.from_params`, or a simulated loss the run tables
+        refuse). A refit (2 chains of 200 draws) takes seconds on a few dozen runs, 10-20 s on
+        the shipped posterior's 328 runs.
     refit_outcomes : int, default 4
-        Simulated outcomes (one refit each) per refitted candidate, at least 2.
+        Outcomes (one refit each) per refitted candidate, at least 2.
     max_refits : int, default 4
-        Refits per call at most (0: none). The failing candidates are refitted whole in the
-        order their unreliable reweighted values rank them, while the refits left suffice;
-        the others stay ``"cannot tell"``.
+        Refits per call at most (0: none): whole candidates, in the order their unreliable
+        reweighted values rank them; the others stay ``"cannot tell"``.
 
     Returns
     -------
@@ -625,20 +630,13 @@ def next_run(
         the outcomes; NaN when no outcome tells the draws apart), ``min_ess`` (smallest
         effective number of reweighted draws), ``share_unreliable`` (share of outcomes with
         ``k >`` :data:`PARETO_K_THRESHOLD` or fewer than :data:`MIN_ESS` effective draws),
-        ``status`` (``"importance sampling"``; ``"refit"`` when the value comes from
-        ``n_refits`` refits because some outcome's weights could not be trusted; ``"cannot
-        tell"`` when they could not and the candidate was not refitted: its value is then
-        unreliable, usually too optimistic), ``n_refits``, ``clear`` (``value > CLEAR_SE *
-        value_se``: the value clears its Monte Carlo error) and ``rank``.
-
-        The ranking: first the rows whose value is clear, by ``value_per_flop`` (then the
-        cheaper run); then the other valued rows, then the ``"cannot tell"`` ones, both by
-        the value per FLOP their error leaves possible, ``(value + CLEAR_SE * value_se) /
-        flops`` (then the cheaper run). A value within its error is not evidence that the run
-        helps, so it does not outrank a clear one however cheap the run; among such runs the
-        one that could help most per FLOP comes first, and runs that changed the decision
-        after no outcome (value and error 0) come last, the cheapest first. ``attrs`` holds the
-        current decision, its expected regret and loss at risk, and the settings.
+        ``status`` (``"importance sampling"``, ``"refit"`` (valued from ``n_refits`` refits) or
+        ``"cannot tell"`` (not refitted; its value is unreliable, usually too optimistic)),
+        ``n_refits``, ``clear`` (``value > CLEAR_SE * value_se``) and ``rank``: the rows whose
+        value is clear first, by ``value_per_flop``; then the other valued rows, then the
+        ``"cannot tell"`` ones, both by ``(value + CLEAR_SE * value_se) / flops``; ties go to
+        the cheaper run. ``attrs`` holds the current decision, its expected regret and loss at
+        risk, and the settings.
 
     Raises
     ------
@@ -646,9 +644,8 @@ def next_run(
         If ``fit`` is not a ScalingFit or ``candidates`` is not a table.
     ValueError
         For a fit of another law, a bad candidate (unknown kind or column, a missing or
-        non-positive input), an unknown ``objective`` or ``refit``, ``n_outcomes`` or
-        ``refit_outcomes`` below 2, a negative ``max_refits``, and the errors of
-        :func:`~bayes_distill.recommend`.
+        non-positive input), a bad ``objective``, ``n_outcomes``, ``refit``,
+        ``refit_outcomes`` or ``max_refits``, and the errors of :func:`recommend`.
 
     Examples
     --------
@@ -666,6 +663,17 @@ def next_run(
     risk = _validate.probability(
         "risk_tolerance", risk_tolerance, "e.g. 0.1 to be 90% sure of the promised loss."
     )
+    refits = _check_valuation(objective, n_outcomes, refit, refit_outcomes, max_refits)
+    approx = _validate.approx(approx)
+    seed = np.random.SeedSequence(_validate.random_seed(random_seed))
+    opts = {"bounds": bounds, "approx": approx, "seed": seed}
+    opts["teacher_tokens_per_param"] = teacher_tokens_per_param
+    decisions = _decisions(fit, C, N_S, scenario, 1.0 - risk, opts)
+    return _rank(fit, frame, decisions, objective, n_outcomes, seed.spawn(1)[0], approx, refits)
+
+
+def _check_valuation(objective, n_outcomes, refit, refit_outcomes, max_refits) -> dict:
+    """The valuation arguments of :func:`next_run`, checked: the refit settings."""
     if objective not in _OBJECTIVES:
         raise ValueError(f"objective={objective!r}; use 'regret' or 'at_risk'.")
     if isinstance(n_outcomes, bool) or not isinstance(n_outcomes, int) or n_outcomes < 2:
@@ -675,23 +683,15 @@ def next_run(
             f"refit={refit!r}; use 'auto' (refit candidates whose reweighted draws cannot be "
             "trusted) or 'never'."
         )
-    refit_outcomes = _validate.integer(
-        "refit_outcomes", refit_outcomes, 2, hint="e.g. refit_outcomes=4."
-    )
-    max_refits = _validate.integer(
-        "max_refits", max_refits, 0, hint="e.g. max_refits=4, or 0 for no refits."
-    )
-    approx = _validate.approx(approx)
-    seed = np.random.SeedSequence(_validate.random_seed(random_seed))
-    opts = {
-        "bounds": bounds,
-        "approx": approx,
-        "seed": seed,
-        "teacher_tokens_per_param": teacher_tokens_per_param,
+    return {
+        "mode": refit,
+        "outcomes": _validate.integer(
+            "refit_outcomes", refit_outcomes, 2, hint="e.g. refit_outcomes=4."
+        ),
+        "max_refits": _validate.integer(
+            "max_refits", max_refits, 0, hint="e.g. max_refits=4, or 0 for no refits."
+        ),
     }
-    decisions = _decisions(fit, C, N_S, scenario, 1.0 - risk, opts)
-    refits = {"mode": refit, "outcomes": refit_outcomes, "max_refits": max_refits}
-    return _rank(fit, frame, decisions, objective, n_outcomes, seed.spawn(1)[0], approx, refits)
 
 
 @dataclass
