@@ -15,8 +15,10 @@ then adds one run per round from a pool of 21 candidate runs, refitting after ea
   its usual order (the smallest budget first; at each budget the supervised runs of four model
   sizes, then the distillation runs of three student sizes from the design's best teacher).
   Each run's tokens make it cost exactly its budget as the study charges it (``run_flops``);
-* ``next_run``: the candidate of the same pool ranked first by ``bd.next_run`` (value of
-  information for the decision per FLOP; ``--objective``, default ``regret``).
+* ``next_run``: the candidate of the same pool ranked first by ``bd.next_run`` with its
+  default settings (value of information for the decision per FLOP, values that clear their
+  Monte Carlo error first; candidates whose reweighted draws fail are refitted, at most four
+  refits per call; ``--objective``, default ``regret``).
 
 After each round the decision is made on the new posterior and its TRUE regret is computed
 under the known law (its true loss minus the best true loss over distillation and supervised
@@ -30,12 +32,13 @@ training at that budget). The summary, over the repetitions, gives:
   median over repetitions, the distribution-free interval of that median and a sign test.
 
 ``--summarise FILE`` prints the summary of an earlier run's output again (e.g. for other
-targets) without refitting. Progress goes to stderr.
+targets) without refitting; given the progress log (stderr) of a run, finished or not, it
+summarises the repetitions both strategies have finished. Progress goes to stderr.
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/next_run_study.py            # full (about 40 min, 2 cores)
-    .venv/bin/python benchmarks/next_run_study.py --quick    # smoke run, well under a minute
+    .venv/bin/python benchmarks/next_run_study.py            # full (hours at load 10, 2 cores)
+    .venv/bin/python benchmarks/next_run_study.py --quick    # smoke run, about a minute
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import re
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -241,7 +245,7 @@ def run_strategy(strategy: str, rep: int, args, best: float, pool0: pd.DataFrame
         )
         print(
             f"  {strategy} rep {rep} round {r}: {pick['name']} regret {loss - best:.4g} "
-            f"({choice}), FLOPs {spent:.3g}",
+            f"({choice}), FLOPs {spent:.3g}" + ("" if status == "-" else f" [{status}]"),
             file=sys.stderr,
             flush=True,
         )
@@ -459,9 +463,38 @@ def summarise(frame: pd.DataFrame, targets: list[str], rounds: int) -> None:
     print(common.table(show))
 
 
+#: A progress line on stderr: ``  next_run rep 3 round 2: dist#12 regret 0.0075 (distil), FLOPs
+#: 1e+19`` (round 0: no run and no FLOPs; a ``[status]`` of next_run's pick may follow).
+PROGRESS = re.compile(
+    r"^\s*(?P<strategy>grid|next_run) rep (?P<rep>\d+) round (?P<round>\d+): "
+    r"(?:(?P<run>\S+) )?regret (?P<regret>\S+) \((?P<decision>\w+)\)"
+    r"(?:, FLOPs (?P<flops>\S+))?"
+)
+
+
+def read_progress(text: str) -> pd.DataFrame:
+    """The rounds of a (possibly unfinished) run's progress log, keeping only the repetitions
+    in which both strategies finished every round of the longest one seen."""
+    rows = [m.groupdict() for m in map(PROGRESS.match, text.splitlines()) if m]
+    frame = pd.DataFrame(rows)
+    frame["run"] = frame["run"].fillna("-")
+    frame["flops"] = frame["flops"].fillna("0")
+    for col in ("rep", "round"):
+        frame[col] = frame[col].astype(int)
+    for col in ("flops", "regret"):
+        frame[col] = frame[col].astype(float)
+    counts = frame.groupby(["rep", "strategy"])["round"].nunique().unstack()
+    complete = counts.index[(counts == frame["round"].max() + 1).all(axis=1)]
+    frame = frame[frame["rep"].isin(complete)]
+    return frame.sort_values(["rep", "strategy", "round"], kind="stable").reset_index(drop=True)
+
+
 def read_rounds(path: str) -> pd.DataFrame:
-    """The round table of an earlier run's output (``--summarise``)."""
+    """The round table of an earlier run's output (``--summarise``), or the rounds of its
+    progress log (stderr) when the run has not written its table (yet)."""
     text = Path(path).read_text()
+    if "## Regret after each round" not in text:
+        return read_progress(text)
     section = text.split("## Regret after each round", 1)[1].split("## Summary", 1)[0]
     lines = [ln for ln in section.splitlines() if ln.startswith("| ")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
@@ -518,7 +551,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--summarise",
         metavar="RESULTS",
-        help="print the summary of an earlier run's output file instead of running",
+        help="print the summary of an earlier run's output file (or of the complete "
+        "repetitions in its progress log, stderr) instead of running",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -576,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         frame = read_rounds(args.summarise)
         print(f"# next_run study: summary of {args.summarise}")
         print(f"command: python {' '.join(argv if argv is not None else sys.argv)}")
+        print(f"repetitions summarised: {[int(r) for r in sorted(frame['rep'].unique())]}")
         print("\n## Summary")
         summarise(frame, args.targets, int(frame["round"].max()))
         return 0

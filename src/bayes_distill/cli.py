@@ -75,13 +75,14 @@ finite (NaN, infinity) are ``null``.
       "decision": "...",                     # the current decision (recommend's, on its grid)
       "expected_regret": ..., "loss_at_risk": ...,
       "n_outcomes": 32, "n_draws": 8000, "pareto_k_threshold": 0.7,
-      "min_ess_threshold": 100,
+      "min_ess_threshold": 100, "clear_se": 2.0, "refit": "auto", "refit_outcomes": 4,
+      "max_refits": 4,
       "rows": [                              # one per candidate run, best first
         {"name": ..., "kind": "supervised", "N": ..., "D": ..., "flops": ...,
          "regret_reduction": ..., "at_risk_reduction": ..., "value": ..., "value_se": ...,
          "value_per_flop": ..., "p_decision_changes": ..., "pareto_k": ...,
          "min_ess": ..., "share_unreliable": ..., "status": "importance sampling",
-         "rank": 1}
+         "n_refits": 0, "clear": true, "rank": 1}
       ],                                     # the columns of bd.next_run
       "fit": {...}                           # as for recommend
     }
@@ -549,7 +550,9 @@ def _add_next_run(sub) -> None:
             "reduce the expected regret (or the loss at risk) of recommend's decision for a "
             "budget and a student, per FLOP the run costs: outcomes simulated from the "
             "posterior predictive, the posterior updated by Pareto-smoothed importance "
-            "reweighting (status 'cannot tell' when its Pareto k exceeds 0.7)."
+            "reweighting, or by short refits where the reweighted draws cannot be trusted "
+            "(status 'refit'; 'cannot tell' beyond --max-refits). Values that clear twice "
+            "their Monte Carlo error rank first."
         ),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -605,7 +608,29 @@ def _add_next_run(sub) -> None:
         type=_non_negative_int,
         default=0,
         metavar="SEED",
-        help="seed of the predictive noise and the simulated outcomes (default 0)",
+        help="seed of the predictive noise, the simulated outcomes and the refits (default 0)",
+    )
+    nr.add_argument(
+        "--refit",
+        choices=("auto", "never"),
+        default="auto",
+        help="refit candidates whose reweighted draws cannot be trusted (auto, the default) "
+        "or leave them 'cannot tell' (never)",
+    )
+    nr.add_argument(
+        "--refit-outcomes",
+        type=_integer,
+        default=4,
+        metavar="M",
+        help="simulated outcomes (one short refit each) per refitted candidate (default 4)",
+    )
+    nr.add_argument(
+        "--max-refits",
+        type=_non_negative_int,
+        default=4,
+        metavar="K",
+        help="refits per call at most (default 4; each takes seconds on a few dozen runs, "
+        "10-20 s on the shipped posterior)",
     )
     _common(nr, default_fit="distillation", schema=NEXT_RUN_SCHEMA, ci_prob=False)
 
@@ -924,6 +949,9 @@ def _cmd_next_run(args: argparse.Namespace) -> int:
         bounds=tuple(args.bounds),
         approx=args.approx,
         random_seed=args.random_seed,
+        refit=args.refit,
+        refit_outcomes=args.refit_outcomes,
+        max_refits=args.max_refits,
     )
     a = frame.attrs
     if args.json:
@@ -937,7 +965,16 @@ def _cmd_next_run(args: argparse.Namespace) -> int:
             **{k: a[k] for k in ("objective", "decision", "expected_regret", "loss_at_risk")},
             **{
                 k: a[k]
-                for k in ("n_outcomes", "n_draws", "pareto_k_threshold", "min_ess_threshold")
+                for k in (
+                    "n_outcomes",
+                    "n_draws",
+                    "pareto_k_threshold",
+                    "min_ess_threshold",
+                    "clear_se",
+                    "refit",
+                    "refit_outcomes",
+                    "max_refits",
+                )
             },
             "rows": _records(frame),
             "fit": _fit_json(fit, args.fit),
@@ -958,19 +995,24 @@ def _cmd_next_run(args: argparse.Namespace) -> int:
     )
     print(
         f"{'rank':>4}  {'run':<52} {'FLOPs':>9} {'d regret':>9} {'d at risk':>9} "
-        f"{'per FLOP':>9} {'k':>5} {'ESS':>6}  status"
+        f"{'per FLOP':>9} {'k':>5} {'ESS':>6} clear  status"
     )
     for _, r in frame.iterrows():
         print(
             f"{r['rank']:>4}  {r['name'][:52]:<52} {r['flops']:>9.3g} "
             f"{r['regret_reduction']:>9.2g} {r['at_risk_reduction']:>9.2g} "
-            f"{r['value_per_flop']:>9.2g} {r['pareto_k']:>5.2f} {r['min_ess']:>6.0f}  {r['status']}"
+            f"{r['value_per_flop']:>9.2g} {r['pareto_k']:>5.2f} {r['min_ess']:>6.0f} "
+            f"{'yes' if r['clear'] else 'no':>5}  {r['status']}"
+            + (f" ({r['n_refits']} refits)" if r["status"] == "refit" else "")
         )
     print(
-        "d regret, d at risk: expected reductions (nats/token) if the run were done; k, ESS: "
-        "largest Pareto k and smallest effective number of draws over the outcomes ('cannot "
-        f"tell' when k > {a['pareto_k_threshold']:g} or ESS < {a['min_ess_threshold']:g} for "
-        "some outcome: the reweighted posterior is unreliable and no refit is made)"
+        "d regret, d at risk: expected reductions (nats/token) if the run were done; clear: "
+        f"the value exceeds {a['clear_se']:g} standard errors (those rows rank first, by value "
+        "per FLOP); k, ESS: largest Pareto k and smallest effective number of reweighted draws "
+        f"over the outcomes (k > {a['pareto_k_threshold']:g} or ESS < "
+        f"{a['min_ess_threshold']:g} for some outcome: the reweighted posterior is unreliable; "
+        "the run is then valued by short refits, status 'refit', or left 'cannot tell' "
+        "beyond --max-refits)"
     )
     return 0
 

@@ -8,9 +8,10 @@ The method (preposterior analysis)
 ----------------------------------
 1. The decisions. For every posterior draw ``s`` and every candidate decision ``k`` the student's
    loss is computed once: the allocations of :func:`recommend`'s coarse grid at the budget it
-   spends, its recommended allocation and eight neighbours of it, and "train the student on
-   data with the whole budget" (the supervised baseline). ``l[s, k]`` is the law's loss (no run
-   noise) and ``y[s, k]`` the predictive loss with the same noise draw per draw as
+   spends, its recommended allocation and its neighbours at 1/3, 1/9 and 1/27 of the grid
+   spacing (so that the decision can follow the small moves one run causes), and "train the
+   student on data with the whole budget" (the supervised baseline). ``l[s, k]`` is the law's
+   loss (no run noise) and ``y[s, k]`` the predictive loss with the same noise draw per draw as
    :func:`recommend` uses (common random numbers). The decision under draw weights ``w``
    minimises the weighted ``1 - risk_tolerance`` quantile of ``y[:, k]`` (with equal weights
    this is :func:`recommend`'s choice, on this discrete set of decisions).
@@ -22,16 +23,28 @@ The method (preposterior analysis)
    ``w_s`` proportional to the likelihood of the outcome under draw ``s``, Pareto-smoothed
    (PSIS, :mod:`arviz_stats`). Each outcome's Pareto ``k`` and effective number of draws say
    whether the weights can be trusted: with ``k`` above 0.7 or fewer than 100 effective draws
-   the reweighted posterior rests on too few draws. No refit is attempted (a NUTS fit per
-   outcome would take minutes); such candidates are marked ``"cannot tell"``.
-4. The value. The decision is recomputed under each outcome's weights. The reduction of the
-   expected regret is ``E_w[l(k0)] - E_w[l(k*)]`` averaged over the outcomes (``k0`` the
-   current decision, ``k*`` the decision after the outcome; the per-draw best decision cancels
-   in expectation), and the reduction of the loss at risk is the current loss at risk minus its
-   average after the outcome.
+   the reweighted posterior rests on too few draws. Such a candidate is valued instead from
+   short refits of the fit with the run added (``refit="auto"``; :mod:`.outcome_refits`): one
+   NUTS fit of a few hundred draws for each of its first ``refit_outcomes`` outcomes, within
+   ``max_refits`` per call. A candidate beyond that cap, or whose fit cannot be refitted, is
+   marked ``"cannot tell"``.
+4. The value. The decision is recomputed under each outcome's weights (or on each refit's
+   draws). The reduction of the expected regret is ``E[l(k0)] - E[l(k*)]`` under the updated
+   posterior, averaged over the outcomes (``k0`` the current decision, ``k*`` the decision
+   after the outcome; the per-draw best decision cancels in expectation), and the reduction of
+   the loss at risk is the current loss at risk minus its average after the outcome.
+5. The ranking. A value counts as clear when it exceeds :data:`CLEAR_SE` times its Monte Carlo
+   standard error. Clear values rank first, by value per FLOP; a value within its error says
+   nothing about whether the run helps, so however cheap that run is it ranks after them, by
+   the value per FLOP its error leaves possible (``(value + CLEAR_SE * value_se) / flops``,
+   which puts runs that changed the decision after no outcome last, the cheapest first); the
+   ``"cannot tell"`` rows come last, ordered the same way.
 
 Expected regret is the regret against the best of the candidate decisions for each draw (a
-discrete set, so it is slightly below :func:`recommend`'s continuous ``regret``).
+discrete set, so it is slightly below :func:`recommend`'s continuous ``regret``). A refit's
+value carries the Monte Carlo error of its short chains as well; its loss at risk is read from
+its own draws, so the reduction of the loss at risk of a refitted run also holds the difference
+between a short refit's and the fit's quantile estimates.
 """
 
 from __future__ import annotations
@@ -47,14 +60,16 @@ import pandas as pd
 from . import allocation as _allocation
 from . import compute as _compute
 from . import model as _model
+from . import outcome_refits as _outcome_refits
 from . import risk as _risk
 from . import validate as _validate
 from ._keywords import check_keywords
+from .data import DataValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import ScalingFit
 
-__all__ = ["MIN_ESS", "PARETO_K_THRESHOLD", "next_run"]
+__all__ = ["CLEAR_SE", "MIN_ESS", "PARETO_K_THRESHOLD", "next_run"]
 
 #: Pareto ``k`` above which importance weights are not trusted (the PSIS rule of thumb for
 #: posteriors of a few thousand draws).
@@ -65,11 +80,22 @@ PARETO_K_THRESHOLD = 0.7
 #: a few draws has light-tailed weights with a small ``k`` but too few draws to decide on.
 MIN_ESS = 100
 
+#: A value counts as clear of its Monte Carlo error when ``value > CLEAR_SE * value_se``
+#: (about a 2.5% one-sided chance for a run of no value to look clear by chance).
+CLEAR_SE = 2.0
+
 #: Gauss-Hermite nodes that integrate a new model size's discrepancy offset out of a
 #: supervised run's likelihood.
 _GAUSS_HERMITE_NODES = 16
 
+#: Steps (fractions of the coarse grid's spacing) of the neighbours of the recommended
+#: allocation among the decisions. An outcome moves the best allocation by a small fraction of
+#: the grid spacing; with neighbours at a third of it only, the decision could not follow and
+#: most runs got a value of exactly zero. Steps down to 1/27 let it follow.
+_NEIGHBOUR_STEPS = (1 / 3, 1 / 9, 1 / 27)
+
 _OBJECTIVES = ("regret", "at_risk")
+_REFIT_MODES = ("auto", "never")
 _COLUMNS = ("name", "kind", "N", "D", "N_S", "D_S", "N_T", "D_T", "L_T")
 
 
@@ -274,23 +300,32 @@ def distillation_loglik(
     return _t_or_normal_logpdf(fit, np.asarray(y, float)[None, :], mu, scale)
 
 
-def _outcome_loglik(fit, row: pd.Series, draws: np.ndarray, rng) -> np.ndarray:
-    """Simulate the run of ``row`` once under each draw of ``draws`` (the posterior predictive)
-    and return the log-likelihood ``(S, M)`` of each outcome under every draw."""
+def _simulate_outcomes(fit, row: pd.Series, draws: np.ndarray, rng) -> dict[str, np.ndarray]:
+    """Simulate the run of ``row`` once under each draw of ``draws`` (the posterior
+    predictive): the run's log loss ``y (M,)``; for a distillation run also the teacher's
+    loss ``L_T (M,)`` and, for a teacher trained for the run, its log loss ``y_T (M,)``."""
     if row["kind"] == "supervised":
-        y = _supervised_simulate(fit, row["N"], row["D"], draws, rng)
-        return supervised_loglik(fit, row["N"], row["D"], y)
-    loglik = 0.0
+        return {"y": _supervised_simulate(fit, row["N"], row["D"], draws, rng)}
+    out = {}
     if np.isfinite(row["L_T"]):
-        L_T = np.full(len(draws), float(row["L_T"]))
+        out["L_T"] = np.full(len(draws), float(row["L_T"]))
     else:  # the teacher is trained first: its loss is an outcome too
-        y_T = _supervised_simulate(fit, row["N_T"], row["D_T"], draws, rng)
-        loglik = supervised_loglik(fit, row["N_T"], row["D_T"], y_T)
-        L_T = np.exp(y_T)
-    mu, scale = _distillation_mean_scale(fit, row["N_S"], row["D_S"], L_T)
+        out["y_T"] = _supervised_simulate(fit, row["N_T"], row["D_T"], draws, rng)
+        out["L_T"] = np.exp(out["y_T"])
+    mu, scale = _distillation_mean_scale(fit, row["N_S"], row["D_S"], out["L_T"])
     m = np.arange(len(draws))
-    y = mu[draws, m] + scale[draws, m] * _unit_noise(fit, rng, len(draws))
-    return loglik + _t_or_normal_logpdf(fit, y[None, :], mu, scale)
+    out["y"] = mu[draws, m] + scale[draws, m] * _unit_noise(fit, rng, len(draws))
+    return out
+
+
+def _outcome_loglik(fit, row: pd.Series, outcomes: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The log-likelihood ``(S, M)`` of simulated outcomes under every draw."""
+    if row["kind"] == "supervised":
+        return supervised_loglik(fit, row["N"], row["D"], outcomes["y"])
+    loglik = 0.0
+    if "y_T" in outcomes:
+        loglik = supervised_loglik(fit, row["N_T"], row["D_T"], outcomes["y_T"])
+    return loglik + distillation_loglik(fit, row["N_S"], row["D_S"], outcomes["L_T"], outcomes["y"])
 
 
 def psis_weights(loglik: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -380,17 +415,80 @@ class _Decisions:
 
 
 def _decision_set(p, x_q: np.ndarray) -> np.ndarray:
-    """The coarse grid of problem ``p``, its optimum ``x_q`` and ``x_q``'s eight (or two)
-    neighbours at a third of the grid spacing: ``(K, d)``."""
+    """The coarse grid of problem ``p``, its optimum ``x_q`` and ``x_q``'s neighbours on a
+    ``3**d`` stencil at each of :data:`_NEIGHBOUR_STEPS` of the grid spacing: ``(K, d)``
+    (repeated points once)."""
     if p.dim == 0:
         return np.zeros((1, 0))
     offsets = np.array(list(np.ndindex(*(3,) * p.dim)), float) - 1.0  # 3**d stencil
-    near = np.clip(x_q + offsets * p.grid_spacing() / 3, p.lo_u, p.hi_u)
-    return np.concatenate([p.coarse_grid(), near])
+    near = [
+        np.clip(x_q + offsets * p.grid_spacing() * step, p.lo_u, p.hi_u)
+        for step in _NEIGHBOUR_STEPS
+    ]
+    points = np.concatenate([p.coarse_grid(), *near])
+    _, first = np.unique(points, axis=0, return_index=True)
+    return points[np.sort(first)]
+
+
+@dataclass
+class _DecisionSet:
+    """The candidate decisions (``cand (K - 1, d)`` of the search problem ``p``, then the
+    supervised baseline of ``D_sup`` tokens), how they are priced and the seeds of their
+    predictive noise: evaluates them under any fit's draws."""
+
+    p: Any
+    cand: np.ndarray
+    D_sup: float
+    scenario: str
+    ratio: tuple[float, float]
+    seeds: tuple[np.random.SeedSequence, np.random.SeedSequence]
+
+    def problem(self, fit: ScalingFit):
+        """The search problem of this budget and student under ``fit``'s draws."""
+        sup, dist, sup_student = _allocation.distillation_law_params(fit)
+        p = self.p
+        return _allocation.build_problem(
+            sup,
+            dist,
+            p.N_S,
+            p.compute,
+            self.scenario,
+            {},
+            p.approx,
+            p.bounds,
+            sup_student,
+            1,
+            self.ratio,
+        )
+
+    def losses(self, fit: ScalingFit, p=None) -> tuple[np.ndarray, np.ndarray]:
+        """The law's loss and the predictive loss ``(S, K)`` of every decision under each of
+        ``fit``'s draws (``p``: the problem under those draws, when it is built already)."""
+        p = self.problem(fit) if p is None else p
+        noise = _allocation.StudentNoise(fit, self.seeds[0])
+        eps_sup = _allocation.supervised_noise(fit, self.seeds[1])
+        ev = p.evaluate(self.cand[None])
+        m, e = ev[0], _risk.noise_at(p, noise, ev)
+        m_sup = _allocation.log_supervised(p.sup, math.log(p.N_S), math.log(self.D_sup))[:, :1]
+        m = np.concatenate([np.broadcast_to(m, (len(eps_sup), m.shape[1])), m_sup], axis=1)
+        e = np.concatenate(
+            [np.broadcast_to(e, (len(eps_sup), self.cand.shape[0])), eps_sup[:, None]], 1
+        )
+        with np.errstate(all="ignore"):
+            return np.exp(m), np.exp(m + e)
+
+    def under(self, fit: ScalingFit, ok_cols: np.ndarray, labels: list[str], q: float):
+        """The decisions of columns ``ok_cols`` under ``fit``'s draws (those with finite
+        losses), as :class:`_Decisions`."""
+        loss, pred = self.losses(fit)
+        loss, pred = loss[:, ok_cols], pred[:, ok_cols]
+        valid = np.all(np.isfinite(loss) & np.isfinite(pred), axis=1)
+        return _Decisions(loss[valid], pred[valid], labels, q, valid)
 
 
 def _decisions(fit, budget: float, N_S: float, scenario: str, q: float, opts: dict) -> tuple:
-    """The decisions, their losses per draw and the current recommendation's search problem."""
+    """The decisions, their losses per draw, and the decision set that evaluates them under
+    other draws (the columns kept and the labels)."""
     b = _allocation.check_bounds(opts["bounds"])
     ratio = _validate.positive_pair(
         opts["teacher_tokens_per_param"],
@@ -407,26 +505,21 @@ def _decisions(fit, budget: float, N_S: float, scenario: str, q: float, opts: di
 
     seed_student, seed_supervised = opts["seed"].spawn(2)
     noise = _allocation.StudentNoise(fit, seed_student)
-    eps_sup = _allocation.supervised_noise(fit, seed_supervised)
     spend = _risk.BudgetCeiling(build, noise, q, scenario, [budget])
     p, searched = spend.best(budget)
-    cand = _decision_set(p, searched.x)
-    ev = p.evaluate(cand[None])
-    m, e = ev[0], _risk.noise_at(p, noise, ev)
     D_sup = float(_compute.supervised_tokens(budget, N_S, approx=approx))
-    m_sup = _allocation.log_supervised(p.sup, math.log(N_S), math.log(D_sup))[:, :1]
-    m = np.concatenate([np.broadcast_to(m, (len(eps_sup), m.shape[1])), m_sup], axis=1)
-    e = np.concatenate([np.broadcast_to(e, (len(eps_sup), cand.shape[0])), eps_sup[:, None]], 1)
-    with np.errstate(all="ignore"):
-        loss, pred = np.exp(m), np.exp(m + e)
+    space = _DecisionSet(
+        p, _decision_set(p, searched.x), D_sup, scenario, ratio, (seed_student, seed_supervised)
+    )
+    loss, pred = space.losses(fit, p)
     ok_cols = np.mean(np.isfinite(loss), axis=0) >= 0.99
     ok_cols[-1] = True
     loss, pred = loss[:, ok_cols], pred[:, ok_cols]
     valid = np.all(np.isfinite(loss) & np.isfinite(pred), axis=1)
-    labels = [_label(p, x) for x in cand[ok_cols[:-1]]] + [
+    labels = [_label(p, x) for x in space.cand[ok_cols[:-1]]] + [
         f"supervised: D={D_sup:.3g} tokens (whole budget)"
     ]
-    return _Decisions(loss[valid], pred[valid], labels, q, valid), p
+    return _Decisions(loss[valid], pred[valid], labels, q, valid), (space, ok_cols)
 
 
 def _label(p, x: np.ndarray) -> str:
@@ -471,6 +564,9 @@ def next_run(
     approx: Literal["paper", "2N"] = "paper",
     random_seed: int | None = 0,
     teacher_tokens_per_param: tuple[float, float] = _allocation.TEACHER_TOKENS_PER_PARAM,
+    refit: Literal["auto", "never"] = "auto",
+    refit_outcomes: int = 4,
+    max_refits: int = 4,
 ) -> pd.DataFrame:
     """Rank candidate training runs by the value of their information for a decision, per FLOP.
 
@@ -478,9 +574,9 @@ def next_run(
     student of ``student_params`` parameters in ``scenario`` (distil, with which teacher and how
     many tokens, or train it on data), minimising the ``1 - risk_tolerance`` quantile of the
     predictive student loss. For each candidate run, outcomes are simulated from the posterior
-    predictive, the posterior is updated by Pareto-smoothed importance reweighting of its
-    draws, the decision is made again, and the expected improvement is reported (see the module
-    docstring for the method).
+    predictive, the posterior is updated by Pareto-smoothed importance reweighting of its draws
+    (or by short refits where those cannot be trusted), the decision is made again, and the
+    expected improvement is reported (the method and the ranking: the module docstring).
 
     Parameters
     ----------
@@ -499,20 +595,29 @@ def next_run(
         The student's non-embedding parameters ``N_S`` in the decision.
     scenario : str, default "teacher_pretraining"
         What the budget pays for, as in :func:`~bayes_distill.recommend`.
-    risk_tolerance : float, default 0.1
-        As in :func:`~bayes_distill.recommend`: the decision minimises the ``1 -
-        risk_tolerance`` quantile of the predictive loss.
+    risk_tolerance, bounds, approx, teacher_tokens_per_param
+        As in :func:`~bayes_distill.recommend`.
     objective : {"regret", "at_risk"}, default "regret"
         What ``value`` measures and the ranking uses: the expected reduction of the decision's
         expected regret (nats/token), or of its loss at risk.
     n_outcomes : int, default 32
-        Simulated outcomes per candidate (the Monte Carlo error of ``value`` is reported as
-        ``value_se``).
-    bounds, approx, teacher_tokens_per_param
-        As in :func:`~bayes_distill.recommend`.
+        Simulated outcomes per candidate (``value_se``: the Monte Carlo error of ``value``).
     random_seed : int or None, default 0
-        Seed of the predictive noise and of the simulated outcomes (the same outcomes' random
-        numbers serve every candidate); None draws fresh ones.
+        Seed of the predictive noise, of the simulated outcomes and of the refits (the same
+        random numbers serve every candidate); None draws fresh ones.
+    refit : {"auto", "never"}, default "auto"
+        A candidate whose reweighted draws cannot be trusted for some outcome (Pareto ``k``
+        above :data:`PARETO_K_THRESHOLD` or fewer than :data:`MIN_ESS` effective draws) is
+        valued from short refits of the fit with each of its first ``refit_outcomes`` outcomes
+        added (``"auto"``, status ``"refit"``) or left ``"cannot tell"`` (``"never"``; also a
+        fit without runs, :meth:`ScalingFit.from_params`, or a simulated loss the run tables
+        refuse). A refit (2 chains of 200 draws) takes seconds on a few dozen runs, 10-20 s on
+        the shipped posterior's 328 runs.
+    refit_outcomes : int, default 4
+        Outcomes (one refit each) per refitted candidate, at least 2.
+    max_refits : int, default 4
+        Refits per call at most (0: none): whole candidates, in the order their unreliable
+        reweighted values rank them; the others stay ``"cannot tell"``.
 
     Returns
     -------
@@ -520,16 +625,18 @@ def next_run(
         One row per candidate, best first: the candidate's columns, ``flops``,
         ``regret_reduction`` and ``at_risk_reduction`` (expected over the outcomes; nats/token),
         ``value`` (the one of ``objective``), ``value_se`` (its Monte Carlo standard error),
-        ``value_per_flop``, ``p_decision_changes`` (share of outcomes after which the decision
-        changes), ``pareto_k`` (largest Pareto ``k`` over the outcomes; NaN when no outcome
-        tells the draws apart), ``min_ess`` (smallest effective number of reweighted draws),
-        ``share_unreliable`` (share of outcomes with ``k >`` :data:`PARETO_K_THRESHOLD` or an
-        effective number of draws below :data:`MIN_ESS`), ``status`` (``"importance
-        sampling"``, or ``"cannot tell"`` when some outcome's weights cannot be trusted: the
-        value is then unreliable and no refit is attempted) and ``rank`` (by
-        ``value_per_flop``, the reliable rows first, then the cheaper run). ``attrs`` holds the
-        current
-        decision, its expected regret and loss at risk, and the settings.
+        ``p_decision_changes`` (share of outcomes after which the decision changes),
+        ``value_per_flop``, ``pareto_k`` (largest Pareto ``k`` of the reweighted draws over
+        the outcomes; NaN when no outcome tells the draws apart), ``min_ess`` (smallest
+        effective number of reweighted draws), ``share_unreliable`` (share of outcomes with
+        ``k >`` :data:`PARETO_K_THRESHOLD` or fewer than :data:`MIN_ESS` effective draws),
+        ``status`` (``"importance sampling"``, ``"refit"`` (valued from ``n_refits`` refits) or
+        ``"cannot tell"`` (not refitted; its value is unreliable, usually too optimistic)),
+        ``n_refits``, ``clear`` (``value > CLEAR_SE * value_se``) and ``rank``: the rows whose
+        value is clear first, by ``value_per_flop``; then the other valued rows, then the
+        ``"cannot tell"`` ones, both by ``(value + CLEAR_SE * value_se) / flops``; ties go to
+        the cheaper run. ``attrs`` holds the current decision, its expected regret and loss at
+        risk, and the settings.
 
     Raises
     ------
@@ -537,8 +644,8 @@ def next_run(
         If ``fit`` is not a ScalingFit or ``candidates`` is not a table.
     ValueError
         For a fit of another law, a bad candidate (unknown kind or column, a missing or
-        non-positive input), an unknown ``objective``, ``n_outcomes`` below 2, and the
-        errors of :func:`~bayes_distill.recommend`.
+        non-positive input), a bad ``objective``, ``n_outcomes``, ``refit``,
+        ``refit_outcomes`` or ``max_refits``, and the errors of :func:`recommend`.
 
     Examples
     --------
@@ -556,68 +663,154 @@ def next_run(
     risk = _validate.probability(
         "risk_tolerance", risk_tolerance, "e.g. 0.1 to be 90% sure of the promised loss."
     )
+    refits = _check_valuation(objective, n_outcomes, refit, refit_outcomes, max_refits)
+    approx = _validate.approx(approx)
+    seed = np.random.SeedSequence(_validate.random_seed(random_seed))
+    opts = {"bounds": bounds, "approx": approx, "seed": seed}
+    opts["teacher_tokens_per_param"] = teacher_tokens_per_param
+    decisions = _decisions(fit, C, N_S, scenario, 1.0 - risk, opts)
+    return _rank(fit, frame, decisions, objective, n_outcomes, seed.spawn(1)[0], approx, refits)
+
+
+def _check_valuation(objective, n_outcomes, refit, refit_outcomes, max_refits) -> dict:
+    """The valuation arguments of :func:`next_run`, checked: the refit settings."""
     if objective not in _OBJECTIVES:
         raise ValueError(f"objective={objective!r}; use 'regret' or 'at_risk'.")
     if isinstance(n_outcomes, bool) or not isinstance(n_outcomes, int) or n_outcomes < 2:
         raise ValueError(f"n_outcomes must be an integer of at least 2, got {n_outcomes!r}.")
-    approx = _validate.approx(approx)
-    seed = np.random.SeedSequence(_validate.random_seed(random_seed))
-    opts = {
-        "bounds": bounds,
-        "approx": approx,
-        "seed": seed,
-        "teacher_tokens_per_param": teacher_tokens_per_param,
+    if refit not in _REFIT_MODES:
+        raise ValueError(
+            f"refit={refit!r}; use 'auto' (refit candidates whose reweighted draws cannot be "
+            "trusted) or 'never'."
+        )
+    return {
+        "mode": refit,
+        "outcomes": _validate.integer(
+            "refit_outcomes", refit_outcomes, 2, hint="e.g. refit_outcomes=4."
+        ),
+        "max_refits": _validate.integer(
+            "max_refits", max_refits, 0, hint="e.g. max_refits=4, or 0 for no refits."
+        ),
     }
-    dec, _ = _decisions(fit, C, N_S, scenario, 1.0 - risk, opts)
-    return _rank(fit, frame, dec, objective, n_outcomes, seed.spawn(1)[0], approx)
 
 
-def _rank(fit, frame, dec: _Decisions, objective, n_outcomes, outcome_seed, approx):
-    """The table of :func:`next_run` (the decisions made, the candidates valued)."""
-    S = int(dec.valid.sum())
-    uniform = np.full(S, 1.0 / S)
-    k0, at_risk_now = dec.choose(uniform)
-    regret_now = float(np.mean(dec.loss[:, k0] - dec.loss.min(axis=1)))
-    M = min(n_outcomes, S)
-    rows = []
-    for _, row in frame.iterrows():
-        rng = np.random.default_rng(outcome_seed)
-        draws = np.flatnonzero(dec.valid)[rng.choice(S, size=M, replace=False)]
-        loglik = _outcome_loglik(fit, row, draws, rng)[dec.valid]
-        w, khat = psis_weights(loglik)
-        regret_cut, at_risk, chosen = _value(dec, w, k0)
-        at_risk_cut = at_risk_now - at_risk
-        per_outcome = regret_cut if objective == "regret" else at_risk_cut
-        ess = 1.0 / np.sum(w * w, axis=1)
-        high = (khat > PARETO_K_THRESHOLD) | (ess < MIN_ESS)
-        flops = run_flops(row, approx)
-        value = float(np.mean(per_outcome))
-        rows.append(
-            {
-                **row.to_dict(),
-                "flops": flops,
-                "regret_reduction": float(np.mean(regret_cut)),
-                "at_risk_reduction": float(np.mean(at_risk_cut)),
-                "value": value,
-                "value_se": float(np.std(per_outcome, ddof=1) / math.sqrt(M)),
-                "value_per_flop": value / flops,
-                "p_decision_changes": float(np.mean(chosen != k0)),
-                "pareto_k": float(np.nanmax(khat)) if np.any(np.isfinite(khat)) else np.nan,
-                "min_ess": float(np.min(ess)),
-                "share_unreliable": float(np.mean(high)),
-                "status": "cannot tell" if high.any() else "importance sampling",
-            }
-        )
-    out = pd.DataFrame(rows)
-    reliable = out["status"] == "importance sampling"
-    out = (
-        out.assign(_reliable=reliable)
-        .sort_values(
-            ["_reliable", "value_per_flop", "flops"], ascending=[False, False, True], kind="stable"
-        )
-        .drop(columns="_reliable")
+@dataclass
+class _Valuation:
+    """What every candidate is valued against: the decisions, the current decision ``k0``
+    with its loss at risk, the objective and the simulated outcomes per candidate ``M``."""
+
+    dec: _Decisions
+    k0: int
+    at_risk_now: float
+    objective: str
+    M: int
+
+    def summary(self, regret_cut: np.ndarray, at_risk: np.ndarray, chosen: np.ndarray) -> dict:
+        """The value columns from the per-outcome reductions and decisions."""
+        at_risk_cut = self.at_risk_now - at_risk
+        per_outcome = regret_cut if self.objective == "regret" else at_risk_cut
+        return {
+            "regret_reduction": float(np.mean(regret_cut)),
+            "at_risk_reduction": float(np.mean(at_risk_cut)),
+            "value": float(np.mean(per_outcome)),
+            "value_se": float(np.std(per_outcome, ddof=1) / math.sqrt(len(per_outcome))),
+            "p_decision_changes": float(np.mean(chosen != self.k0)),
+        }
+
+
+def _importance_row(fit, row: pd.Series, val: _Valuation, outcomes, approx: str) -> dict:
+    """A candidate valued by reweighting the draws after each simulated outcome."""
+    dec = val.dec
+    loglik = _outcome_loglik(fit, row, outcomes)[dec.valid]
+    w, khat = psis_weights(loglik)
+    ess = 1.0 / np.sum(w * w, axis=1)
+    high = (khat > PARETO_K_THRESHOLD) | (ess < MIN_ESS)
+    flops = run_flops(row, approx)
+    values = val.summary(*_value(dec, w, val.k0))
+    return {
+        **row.to_dict(),
+        "flops": flops,
+        **values,
+        "value_per_flop": values["value"] / flops,
+        "pareto_k": float(np.nanmax(khat)) if np.any(np.isfinite(khat)) else np.nan,
+        "min_ess": float(np.min(ess)),
+        "share_unreliable": float(np.mean(high)),
+        "status": "cannot tell" if high.any() else "importance sampling",
+        "n_refits": 0,
+    }
+
+
+def _refit_values(fit, row: pd.Series, val: _Valuation, outcomes, refits: dict) -> dict:
+    """The value columns of a candidate from short refits with its first simulated outcomes
+    added, one refit per seed of ``refits["seeds"]`` (the same seeds for every candidate);
+    see :mod:`.outcome_refits`."""
+    space, ok_cols = refits["space"]
+    n = len(refits["seeds"])
+    regret_cut, at_risk, chosen = np.empty(n), np.empty(n), np.empty(n, int)
+    for i in range(n):
+        outcome = {k: float(v[i]) for k, v in outcomes.items()}
+        new = _outcome_refits.refit_with_run(fit, row, outcome, int(refits["seeds"][i]))
+        dec = space.under(new, ok_cols, val.dec.labels, val.dec.q)
+        uniform = np.full(len(dec.loss), 1.0 / len(dec.loss))
+        chosen[i], at_risk[i] = dec.choose(uniform)
+        regret_cut[i] = float(np.mean(dec.loss[:, val.k0] - dec.loss[:, chosen[i]]))
+    values = val.summary(regret_cut, at_risk, chosen)
+    return {**values, "status": "refit", "n_refits": n}
+
+
+def _order(out: pd.DataFrame) -> pd.DataFrame:
+    """The ranking: rows whose value clears its error first (by value per FLOP, then the
+    cheaper run), then the rows whose value does not, then those that cannot tell (both by
+    ``(value + CLEAR_SE * value_se) / flops``, then the cheaper run)."""
+    group = np.where(out["status"] == "cannot tell", 2, np.where(out["clear"], 0, 1))
+    upper = (out["value"] + CLEAR_SE * out["value_se"]) / out["flops"]
+    key = np.where(group == 0, out["value_per_flop"], upper)
+    return (
+        out.assign(_group=group, _key=key)
+        .sort_values(["_group", "_key", "flops"], ascending=[True, False, True], kind="stable")
+        .drop(columns=["_group", "_key"])
         .reset_index(drop=True)
     )
+
+
+def _rank(fit, frame, decisions, objective, n_outcomes, outcome_seed, approx, refit):
+    """The table of :func:`next_run` (the decisions made, the candidates valued)."""
+    dec, space = decisions
+    S = int(dec.valid.sum())
+    k0, at_risk_now = dec.choose(np.full(S, 1.0 / S))
+    regret_now = float(np.mean(dec.loss[:, k0] - dec.loss.min(axis=1)))
+    val = _Valuation(dec, k0, at_risk_now, objective, min(n_outcomes, S))
+    rows, sims = [], []
+    for _, row in frame.iterrows():
+        rng = np.random.default_rng(outcome_seed)
+        draws = np.flatnonzero(dec.valid)[rng.choice(S, size=val.M, replace=False)]
+        sims.append(_simulate_outcomes(fit, row, draws, rng))
+        rows.append(_importance_row(fit, row, val, sims[-1], approx))
+    out = pd.DataFrame(rows)
+    n_refit = min(refit["outcomes"], val.M)
+    refit_seeds = outcome_seed.spawn(1)[0].generate_state(n_refit) % 2**31
+    if refit["mode"] == "auto":
+        # the failing candidates in the order their (unreliable) values would rank them
+        failing = out[out["status"] == "cannot tell"]
+        failing = failing.assign(
+            _key=(failing["value"] + CLEAR_SE * failing["value_se"]) / failing["flops"]
+        ).sort_values(["_key", "flops"], ascending=[False, True], kind="stable")
+        budget = refit["max_refits"]
+        for i in failing.index:
+            if n_refit > budget or _outcome_refits.can_refit(fit, out.loc[i]) is not None:
+                continue
+            budget -= n_refit
+            settings = {"space": space, "seeds": refit_seeds}
+            try:
+                values = _refit_values(fit, frame.loc[i], val, sims[i], settings)
+            except DataValidationError:
+                continue  # a simulated loss the run tables refuse: it stays "cannot tell"
+            for col, v in values.items():
+                out.at[i, col] = v
+            out.at[i, "value_per_flop"] = out.at[i, "value"] / out.at[i, "flops"]
+    out["n_refits"] = out["n_refits"].astype(int)
+    out["clear"] = out["value"] > CLEAR_SE * out["value_se"]
+    out = _order(out)
     out["rank"] = np.arange(1, len(out) + 1)
     out.attrs.update(
         {
@@ -625,11 +818,15 @@ def _rank(fit, frame, dec: _Decisions, objective, n_outcomes, outcome_seed, appr
             "expected_regret": regret_now,
             "loss_at_risk": at_risk_now,
             "objective": objective,
-            "n_outcomes": M,
+            "n_outcomes": val.M,
             "n_decisions": len(dec.labels),
             "n_draws": S,
             "pareto_k_threshold": PARETO_K_THRESHOLD,
             "min_ess_threshold": MIN_ESS,
+            "clear_se": CLEAR_SE,
+            "refit": refit["mode"],
+            "refit_outcomes": n_refit,
+            "max_refits": refit["max_refits"],
             "approx": approx,
         }
     )
