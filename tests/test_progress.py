@@ -25,6 +25,8 @@ class _Stop(Exception):
 
 
 class _FakeCompiled:
+    shared_var_keys: dict = {}  # the data nodes of the compiled graph (none here)
+
     def with_data(self, **data):
         return self
 
