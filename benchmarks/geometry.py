@@ -41,9 +41,9 @@ def compiled_model(law: str):
     from bayes_distill import _nutpie, model, priors
 
     inputs = model.prepare_inputs(law, bd.datasets.load(law))
-    return _nutpie.compile_model(
-        model.ScalingModel(law, inputs=inputs).pymc(priors.resolve_priors(law))
-    )
+    # in the law's own coordinates: the shipped posteriors' draws are recorded in them
+    scaling_model = model.ScalingModel(law, inputs=inputs, level_shares=False)
+    return _nutpie.compile_model(scaling_model.pymc(priors.resolve_priors(law)))
 
 
 def unconstrained_draws(compiled, posterior, thin: int) -> tuple[list[str], np.ndarray]:

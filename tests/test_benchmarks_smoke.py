@@ -131,6 +131,7 @@ QUICK_SCRIPTS = (
     "distill_map_speed.py",
     "groups_study.py",
     "groups_distill_study.py",
+    "convergence_suite.py",
 )
 
 

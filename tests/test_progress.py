@@ -25,7 +25,7 @@ class _Stop(Exception):
 
 
 class _FakeCompiled:
-    shared_var_keys: dict = {}  # the data nodes of the compiled graph (none here)
+    shared_var_keys = ()  # the data nodes of the compiled graph (none here)
 
     def with_data(self, **data):
         return self
