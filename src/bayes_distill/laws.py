@@ -53,6 +53,7 @@ __all__ = [
     "NUMPY",
     "PAPER",
     "PARAM_NAMES",
+    "POSITIVE_NAMES",
     "SAMPLED_NAMES",
     "distillation_loss",
     "log_distillation",
@@ -112,6 +113,20 @@ SAMPLED_NAMES: dict[str, tuple[str, ...]] = {
         "log_d1",
     ),
 }
+
+#: Sampled parameters that are positive (exponents, ``kappa``, ``1 / f1``): their priors are on
+#: the positive numbers, a two-stage fit's normal approximation and a grouped fit's pooling take
+#: them on the log scale.
+POSITIVE_NAMES = (
+    "alpha",
+    "beta",
+    "gamma",
+    "alpha_prime_eff",
+    "beta_prime_eff",
+    "gamma_prime",
+    "kappa",
+    "inv_f1",
+)
 
 #: The sampled parameters of the distillation law's student term (:func:`log_student_term`).
 STUDENT_TERM_NAMES = ("n_prime", "d_prime", "alpha_prime_eff", "beta_prime_eff", "gamma_prime")

@@ -208,16 +208,7 @@ def _cut_supervised_by_group(pm, mean, chol) -> dict:
 
 #: Positive parameters: the two-stage fit's normal approximation takes the supervised ones on
 #: the log scale, and a grouped fit pools every one of them on the log scale.
-_LOG_SCALE = (
-    "alpha",
-    "beta",
-    "gamma",
-    "alpha_prime_eff",
-    "beta_prime_eff",
-    "gamma_prime",
-    "kappa",
-    "inv_f1",
-)
+_LOG_SCALE = laws.POSITIVE_NAMES
 
 
 #: Sample the supervised laws in the coordinates of :func:`_pymc_level_shares`.

@@ -285,10 +285,7 @@ _DISTILLATION_DEFAULT = {
 }
 
 
-_POSITIVE = frozenset(
-    {"alpha", "beta", "gamma", "alpha_prime_eff", "beta_prime_eff", "gamma_prime"}
-    | {"kappa", "inv_f1"}
-)
+_POSITIVE = frozenset(laws.POSITIVE_NAMES)
 
 
 def _centred(law: str, values: Mapping[str, float], widths: Mapping[str, float]) -> dict:
@@ -298,16 +295,7 @@ def _centred(law: str, values: Mapping[str, float], widths: Mapping[str, float])
     for name in laws.SAMPLED_NAMES[law]:
         centre = float(s[name])
         width = widths[name]
-        if name in {
-            "alpha",
-            "beta",
-            "gamma",
-            "alpha_prime_eff",
-            "beta_prime_eff",
-            "gamma_prime",
-            "kappa",
-            "inv_f1",
-        }:
+        if name in _POSITIVE:
             out[name] = Prior("LogNormal", mu=_ln(centre), sigma=width)
         else:
             out[name] = Prior("Normal", mu=centre, sigma=width)

@@ -83,13 +83,10 @@ def fit(
         the spread between groups of each parameter, e.g. ``{"alpha_sd": ("LogNormal",
         {"mu": -2.3, "sigma": 0.5})}`` when its families' exponents may differ by ~10%.
     draws, tune : int or None
-        Posterior draws and tuning steps per chain. None takes :data:`DEFAULT_DRAWS` and
-        :data:`DEFAULT_TUNE`: 500 tuning steps, then 1000 draws (supervised laws) or 2000 (the
-        distillation law's curved posterior mixes slowly; ``benchmarks/README.md``), and
-        :data:`GROUPED_DRAWS` (3000) for a grouped fit: a family with runs at one budget
-        leaves its floor on a ridge that mixes slowly (bulk ESS 180-450 in 4000 draws, at
-        ~15 leapfrog steps per draw; ``benchmarks/README.md``). When R-hat is just above 1.01, more
-        draws are the first thing to try.
+        Posterior draws and tuning steps per chain. None: 500 tuning steps, then 1000 draws
+        (supervised laws), 2000 (the distillation law's curved posterior mixes slowly) or 3000
+        (grouped fits, whose one-budget families mix slowly); see :data:`DEFAULT_DRAWS`,
+        :data:`DEFAULT_TUNE`, :data:`GROUPED_DRAWS` and ``benchmarks/README.md``.
     chains : int
         Number of chains.
     random_seed : int, optional
@@ -124,12 +121,9 @@ def fit(
         The column of ``runs`` naming each run's group (data, architecture, ...): one law per
         group, partially pooled (``docs/groups.md``); at least two groups of
         :data:`~bayes_distill.data.MIN_GROUP_RUNS` runs. Parameters get a ``law_group``
-        dimension; :meth:`ScalingFit.predict` reads the column,
-        :func:`~bayes_distill.compute_optimal`, :func:`~bayes_distill.recommend` and
-        :func:`~bayes_distill.recommend_sweep` take ``group=``, :meth:`ScalingFit.for_group`.
-        The distillation law needs ``supervised_runs`` with the same column and the same
-        groups, and ``supervised="cut"``: each group's supervised law is a grouped fit of the
-        supervised runs, then the distillation law's own parameters are pooled across groups.
+        dimension; ``predict`` reads the column, ``compute_optimal``, ``recommend`` and
+        ``recommend_sweep`` take ``group=``. The distillation law needs ``supervised_runs``
+        with the same column and groups, and ``supervised="cut"``.
     retries : int, default 2
         How many times a fit that misses its diagnostics is sampled again, with twice the
         tuning, a seed derived from ``random_seed`` and, after divergences, a target acceptance
