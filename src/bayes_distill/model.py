@@ -301,11 +301,11 @@ def _group_shifts(pt, d, n_groups: int) -> dict:
     return out
 
 
-def _pymc_pooled(pm, priors, names, index, shifts: Mapping) -> dict:
+def _pymc_pooled(pm, priors, names, shifts: Mapping) -> dict:
     """A grouped fit's law parameters: per law group, around a population value
     (``{name}_mu``, with the law's prior) with a learned spread (``{name}_sd``, prior
-    ``priors["{name}_sd"]``, by default :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); each
-    run's group's value, by name.
+    ``priors["{name}_sd"]``, by default :data:`~bayes_distill.priors.GROUP_SD_PRIORS`); by
+    name, one value per group (``law_group`` dimension).
 
     ``log_E_g ~ Normal(log_E_mu, log_E_sd)`` (and ``a``, ``b``) and ``log alpha_g ~
     Normal(log alpha_mu, alpha_sd)`` (the exponents on the log scale), every group centred
@@ -343,7 +343,7 @@ def _pymc_pooled(pm, priors, names, index, shifts: Mapping) -> dict:
             values[name] = pm.Normal(f"{name}_c", mu - slope, sd, dims="law_group") + slope
         else:
             values[name] = pm.Normal(f"{name}_c", mu, sd, dims="law_group")
-    return {name: pm.Deterministic(name, values[name], dims="law_group")[index] for name in names}
+    return {name: pm.Deterministic(name, values[name], dims="law_group") for name in names}
 
 
 def supervised_normal_approximation(draws: Mapping[str, np.ndarray]):
@@ -983,13 +983,9 @@ class ScalingModel:
             import pytensor.tensor as pt
 
             n_groups = len(self.inputs.law_groups.names)
-            theta = _pymc_pooled(
-                pm,
-                priors,
-                laws.SAMPLED_NAMES[self.law],
-                d["law_group_index"],
-                _group_shifts(pt, d, n_groups),
-            )
+            shifts = _group_shifts(pt, d, n_groups)
+            pooled = _pymc_pooled(pm, priors, laws.SAMPLED_NAMES[self.law], shifts)
+            theta = {k: v[d["law_group_index"]] for k, v in pooled.items()}
             return laws.log_supervised(xp, d["log_N"], d["log_D"], **theta), theta
         if self._level_shares(priors):
             gamma = priors["gamma"].to_pymc("gamma") if self.law == "supervised" else None
@@ -1036,7 +1032,7 @@ class ScalingModel:
         xp = laws.pytensor_namespace()
         index = d["law_group_index"]
         names = laws.DISTILLATION_ONLY_SAMPLED
-        theta = _pymc_pooled(pm, priors, names, index, {})  # every group centred
+        pooled = _pymc_pooled(pm, priors, names, {})  # every group centred
         sup = _cut_supervised_by_group(pm, d["supervised_mean"], d["supervised_chol"])
         fixed = self.supervised_names
         student_by_group = {k: d[f"fixed_{k}"] for k in fixed}
@@ -1046,15 +1042,13 @@ class ScalingModel:
             d["log_DS"],
             d["log_LT"],
             supervised={k: v[index] for k, v in student_by_group.items()},
-            distillation=theta,
+            distillation={k: v[index] for k, v in pooled.items()},
         )
-        model = pm.modelcontext(None)
 
         def per_group(values):  # (G,) -> (G, 1, 1), broadcast over the limit's grid
             return {k: v[:, None, None] for k, v in values.items()}
 
-        dist_by_group = per_group({k: model[k] for k in names})
-        gap = infinite_data_gap(xp, per_group(sup), dist_by_group, per_group(student_by_group))
+        gap = infinite_data_gap(xp, per_group(sup), per_group(pooled), per_group(student_by_group))
         pm.Deterministic("infinite_data_gap", gap, dims=("law_group", "limit_student"))
         pm.Potential("infinite_data_limit", -0.5 * ((gap / INFINITE_DATA_TOL) ** 2).sum())
         return mu, sup

@@ -31,10 +31,9 @@ SAMPLERS = ("nutpie", "numpyro", "pymc")
 
 #: Tuning steps per chain when ``fit(..., tune=None)``, by law (see :func:`fit`).
 DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
-#: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
 #: Default number of further attempts of a fit that misses its diagnostics.
 RETRIES = 2
-
+#: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
 DEFAULT_DRAWS = {"chinchilla": 1000, "supervised": 1000, "distillation": 2000}
 #: Posterior draws per chain of a grouped fit when ``fit(..., draws=None)`` (see :func:`fit`).
 GROUPED_DRAWS = 3000
@@ -569,9 +568,7 @@ def _fit_supervised_stage(sup_table: pd.DataFrame, resolved: Mapping, **kwargs) 
     plan = _Plan(
         law="supervised",
         noise="constant",
-        discrepancy=kwargs.pop("discrepancy"),
         supervised="cut",
-        groups=kwargs.pop("groups", None),
         retries=RETRIES,
         strict=False,
         longer_chains=False,

@@ -758,13 +758,18 @@ def _refit_values(fit, row: pd.Series, val: _Valuation, outcomes, refits: dict) 
     return {**values, "status": "refit", "n_refits": n}
 
 
+def _possible_per_flop(rows: pd.DataFrame) -> pd.Series:
+    """The value per FLOP that a value's Monte Carlo error leaves possible:
+    ``(value + CLEAR_SE * value_se) / flops``."""
+    return (rows["value"] + CLEAR_SE * rows["value_se"]) / rows["flops"]
+
+
 def _order(out: pd.DataFrame) -> pd.DataFrame:
     """The ranking: rows whose value clears its error first (by value per FLOP, then the
     cheaper run), then the rows whose value does not, then those that cannot tell (both by
     ``(value + CLEAR_SE * value_se) / flops``, then the cheaper run)."""
     group = np.where(out["status"] == "cannot tell", 2, np.where(out["clear"], 0, 1))
-    upper = (out["value"] + CLEAR_SE * out["value_se"]) / out["flops"]
-    key = np.where(group == 0, out["value_per_flop"], upper)
+    key = np.where(group == 0, out["value_per_flop"], _possible_per_flop(out))
     return (
         out.assign(_group=group, _key=key)
         .sort_values(["_group", "_key", "flops"], ascending=[True, False, True], kind="stable")
@@ -792,15 +797,15 @@ def _rank(fit, frame, decisions, objective, n_outcomes, outcome_seed, approx, re
     if refit["mode"] == "auto":
         # the failing candidates in the order their (unreliable) values would rank them
         failing = out[out["status"] == "cannot tell"]
-        failing = failing.assign(
-            _key=(failing["value"] + CLEAR_SE * failing["value_se"]) / failing["flops"]
-        ).sort_values(["_key", "flops"], ascending=[False, True], kind="stable")
+        failing = failing.assign(_key=_possible_per_flop(failing)).sort_values(
+            ["_key", "flops"], ascending=[False, True], kind="stable"
+        )
         budget = refit["max_refits"]
+        settings = {"space": space, "seeds": refit_seeds}
         for i in failing.index:
             if n_refit > budget or _outcome_refits.can_refit(fit, out.loc[i]) is not None:
                 continue
             budget -= n_refit
-            settings = {"space": space, "seeds": refit_seeds}
             try:
                 values = _refit_values(fit, frame.loc[i], val, sims[i], settings)
             except DataValidationError:
