@@ -33,7 +33,7 @@ TRUTH = {
     "math": {**laws.PAPER, "E": 1.35, "B": 20000.0, "c0": 2.8},
 }
 SMALL = "math"
-TINY = {"draws": 200, "tune": 300, "chains": 2, "retries": 0}
+TINY = {"draws": 200, "tune": 600, "chains": 2, "retries": 0}
 
 
 def simulated_groups(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
