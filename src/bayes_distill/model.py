@@ -16,7 +16,8 @@ above answers one of them:
 * Runs of one model size share a systematic deviation from the law. Treated as independent,
   240 runs look like 240 independent pieces of evidence and the exponents come out too
   certain. ``delta`` gives every model size a shared offset (``discrepancy="groups"``,
-  non-centred: ``delta = tau z``); a new model size draws a new offset from ``N(0, tau)``.
+  ``delta = tau z``, sampled partially centred by how much each size's runs say about its
+  offset, :mod:`._centring`); a new model size draws a new offset from ``N(0, tau)``.
   The distillation law has no such factor by default: its runs' inputs take few discrete
   levels (5 student sizes, 13 token counts, 63 teachers on the Figure-1 runs), and offsets per
   level were confounded with the law's own dependence on them (R-hat 1.1-1.3, in-sample error
@@ -89,7 +90,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import laws
+from . import _centring, laws
 from .priors import Prior
 
 __all__ = [
@@ -797,6 +798,23 @@ def _likelihood(name, mu, sigma, observed, likelihood):
     return pm.Normal(name, mu=mu, sigma=sigma, observed=observed)
 
 
+def _pymc_offsets(pm, g: str, tau, d) -> Any:
+    """The offsets of group factor ``g`` at the runs, ``tau z[index]`` with ``z ~ N(0, 1)``.
+
+    With centring weights ``w`` in the data (``{g}_centring``, from :mod:`._centring`), the
+    sampled variable is ``zeta = tau^w z ~ Normal(0, tau^w)`` (``z`` recorded as a
+    deterministic): the same posterior, in the coordinates that mix best for how much the
+    runs say about each offset. Without weights, non-centred (``zeta = z``).
+    """
+    if f"{g}_centring" not in d:
+        z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
+        return tau * z[d[f"{g}_index"]]
+    w = d[f"{g}_centring"]
+    zeta = pm.Normal(f"zeta_{g}", 0.0, tau**w, dims=f"{g}_group")
+    pm.Deterministic(f"z_{g}", zeta * tau**-w, dims=f"{g}_group")
+    return (tau ** (1.0 - w) * zeta)[d[f"{g}_index"]]
+
+
 @dataclass(frozen=True)
 class ScalingModel:
     """The observation model of one law: the law's assembly, the noise and the likelihood.
@@ -834,6 +852,7 @@ class ScalingModel:
     student_supervised: Mapping[str, float] | None = None
     group: int | None = None
     level_shares: bool = True
+    centring: bool = True
 
     def __post_init__(self):
         laws._check_law(self.law)
@@ -865,6 +884,7 @@ class ScalingModel:
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
             len(inputs.law_groups.names) if inputs.law_groups is not None else None,
             self._level_shares(priors),
+            self.discrepancy == "groups" and self._centred_offsets(),
         )
 
     def _level_shares(self, priors: Mapping[str, Prior]) -> bool:
@@ -883,6 +903,17 @@ class ScalingModel:
                 for n in ("alpha", "beta", "gamma")
                 if n in laws.SAMPLED_NAMES[self.law]
             )
+        )
+
+    def _centred_offsets(self) -> bool:
+        """Whether the per-size offsets are partially centred (:func:`_pymc_offsets`): a
+        supervised law fitted on its own, not a simulation."""
+        inputs = self.inputs
+        return (
+            self.centring
+            and self.law in ("chinchilla", "supervised")
+            and inputs.law_groups is None
+            and not inputs.fixed_supervised
         )
 
     def data_updates(self) -> dict[str, Any]:
@@ -911,6 +942,11 @@ class ScalingModel:
             out["supervised_mean"], out["supervised_chol"] = inputs.supervised_posterior
         if self.discrepancy == "groups":
             out.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
+            if self._centred_offsets():
+                for g, grp in inputs.groups.items():
+                    out[f"{g}_centring"] = _centring.offset_weights(
+                        inputs.x["log_N"], inputs.x["log_D"], inputs.y, grp.index, grp.n
+                    )
         if self.noise == "distance":
             out["distance"] = inputs.distance
             out["loss_centre"], out["loss_scale"] = inputs.loss_standardisation()
@@ -957,11 +993,8 @@ class ScalingModel:
             mu = mu_law
             if self.discrepancy == "groups":
                 for g in inputs.groups:
-                    # non-centred: on the Chinchilla runs a size holds ~5 runs whose mean is
-                    # known about as well as tau, where the centred version left divergences
                     tau = priors["tau"].to_pymc(f"tau_{g}")
-                    z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
-                    mu = mu + tau * z[d[f"{g}_index"]]
+                    mu = mu + _pymc_offsets(pm, g, tau, d)
             if self.noise == "distance":
                 lam = priors["lambda"].to_pymc("lambda")
                 eta = priors["eta"].to_pymc("eta")
