@@ -630,13 +630,13 @@ def vp_fit_chinchilla(N, D, loss, grid: int = 8) -> VPResult:
 
     For fixed ``(alpha, beta)`` the law ``E + A N^-alpha + B D^-beta`` is linear in ``(E, A,
     B)``, solved exactly by least squares; only the two exponents are searched (the approach of
-    Open-Athena's VPNLS, arXiv 2603.22339): the package's ``_centring.point_fit``, which also
+    Open-Athena's VPNLS, arXiv 2603.22339): the package's ``_start.point_fit``, which also
     estimates how far to centre the per-size offsets of a fit.
     """
-    from bayes_distill import _centring
+    from bayes_distill import _start
 
     t0 = time.perf_counter()
-    p = _centring.point_fit(np.log(np.asarray(N, float)), np.log(np.asarray(D, float)), loss, grid)
+    p = _start.point_fit(np.log(np.asarray(N, float)), np.log(np.asarray(D, float)), loss, grid)
     rss = p.pop("rss")
     return VPResult(p, rss, time.perf_counter() - t0)
 

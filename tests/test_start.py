@@ -1,5 +1,6 @@
-"""The partially centred per-size offsets: the weights estimated from the runs, and the model's
-posterior unchanged by them (SIMULATED runs where stated)."""
+"""Where the sampler starts and in which coordinates (``_start``): the point fit, the offsets'
+centring weights, the level-share frame and the starting values, and the model's posterior
+unchanged by them (SIMULATED runs where stated)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 import bayes_distill as bd
-from bayes_distill import _centring, laws
+from bayes_distill import _start, laws
 from bayes_distill import model as bd_model
 from bayes_distill.priors import resolve_priors
 from bayes_distill.simulation import simulate_runs
@@ -24,17 +25,17 @@ def _design(sizes: int = 8, per_size: int = 6):
 def _weights(runs):
     log_N = np.log(runs["N"].to_numpy(float))
     groups = bd_model.group_runs(log_N)
-    return _centring.offset_weights(
+    return _start.analyse(
         log_N, np.log(runs["D"].to_numpy(float)), np.log(runs["loss"].to_numpy(float)),
         groups.index, groups.n,
-    )  # fmt: skip
+    ).weights  # fmt: skip
 
 
 def test_point_fit_recovers_a_noise_free_law():
     N, D = _design(9, 9)
     s = laws.to_sampled("chinchilla", TRUTH)
     loss = np.exp(laws.log_supervised(laws.NUMPY, np.log(N), np.log(D), **s))
-    got = _centring.point_fit(np.log(N), np.log(D), loss)
+    got = _start.point_fit(np.log(N), np.log(D), loss)
     for k, v in TRUTH.items():
         assert got[k] == pytest.approx(v, rel=1e-3), k
     assert got["rss"] < 1e-12
@@ -42,7 +43,7 @@ def test_point_fit_recovers_a_noise_free_law():
 
 @pytest.mark.parametrize(
     ("tau", "low", "high"),
-    [(0.05, 0.6, _centring.MAX_WEIGHT), (0.0, 0.0, 0.3)],
+    [(0.05, 0.6, _start.MAX_WEIGHT), (0.0, 0.0, 0.3)],
 )
 def test_weights_follow_the_spread_between_sizes(tau, low, high):
     """SIMULATED: offsets 10x the run noise are centred (weights near the cap); no offsets,
@@ -55,7 +56,7 @@ def test_weights_follow_the_spread_between_sizes(tau, low, high):
     )
     w = _weights(runs)
     assert w.shape == (8,)
-    assert np.all((w >= 0) & (w <= _centring.MAX_WEIGHT))
+    assert np.all((w >= 0) & (w <= _start.MAX_WEIGHT))
     assert low <= np.median(w) <= high
 
 
@@ -65,11 +66,11 @@ def test_weights_are_zero_when_the_spread_is_not_estimable():
     log_loss = np.log(2.0 + rng.uniform(0, 0.1, 6))
     # one run per group: no noise estimate within a group
     np.testing.assert_array_equal(
-        _centring.offset_weights(log_N, log_D, log_loss, np.arange(6), 6), np.zeros(6)
+        _start.analyse(log_N, log_D, log_loss, np.arange(6), 6).weights, np.zeros(6)
     )
     # a single group
     np.testing.assert_array_equal(
-        _centring.offset_weights(log_N, log_D, log_loss, np.zeros(6, int), 1), np.zeros(1)
+        _start.analyse(log_N, log_D, log_loss, np.zeros(6, int), 1).weights, np.zeros(1)
     )
 
 
@@ -79,7 +80,7 @@ def test_centred_offsets_keep_the_posterior(law):
     non-centred model's minus ``sum_g w_g log tau`` (the Jacobian of ``z -> zeta``), and the
     recorded ``z_size`` is ``z``."""
     runs = bd.datasets.load("chinchilla")
-    inputs = bd_model.prepare_inputs(law, runs.iloc[::3].reset_index(drop=True))
+    inputs = bd_model.prepare_inputs(law, runs)
     priors = resolve_priors(law)
     centred_model = bd_model.ScalingModel(law, inputs=inputs)
     centred = centred_model.pymc(priors)
@@ -108,3 +109,50 @@ def test_simulations_are_not_centred():
     """Simulations fix ``tau`` (possibly at 0) with ``pymc.do``: their offsets stay ``tau z``."""
     runs = simulate_runs("chinchilla", TRUTH, sigma=0.01, tau=0.0, random_seed=1)
     assert np.all(np.isfinite(runs["loss"]))
+
+
+def test_level_share_frame_is_the_point_fit_and_its_laplace_covariance():
+    """The frame's mean is the point fit in level-share coordinates (mapped back, the fit's
+    parameters); its covariance is positive definite, tight in the level (240 runs) and no
+    wider than the sd-2 Normals the coordinates are created with."""
+    runs = bd.datasets.load("chinchilla")
+    log_N, log_D = np.log(runs["N"].to_numpy(float)), np.log(runs["D"].to_numpy(float))
+    log_loss = np.log(runs["loss"].to_numpy(float))
+    sizes = bd_model.group_runs(log_N)
+    analysis = _start.analyse(log_N, log_D, log_loss, sizes.index, sizes.n)
+    mean, chol = _start.level_share_frame(analysis, log_N, log_D)
+    raw = dict(zip(_start.LEVEL_SHARE_COORDS, mean, strict=True))
+    theta, _, _ = _start.level_share_params(laws.NUMPY, raw, np.mean(log_N), np.mean(log_D))
+    nat = laws.to_natural("chinchilla", theta)
+    for k in ("E", "A", "B", "alpha", "beta"):
+        assert nat[k] == pytest.approx(analysis.fit[k], rel=1e-8), k
+    sd = np.sqrt(np.diag(chol @ chol.T))
+    assert sd[0] < 0.01 and np.all(sd <= 2.0)
+    # without a point fit: the creation Normals
+    none = _start.Analysis(None, None, np.zeros(1), 0.0, 0.0, np.zeros(1))
+    mean0, chol0 = _start.level_share_frame(none, log_N, log_D)
+    np.testing.assert_array_equal(mean0, [m for m, _ in _start.LEVEL_SHARE_COORDS.values()])
+    np.testing.assert_array_equal(
+        chol0, np.diag([s for _, s in _start.LEVEL_SHARE_COORDS.values()])
+    )
+
+
+def test_start_values_are_near_the_estimates():
+    """SIMULATED: the noise and the offsets' spread start within a factor of 2 of the truth,
+    and a model without centring has no starting values."""
+    import pandas as pd
+
+    N, D = _design()
+    runs = simulate_runs(
+        "chinchilla", TRUTH, pd.DataFrame({"N": N, "D": D}), sigma=0.005, tau=0.03, random_seed=2
+    )
+    model = bd_model.ScalingModel("chinchilla", inputs=bd_model.prepare_inputs("chinchilla", runs))
+    start = model.start_values()
+    # the Student-t scale (nu = 4) of the runs' noise (its sd / sqrt(2))
+    assert np.exp(start["sigma_log__"][0]) == pytest.approx(0.005, rel=1.0)
+    assert np.exp(start["tau_size_log__"][0]) == pytest.approx(0.03, rel=1.0)
+    assert start["zeta_size"][0].shape == (8,)
+    assert (
+        bd_model.ScalingModel("chinchilla", inputs=model.inputs, centring=False).start_values()
+        == {}
+    )
