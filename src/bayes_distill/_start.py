@@ -57,29 +57,27 @@ BOUND = 0.9
 MAX_WEIGHT = 0.9
 
 
-def _ridge(gram):
-    """Normal equations kept solvable when two columns coincide (e.g. one model size)."""
-    diag = np.einsum("...ii->...i", gram)
-    return gram + 1e-12 * np.eye(gram.shape[-1]) * diag.max(axis=-1)[..., None, None]
+def _solve(gram, rhs):
+    """Solve the normal equations, kept solvable when two columns coincide (one model size)."""
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        diag = np.einsum("...ii->...i", gram).max(axis=-1)[..., None, None]
+        return np.linalg.solve(gram + 1e-12 * diag * np.eye(gram.shape[-1]), rhs)
 
 
 def _profile(alpha, beta, x_N, x_D, loss):
     """Least-squares ``(E, A, B)`` (scaled amplitudes) and residual sums of squares, for each
-    pair of exponents (arrays of one shape)."""
-    alpha, beta = np.atleast_1d(alpha), np.atleast_1d(beta)
+    pair of exponents (``alpha[k], beta[k]``): normal equations of the three columns, batched."""
+    alpha = np.atleast_1d(alpha)[:, None]
+    beta = np.atleast_1d(beta)[:, None]
     cols = np.stack(
-        [
-            np.ones((alpha.size, loss.size)),
-            np.exp(-alpha[:, None] * x_N),
-            np.exp(-beta[:, None] * x_D),
-        ],
-        axis=-1,
+        [np.ones((len(alpha), len(loss))), np.exp(-alpha * x_N), np.exp(-beta * x_D)], axis=-1
     )
-    gram = _ridge(np.einsum("kni,knj->kij", cols, cols))
-    rhs = np.einsum("kni,n->ki", cols, loss)
-    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    resid = loss - np.einsum("kni,ki->kn", cols, coef)
-    return coef, np.einsum("kn,kn->k", resid, resid)
+    cols_t = cols.transpose(0, 2, 1)
+    coef = _solve(cols_t @ cols, cols_t @ loss[:, None])
+    resid = loss - (cols @ coef)[..., 0]
+    return coef[..., 0], (resid * resid).sum(axis=1)
 
 
 def point_fit(log_N, log_D, loss, grid: int = 8) -> dict[str, float]:
@@ -121,7 +119,7 @@ def point_fit(log_N, log_D, loss, grid: int = 8) -> dict[str, float]:
         # exponents (at the least-squares (E, A, B) their own derivatives drop out)
         col_N, col_D = np.exp(-p[0] * x_N), np.exp(-p[1] * x_D)
         cols = np.column_stack([ones, col_N, col_D])
-        coef = np.linalg.solve(_ridge(cols.T @ cols), cols.T @ loss)
+        coef = _solve(cols.T @ cols, cols.T @ loss)
         r = loss - cols @ coef
         grad = [2.0 * coef[1] * (r @ (x_N * col_N)), 2.0 * coef[2] * (r @ (x_D * col_D))]
         return float(r @ r), np.array(grad)
