@@ -251,7 +251,8 @@ def with_start(compiled, values: dict[str, tuple[Any, Any]]):
         ``{name: (centre, scale)}`` by sampled (transformed) variable name: each chain starts
         that variable at ``centre + scale * u``, ``u`` uniform on ``[-1, 1]`` (PyMC's jitter,
         scaled), drawn from the chain's seed. Other variables start where ``compiled`` would
-        start them; names the model does not have are ignored.
+        start them; names the model does not have are ignored, and a compiled model other than
+        nutpie's PyMC one is returned as it is.
 
     Returns
     -------
@@ -259,6 +260,8 @@ def with_start(compiled, values: dict[str, tuple[Any, Any]]):
     """
     import dataclasses
 
+    if not values or not hasattr(compiled, "shape_info"):
+        return compiled
     names, _, shapes = compiled.shape_info
     slices, cursor = {}, 0
     for name, shape in zip(names, shapes, strict=True):

@@ -191,8 +191,8 @@ def _residuals(log_N, log_D, log_loss) -> tuple[dict | None, np.ndarray | None]:
         fitted = p["E"] + p["A"] * np.exp(-p["alpha"] * log_N)
         fitted = fitted + p["B"] * np.exp(-p["beta"] * log_D)
         resid = log_loss - np.log(fitted)
-    if p["E"] <= 0 or not np.all(np.isfinite(resid)):
-        return None, None
+    if min(p["E"], p["A"], p["B"]) <= 0 or not np.all(np.isfinite(resid)):
+        return None, None  # not a law (e.g. runs that no law fits)
     return p, resid
 
 
