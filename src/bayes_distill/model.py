@@ -786,7 +786,7 @@ def _likelihood(name, mu, sigma, observed, likelihood):
 def _pymc_offsets(pm, g: str, tau, d) -> Any:
     """The offsets of group factor ``g`` at the runs, ``tau z[index]`` with ``z ~ N(0, 1)``.
 
-    With centring weights ``w`` in the data (``{g}_start``, from :mod:`._start`), the
+    With centring weights ``w`` in the data (``{g}_centring``, from :mod:`._start`), the
     sampled variable is ``zeta = tau^w z ~ Normal(0, tau^w)`` (``z`` recorded as a
     deterministic): the same posterior, in the coordinates that mix best for how much the
     runs say about each offset. Without weights, non-centred (``zeta = z``).
