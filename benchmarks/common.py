@@ -625,67 +625,20 @@ class VPResult:
     seconds: float
 
 
-def _vp_profile(alpha, beta, x_N, x_D, loss):
-    """Least-squares ``(E, A, B)`` and residual sum of squares of ``L = E + A N^-alpha +
-    B D^-beta`` for each pair ``(alpha[k], beta[k])`` (the law is linear in ``E, A, B`` once the
-    exponents are fixed): normal equations of the three columns, batched over the pairs."""
-    alpha = np.atleast_1d(alpha)[:, None]
-    beta = np.atleast_1d(beta)[:, None]
-    cols = np.stack(
-        [np.ones((len(alpha), len(loss))), np.exp(-alpha * x_N), np.exp(-beta * x_D)], axis=-1
-    )
-    cols_t = cols.transpose(0, 2, 1)
-    coef = np.linalg.solve(cols_t @ cols, cols_t @ loss[:, None])
-    resid = loss - (cols @ coef)[..., 0]
-    return coef[..., 0], (resid * resid).sum(axis=1)
-
-
 def vp_fit_chinchilla(N, D, loss, grid: int = 8) -> VPResult:
-    """Variable-projection least-squares fit of the Chinchilla law on the loss.
+    """Variable-projection least-squares fit of the Chinchilla law on the loss, timed.
 
     For fixed ``(alpha, beta)`` the law ``E + A N^-alpha + B D^-beta`` is linear in ``(E, A,
-    B)``, solved exactly by least squares; only the two exponents are searched: a ``grid x
-    grid`` grid on ``[0.05, 1]^2`` (batched), then L-BFGS-B from the best grid point with the
-    exact gradient of the projected residual sum of squares (the
-    approach of Open-Athena's VPNLS, arXiv 2603.22339). ``N`` and ``D`` are scaled by ``1e9``
-    and ``1e10`` inside, so the normal equations are well conditioned.
+    B)``, solved exactly by least squares; only the two exponents are searched (the approach of
+    Open-Athena's VPNLS, arXiv 2603.22339): the package's ``_start.point_fit``, which also
+    estimates how far to centre the per-size offsets of a fit.
     """
-    from scipy.optimize import minimize
+    from bayes_distill import _start
 
     t0 = time.perf_counter()
-    x_N = np.log(np.asarray(N, float)) - np.log(laws.N0)
-    x_D = np.log(np.asarray(D, float)) - np.log(laws.D0)
-    loss = np.asarray(loss, float)
-    g = np.linspace(0.05, 1.0, grid)
-    ga, gb = (v.ravel() for v in np.meshgrid(g, g, indexing="ij"))
-    _, rss = _vp_profile(ga, gb, x_N, x_D, loss)
-    start = np.array([ga[np.argmin(rss)], gb[np.argmin(rss)]])
-
-    ones = np.ones_like(loss)
-
-    def objective(p):
-        # residual sum of squares at the projected (E, A, B) and its gradient in the exponents
-        # (at the least-squares (E, A, B) their own derivatives drop out)
-        col_N, col_D = np.exp(-p[0] * x_N), np.exp(-p[1] * x_D)
-        cols = np.column_stack([ones, col_N, col_D])
-        coef = np.linalg.solve(cols.T @ cols, cols.T @ loss)
-        r = loss - cols @ coef
-        grad = [2.0 * coef[1] * (r @ (x_N * col_N)), 2.0 * coef[2] * (r @ (x_D * col_D))]
-        return float(r @ r), np.array(grad)
-
-    bounds = [(0.01, 2.0), (0.01, 2.0)]
-    res = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    alpha, beta = res.x
-    coef, rss = _vp_profile(alpha, beta, x_N, x_D, loss)
-    E, a0, b0 = coef[0]
-    params = {
-        "E": float(E),
-        "A": float(a0 * laws.N0**alpha),
-        "B": float(b0 * laws.D0**beta),
-        "alpha": float(alpha),
-        "beta": float(beta),
-    }
-    return VPResult(params, float(rss[0]), time.perf_counter() - t0)
+    p = _start.point_fit(np.log(np.asarray(N, float)), np.log(np.asarray(D, float)), loss, grid)
+    rss = p.pop("rss")
+    return VPResult(p, rss, time.perf_counter() - t0)
 
 
 def vp_bootstrap(runs, n_resamples: int, seed: int = 0) -> tuple[list[VPResult], float]:

@@ -187,14 +187,19 @@ def _level_shares_point(theta: dict, centre_N: float, centre_D: float) -> dict:
 def test_level_shares_keep_the_laws_posterior(law):
     """The supervised laws are sampled in level-share coordinates: at corresponding points the
     model's log density equals the one in the law's own parameters plus ``log |Jacobian|``
-    (``-log gamma``), prior, offsets, noise and likelihood included, and the law's parameters
-    are recorded under their own names."""
+    (``-log gamma``, and the constant of the frame the coordinates are sampled in), prior,
+    offsets, noise and likelihood included, and the law's parameters are recorded under their
+    own names."""
     inputs = _inputs(law, n=40)
     priors = resolve_priors(law)
-    shares = bd_model.ScalingModel(law, inputs=inputs).pymc(priors)
+    shares_model = bd_model.ScalingModel(law, inputs=inputs)
+    shares = shares_model.pymc(priors)
     own = bd_model.ScalingModel(law, inputs=inputs, level_shares=False).pymc(priors)
     assert {"level", "share_N", "slope_N"} <= set(shares.named_vars)
     assert "level" not in own.named_vars
+    # the coordinates are sampled in a frame fitted to the runs: raw = mean + chol x
+    data = shares_model.data_updates()
+    mean, chol = data["share_mean"], data["share_chol"]
     rng = np.random.default_rng(3)
     theta = {"log_E": 0.55, "a": -0.9, "b": -0.3, "alpha": 0.36, "beta": 0.31, "gamma": 0.8}
     theta = {k: v for k, v in theta.items() if k in laws.SAMPLED_NAMES[law]}
@@ -205,11 +210,12 @@ def test_level_shares_keep_the_laws_posterior(law):
             key = f"{k}_log__" if f"{k}_log__" in own_point else k
             own_point[key] = np.log(v) if key.endswith("_log__") else v
         share_point = {k: v for k, v in own_point.items() if k in shares.initial_point()}
-        share_point.update(
-            _level_shares_point(point, np.mean(inputs.x["log_N"]), np.mean(inputs.x["log_D"]))
-        )
+        raw = _level_shares_point(point, np.mean(inputs.x["log_N"]), np.mean(inputs.x["log_D"]))
+        raw = np.array([raw[k] for k in ("level", "share_N", "share_D", "slope_N", "slope_D")])
+        share_point["level_share_x"] = np.linalg.solve(chol, raw - mean)
         got = shares.compile_logp()(share_point)
         want = own.compile_logp()(own_point) - np.log(point.get("gamma", 1.0))
+        want += np.sum(np.log(np.diag(chol)))  # the frame's Jacobian
         np.testing.assert_allclose(got, want, rtol=1e-9)
         outputs = shares.unobserved_value_vars
         values = shares.compile_fn(outputs, inputs=shares.value_vars)(share_point)

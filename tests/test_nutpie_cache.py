@@ -110,3 +110,24 @@ def test_second_compile_loads_the_callbacks_from_disk(both, runs):
     assert again.compiled_expand_func.cache_hits == 1
     x = again.initial_point_func(1)
     assert _logp_and_grad(again, x)[1:2] == _logp_and_grad(both[1], x)[1:2]
+
+
+def test_with_start_moves_only_the_given_variables(both, runs):
+    """``with_start`` starts the named variables within ``centre +- scale``, leaves the others
+    where the compiled model starts them, ignores unknown names, and is reproducible per seed."""
+    mine = both[0]
+    names, _, shapes = mine.shape_info
+    sizes = [int(np.prod(s)) for s in shapes]
+    offsets = dict(zip(names, np.cumsum([0, *sizes[:-1]]), strict=True))
+    started = _nutpie.with_start(
+        mine, {"sigma_log__": (-5.0, 0.3), "eta": (0.0, 0.1), "not_a_variable": (0.0, 1.0)}
+    )
+    for seed in (1, 2**64 - 1):
+        base, point = mine.initial_point_func(seed), started.initial_point_func(seed)
+        i, j = offsets["sigma_log__"], offsets["eta"]
+        assert abs(point[i] + 5.0) <= 0.3 and abs(point[j]) <= 0.1
+        others = np.ones(point.size, bool)
+        others[[i, j]] = False
+        np.testing.assert_array_equal(point[others], base[others])
+        np.testing.assert_array_equal(point, started.initial_point_func(seed))
+    assert _nutpie.with_start(mine, {"not_a_variable": (0.0, 1.0)}) is mine

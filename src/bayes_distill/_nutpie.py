@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compile_model", "fast_path_available"]
+__all__ = ["compile_model", "fast_path_available", "with_start"]
 
 #: Bump when the generated wrappers change, so that old cache entries are not used.
 _WRAPPER_VERSION = "1"
@@ -239,3 +239,49 @@ def compile_model(model: Any):
         expand_func=expand_pt,
         reparameterized_names=reparameterized,
     )
+
+
+def with_start(compiled, values: dict[str, tuple[Any, Any]]):
+    """``compiled`` with its chains started near given values.
+
+    Parameters
+    ----------
+    compiled : nutpie.compile_pymc.CompiledPyMCModel
+    values : dict
+        ``{name: (centre, scale)}`` by sampled (transformed) variable name: each chain starts
+        that variable at ``centre + scale * u``, ``u`` uniform on ``[-1, 1]`` (PyMC's jitter,
+        scaled), drawn from the chain's seed. Other variables start where ``compiled`` would
+        start them; names the model does not have are ignored, and a compiled model other than
+        nutpie's PyMC one is returned as it is.
+
+    Returns
+    -------
+    nutpie.compile_pymc.CompiledPyMCModel
+    """
+    import dataclasses
+
+    if not values or not hasattr(compiled, "shape_info"):
+        return compiled
+    names, _, shapes = compiled.shape_info
+    slices, cursor = {}, 0
+    for name, shape in zip(names, shapes, strict=True):
+        if cursor >= compiled.n_dim:
+            break  # the deterministics follow the sampled variables
+        size = int(np.prod(shape))
+        slices[name] = (slice(cursor, cursor + size), tuple(int(k) for k in shape))
+        cursor += size
+    known = {k: v for k, v in values.items() if k in slices}
+    if not known:
+        return compiled
+    base = compiled.initial_point_func
+
+    def initial_point(seed):
+        point = np.array(base(seed), dtype=float)
+        rng = np.random.default_rng([int(seed) % 2**63, 1])
+        for name, (centre, scale) in known.items():
+            where, shape = slices[name]
+            u = rng.uniform(-1.0, 1.0, shape)
+            point[where] = np.ravel(np.broadcast_to(centre + scale * u, shape))
+        return point
+
+    return dataclasses.replace(compiled, initial_point_func=initial_point)

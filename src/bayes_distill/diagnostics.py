@@ -109,6 +109,8 @@ _MEANING = {
     "inv_f1": "f1",
     "log_d1": "d1",
     "z_size": "per-size offsets",
+    "zeta_size": "per-size offsets as sampled",
+    "level_share_x": "the law as sampled",
 }
 
 

@@ -16,7 +16,8 @@ above answers one of them:
 * Runs of one model size share a systematic deviation from the law. Treated as independent,
   240 runs look like 240 independent pieces of evidence and the exponents come out too
   certain. ``delta`` gives every model size a shared offset (``discrepancy="groups"``,
-  non-centred: ``delta = tau z``); a new model size draws a new offset from ``N(0, tau)``.
+  ``delta = tau z``, sampled partially centred by how much each size's runs say about its
+  offset, :mod:`._start`); a new model size draws a new offset from ``N(0, tau)``.
   The distillation law has no such factor by default: its runs' inputs take few discrete
   levels (5 student sizes, 13 token counts, 63 teachers on the Figure-1 runs), and offsets per
   level were confounded with the law's own dependence on them (R-hat 1.1-1.3, in-sample error
@@ -82,6 +83,7 @@ informed only by their prior and the distillation runs (not identified).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +91,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import laws
+from . import _start, laws
 from .priors import Prior
 
 __all__ = [
@@ -217,16 +219,6 @@ LEVEL_SHARES = True
 #: Exponent priors whose support is the positive numbers (sampled on the log scale).
 _POSITIVE_PRIORS = ("LogNormal", "Gamma", "HalfNormal", "Exponential")
 
-#: The sampled coordinates of :func:`_pymc_level_shares` and the (mean, sd) of the Normal
-#: each is created with (its density is divided out again; the mean is the starting point).
-_LEVEL_SHARE_COORDS = {
-    "level": (1.0, 2.0),
-    "share_N": (0.0, 2.0),
-    "share_D": (0.0, 2.0),
-    "slope_N": (-2.5, 2.0),
-    "slope_D": (-2.5, 2.0),
-}
-
 
 def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
     """The supervised law's parameters sampled as the loss level at the centre of the runs,
@@ -244,35 +236,29 @@ def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
     a, b, log alpha, log beta)`` at a given ``gamma`` has Jacobian determinant ``1 / gamma``
     (1 for the Chinchilla law), so the prior of the law's parameters is kept exactly: a
     potential adds its log density at the mapped point with that Jacobian, and removes the
-    density the coordinates were created with."""
+    density the coordinates were created with.
+
+    The coordinates are sampled in a frame fitted to the runs before sampling
+    (:func:`._start.level_share_frame`, data ``share_mean`` and ``share_chol``): ``raw = mean +
+    chol x``, so that ``x`` is of about unit scale and correlation at the posterior. The
+    frame's Jacobian is a constant, added to the potential."""
     import pytensor.tensor as pt
 
-    raw = {n: pm.Normal(n, m, s) for n, (m, s) in _LEVEL_SHARE_COORDS.items()}
-    softplus = pt.softplus
-    log_gamma = 0.0 if gamma is None else pt.log(gamma)
-    share = pt.logaddexp(raw["share_N"], raw["share_D"])  # log(R / E)
-    split = raw["share_N"] - raw["share_D"]  # log(T_N / T_D)
-    log_E = raw["level"] - softplus(share)
-    log_R = raw["level"] - softplus(-share)
-    log_wN, log_wD = -softplus(-split), -softplus(split)
-    log_S = log_R if gamma is None else log_R / gamma
-    a_c, b_c = log_S + log_wN, log_S + log_wD
-    log_alpha = raw["slope_N"] - log_gamma - log_R - log_wN
-    log_beta = raw["slope_D"] - log_gamma - log_R - log_wD
-    alpha, beta = pt.exp(log_alpha), pt.exp(log_beta)
-    theta = {
-        "log_E": log_E,
-        "a": a_c + alpha * (d["centre_log_N"] - np.log(laws.N0)),
-        "b": b_c + beta * (d["centre_log_D"] - np.log(laws.D0)),
-        "alpha": alpha,
-        "beta": beta,
-    }
-    logp = log_alpha + log_beta - log_gamma
+    names = tuple(_start.LEVEL_SHARE_COORDS)
+    # raw = mean + chol x (the frame of _start.level_share_frame), x created as Normal(0, 1)
+    x = pm.Normal("level_share_x", 0.0, 1.0, shape=len(names))
+    raw_vec = d["share_mean"] + d["share_chol"] @ x
+    raw = {n: pm.Deterministic(n, raw_vec[i]) for i, n in enumerate(names)}
+    theta, log_alpha, log_beta = _start.level_share_params(
+        laws.pytensor_namespace(), raw, d["centre_log_N"], d["centre_log_D"], gamma
+    )
+    logp = log_alpha + log_beta - (0.0 if gamma is None else pm.math.log(gamma))
     for name, value in theta.items():
         prior = priors[name]
         logp = logp + pm.logp(getattr(pm, prior.dist).dist(**prior.params), value)
-    for name, (m, s) in _LEVEL_SHARE_COORDS.items():
-        logp = logp - pm.logp(pm.Normal.dist(m, s), raw[name])
+    # the density x was created with out, the frame's constant Jacobian in
+    logp = logp - pm.logp(pm.Normal.dist(0.0, 1.0), x).sum()
+    logp = logp + pt.log(pt.abs(pt.diagonal(d["share_chol"]))).sum()
     pm.Potential("level_share_prior", logp)
     out = {name: pm.Deterministic(name, value) for name, value in theta.items()}
     if gamma is not None:
@@ -797,6 +783,23 @@ def _likelihood(name, mu, sigma, observed, likelihood):
     return pm.Normal(name, mu=mu, sigma=sigma, observed=observed)
 
 
+def _pymc_offsets(pm, g: str, tau, d) -> Any:
+    """The offsets of group factor ``g`` at the runs, ``tau z[index]`` with ``z ~ N(0, 1)``.
+
+    With centring weights ``w`` in the data (``{g}_centring``, from :mod:`._start`), the
+    sampled variable is ``zeta = tau^w z ~ Normal(0, tau^w)`` (``z`` recorded as a
+    deterministic): the same posterior, in the coordinates that mix best for how much the
+    runs say about each offset. Without weights, non-centred (``zeta = z``).
+    """
+    if f"{g}_centring" not in d:
+        z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
+        return tau * z[d[f"{g}_index"]]
+    w = d[f"{g}_centring"]
+    zeta = pm.Normal(f"zeta_{g}", 0.0, tau**w, dims=f"{g}_group")
+    pm.Deterministic(f"z_{g}", zeta * tau**-w, dims=f"{g}_group")
+    return (tau ** (1.0 - w) * zeta)[d[f"{g}_index"]]
+
+
 @dataclass(frozen=True)
 class ScalingModel:
     """The observation model of one law: the law's assembly, the noise and the likelihood.
@@ -834,6 +837,7 @@ class ScalingModel:
     student_supervised: Mapping[str, float] | None = None
     group: int | None = None
     level_shares: bool = True
+    centring: bool = True
 
     def __post_init__(self):
         laws._check_law(self.law)
@@ -865,6 +869,7 @@ class ScalingModel:
             tuple(sorted(inputs.fixed_supervised)) if inputs.fixed_supervised else None,
             len(inputs.law_groups.names) if inputs.law_groups is not None else None,
             self._level_shares(priors),
+            self.discrepancy == "groups" and self._centred_offsets(),
         )
 
     def _level_shares(self, priors: Mapping[str, Prior]) -> bool:
@@ -885,6 +890,32 @@ class ScalingModel:
             )
         )
 
+    @functools.cached_property
+    def _analysis(self) -> _start.Analysis | None:
+        """The runs' least-squares point fit and its residuals by model size
+        (:func:`._start.analyse`), for a supervised law fitted on its own; else None."""
+        inputs = self.inputs
+        if (
+            inputs is None
+            or self.law not in ("chinchilla", "supervised")
+            or inputs.law_groups is not None
+            or inputs.fixed_supervised
+        ):
+            return None
+        sizes = inputs.groups.get("size") or group_runs(inputs.x["log_N"])
+        return _start.analyse(inputs.x["log_N"], inputs.x["log_D"], inputs.y, sizes.index, sizes.n)
+
+    def _centred_offsets(self) -> bool:
+        """Whether the per-size offsets are partially centred (:func:`_pymc_offsets`): a
+        supervised law fitted on its own, not a simulation."""
+        return self.centring and self._analysis is not None
+
+    def start_values(self) -> dict[str, tuple[Any, Any]]:
+        """Where the sampler starts: a centre and a jitter scale per sampled (transformed)
+        variable, from the runs (:meth:`._start.Analysis.start`); empty when the model has no
+        such estimates (the sampler then starts at PyMC's jittered points of the priors)."""
+        return self._analysis.start() if self._centred_offsets() else {}
+
     def data_updates(self) -> dict[str, Any]:
         """Values of every ``pm.Data`` of :meth:`pymc`, by name, for these inputs."""
         return self._data(self.inputs)
@@ -902,6 +933,10 @@ class ScalingModel:
             if inputs.law_groups is None:
                 out["centre_log_N"] = float(np.mean(inputs.x["log_N"]))
                 out["centre_log_D"] = float(np.mean(inputs.x["log_D"]))
+            if self._analysis is not None:
+                out["share_mean"], out["share_chol"] = _start.level_share_frame(
+                    self._analysis, inputs.x["log_N"], inputs.x["log_D"]
+                )
         out["log_loss"] = inputs.y
         if inputs.law_groups is not None:
             out["law_group_index"] = inputs.law_groups.index
@@ -911,6 +946,8 @@ class ScalingModel:
             out["supervised_mean"], out["supervised_chol"] = inputs.supervised_posterior
         if self.discrepancy == "groups":
             out.update({f"{g}_index": grp.index for g, grp in inputs.groups.items()})
+            if self._centred_offsets() and "size" in inputs.groups:
+                out["size_centring"] = self._analysis.weights
         if self.noise == "distance":
             out["distance"] = inputs.distance
             out["loss_centre"], out["loss_scale"] = inputs.loss_standardisation()
@@ -957,11 +994,8 @@ class ScalingModel:
             mu = mu_law
             if self.discrepancy == "groups":
                 for g in inputs.groups:
-                    # non-centred: on the Chinchilla runs a size holds ~5 runs whose mean is
-                    # known about as well as tau, where the centred version left divergences
                     tau = priors["tau"].to_pymc(f"tau_{g}")
-                    z = pm.Normal(f"z_{g}", 0.0, 1.0, dims=f"{g}_group")
-                    mu = mu + tau * z[d[f"{g}_index"]]
+                    mu = mu + _pymc_offsets(pm, g, tau, d)
             if self.noise == "distance":
                 lam = priors["lambda"].to_pymc("lambda")
                 eta = priors["eta"].to_pymc("eta")

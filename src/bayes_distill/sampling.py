@@ -598,7 +598,7 @@ def _sample(model: _model.ScalingModel, priors, settings, seed, progressbar) -> 
     if sampler == "nutpie":
         import nutpie
 
-        from ._nutpie import compile_model
+        from ._nutpie import compile_model, with_start
 
         key = model.cache_key(priors)
         compiled = _COMPILED_CACHE.get(key)
@@ -618,7 +618,7 @@ def _sample(model: _model.ScalingModel, priors, settings, seed, progressbar) -> 
             updates = model.data_updates()
             compiled = compiled.with_data(**{k: v for k, v in updates.items() if k in known})
         dt = nutpie.sample(
-            compiled,
+            with_start(compiled, model.start_values()),
             draws=settings["draws"],
             tune=settings["tune"],
             chains=settings["chains"],

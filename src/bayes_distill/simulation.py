@@ -44,7 +44,9 @@ def _pymc_model(law: str, runs: pd.DataFrame, priors: Mapping[str, Any], options
     frame[_TARGET[law]] = runs[_TARGET[law]] if _TARGET[law] in runs else 2.0
     model_inputs = _model.prepare_inputs(law, frame)
     # the law's own parameters are the model's free variables, so that they can be fixed
-    return _model.ScalingModel(law, inputs=model_inputs, level_shares=False, **options).pymc(priors)
+    return _model.ScalingModel(
+        law, inputs=model_inputs, level_shares=False, centring=False, **options
+    ).pymc(priors)
 
 
 def _law_loss(law: str, natural: Mapping[str, float], design: pd.DataFrame) -> np.ndarray:
