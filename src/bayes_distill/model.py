@@ -826,6 +826,12 @@ class ScalingModel:
         Grouped fits, evaluated for one law group (:meth:`ScalingFit.for_group`): the index of
         that group, whose draws the law parameters then are; new runs take its discrepancy
         offsets. ``None``: the NumPy methods take a ``group`` index per run instead.
+    level_shares, centring : bool
+        Whether a supervised law fitted on its own is sampled in level-share coordinates
+        (:func:`_pymc_level_shares`) and with partially centred offsets and starting values
+        from a point fit of the runs (:mod:`._start`); simulations, which fix the law's
+        parameters and ``tau`` with :func:`pymc.do`, turn both off. Neither changes the
+        posterior.
     """
 
     law: str
