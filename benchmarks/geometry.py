@@ -42,7 +42,7 @@ def compiled_model(law: str):
 
     inputs = model.prepare_inputs(law, bd.datasets.load(law))
     # in the law's own coordinates: the shipped posteriors' draws are recorded in them
-    scaling_model = model.ScalingModel(law, inputs=inputs, level_shares=False)
+    scaling_model = model.ScalingModel(law, inputs=inputs, level_shares=False, centring=False)
     return _nutpie.compile_model(scaling_model.pymc(priors.resolve_priors(law)))
 
 

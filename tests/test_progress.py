@@ -127,7 +127,7 @@ def test_compile_line_once_per_model(capsys, fake_nutpie, no_env):
     assert err.count(COMPILING) == 1
     line = next(ln for ln in err.splitlines() if COMPILING in ln)
     assert line == (
-        "bayes_distill: compiling the chinchilla model (about 20-30 s the first time on a "
+        "bayes_distill: compiling the chinchilla model (about 30-60 s the first time on a "
         "machine, a few seconds once cached)"
     )
     assert len(fake_nutpie) == 1

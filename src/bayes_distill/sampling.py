@@ -133,7 +133,7 @@ def fit(
     strict : bool, default False
         Raise :class:`ConvergenceError` instead of warning when the diagnostics fail.
     progressbar : bool or None, default None
-        Progress on stderr: the sampler's bar and a line before compiling a model (20-30 s the
+        Progress on stderr: the sampler's bar and a line before compiling a model (30-60 s the
         first time, seconds once cached). None: shown in a terminal or Jupyter unless
         ``BAYES_DISTILL_PROGRESS`` says otherwise (``0`` off, ``1`` on).
 
@@ -605,7 +605,7 @@ def _sample(model: _model.ScalingModel, priors, settings, seed, progressbar) -> 
         if compiled is None:
             if progressbar:
                 _progress.note(
-                    f"compiling the {model.law} model (about 20-30 s the first time on a "
+                    f"compiling the {model.law} model (about 30-60 s the first time on a "
                     "machine, a few seconds once cached)"
                 )
             pm_model = model.pymc(priors)
