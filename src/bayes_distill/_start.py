@@ -153,7 +153,8 @@ class Analysis:
     tau, sigma : float
         Point estimates of the spread of the offsets and of the run noise (0 when unknown).
     offsets : numpy.ndarray
-        Each group's estimated offset (its mean residual, shrunk by ``w_g``).
+        Each group's estimated offset: its mean residual, shrunk towards 0 by
+        ``n_g tau^2 / (n_g tau^2 + sigma^2)`` at the point estimates.
     """
 
     fit: dict | None
@@ -188,11 +189,14 @@ def _residuals(log_N, log_D, log_loss) -> tuple[dict | None, np.ndarray | None]:
             p = point_fit(log_N, log_D, np.exp(log_loss))
         except (np.linalg.LinAlgError, ValueError):
             return None, None
-        fitted = p["E"] + p["A"] * np.exp(-p["alpha"] * log_N)
-        fitted = fitted + p["B"] * np.exp(-p["beta"] * log_D)
-        resid = log_loss - np.log(fitted)
-    if min(p["E"], p["A"], p["B"]) <= 0 or not np.all(np.isfinite(resid)):
+    if not min(p["E"], p["A"], p["B"]) > 0:
         return None, None  # not a law (e.g. runs that no law fits)
+    natural = {k: p[k] for k in laws.PARAM_NAMES["chinchilla"]}
+    theta = laws.to_sampled("chinchilla", natural)
+    with np.errstate(all="ignore"):
+        resid = log_loss - laws.log_supervised(laws.NUMPY, log_N, log_D, **theta)
+    if not np.all(np.isfinite(resid)):
+        return None, None
     return p, resid
 
 
