@@ -26,6 +26,7 @@ Usage (from the repository root)::
     python benchmarks/convergence_suite.py            # the suite (about 5-10 min on 2 cores)
     python benchmarks/convergence_suite.py --many     # and the 10,000-run data set
     python benchmarks/convergence_suite.py --quick    # smoke run (3 data sets, short chains)
+    python benchmarks/convergence_suite.py --many --tune 500   # another first-attempt tuning
     python benchmarks/convergence_suite.py --compare-coordinates  # level shares vs the law's own
 """
 
@@ -162,12 +163,14 @@ def many_runs(seed: int, n: int = 10_000) -> tuple[str, pd.DataFrame]:
     return (f"SIMULATED {n} runs, 30 sizes", _simulate(design, "epoch", 0.01, 0.01, seed))
 
 
-def fit_row(name: str, runs: pd.DataFrame, seed: int, quick: bool) -> dict:
+def fit_row(name: str, runs: pd.DataFrame, seed: int, quick: bool, tune: int | None = None) -> dict:
     import bayes_distill as bd
 
     mod = c.fit_module()
     n_cached = len(mod._COMPILED_CACHE)
     kwargs = {"draws": 50, "tune": 50, "chains": 2} if quick else {}
+    if tune is not None:
+        kwargs["tune"] = tune
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with c.Timer() as t:
@@ -288,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="only data sets whose name contains this")
     parser.add_argument(
+        "--tune",
+        type=int,
+        default=None,
+        help="tuning steps of the first attempt instead of bd.fit's default (retries double it)",
+    )
+    parser.add_argument(
         "--compare-coordinates",
         action="store_true",
         help="each data set sampled once in level-share coordinates and once in the law's own, "
@@ -305,10 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         compare(sets, args.seed, args.quick)
         c.footer(start)
         return 0
-    print(f"\n{len(sets)} data sets; bd.fit(runs, law='chinchilla', random_seed={args.seed})\n")
+    tune = "" if args.tune is None else f", tune={args.tune}"
+    print(
+        f"\n{len(sets)} data sets; bd.fit(runs, law='chinchilla', random_seed={args.seed}{tune})\n"
+    )
     rows = []
     for name, runs in sets:
-        rows.append(fit_row(name, runs, args.seed, args.quick))
+        rows.append(fit_row(name, runs, args.seed, args.quick, args.tune))
         print(c.table(rows[-1:]), flush=True)
     print("\n## Summary\n")
     print(c.table(rows))

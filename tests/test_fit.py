@@ -118,13 +118,13 @@ def test_predict_rejects_bad_input(chinchilla_fit):
 
 
 def test_none_takes_the_law_defaults(chinchilla_fit, distillation_fit):
-    """Both fixtures leave ``tune`` and ``draws`` at None: 500 tuning steps for both laws, 1000
-    draws for Chinchilla and 2000 for distillation (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``). A
-    fit's first attempt uses them; a retry (``retries``) doubles the tuning, which the settings
-    of the kept attempt record."""
-    for fit, draws in ((chinchilla_fit, 1000), (distillation_fit, 2000)):
+    """Both fixtures leave ``tune`` and ``draws`` at None: 300 tuning steps for Chinchilla and
+    500 for distillation, 1000 draws for Chinchilla and 2000 for distillation
+    (``DEFAULT_TUNE``, ``DEFAULT_DRAWS``). A fit's first attempt uses them; a retry
+    (``retries``) doubles the tuning, which the settings of the kept attempt record."""
+    for fit, tune, draws in ((chinchilla_fit, 300, 1000), (distillation_fit, 500, 2000)):
         first = fit.sampling_report.iloc[0]
-        assert (first["tune"], first["draws"]) == (500, draws)
+        assert (first["tune"], first["draws"]) == (tune, draws)
         settings = fit.config["sampler_settings"]
         kept = fit.sampling_report[fit.sampling_report["kept"]].iloc[0]
         assert (settings["tune"], settings["draws"]) == (kept["tune"], draws)
@@ -246,3 +246,28 @@ def test_retries_zero_samples_once_and_warns(monkeypatch):
     with pytest.warns(bd.ConvergenceWarning, match=r"did NOT converge \(in 3 attempts"):
         fit = bd.fit(runs, law="chinchilla", random_seed=3, draws=200, tune=200)
     assert len(fit.sampling_report) == 3
+
+
+@pytest.mark.parametrize(
+    ("law", "groups", "sampler", "tune"),
+    [
+        ("chinchilla", None, "nutpie", 300),
+        ("chinchilla", "family", "nutpie", 500),
+        ("chinchilla", None, "pymc", 500),
+        ("distillation", None, "nutpie", 500),
+    ],
+)
+def test_default_tuning_is_shorter_only_where_the_sampler_starts_from_a_point_fit(
+    law, groups, sampler, tune
+):
+    """A Chinchilla fit sampled by nutpie starts from a point fit of the runs and tunes for
+    300 steps; grouped fits and other samplers start at PyMC's initial points and take 500."""
+    from bayes_distill.sampling import _Plan
+
+    plan = _Plan(
+        law=law, draws=None, tune=None, chains=4, random_seed=1, sampler=sampler,
+        likelihood="student_t", discrepancy=None, noise=None, retries=2, groups=groups,
+        supervised="cut", strict=False, progressbar=False,
+    )  # fmt: skip
+    assert plan.tune == tune
+    assert _Plan(**{**plan.__dict__, "tune": 7}).tune == 7

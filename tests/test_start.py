@@ -156,3 +156,32 @@ def test_start_values_are_near_the_estimates():
         bd_model.ScalingModel("chinchilla", inputs=model.inputs, centring=False).start_values()
         == {}
     )
+
+
+def test_noise_starts_at_the_likelihoods_scale():
+    """The Student-t scale (nu = 4) of noise of a given sd is that sd over sqrt(2); a normal
+    likelihood starts at the sd itself (SIMULATED runs)."""
+    import pandas as pd
+
+    N, D = _design()
+    runs = simulate_runs(
+        "chinchilla", TRUTH, pd.DataFrame({"N": N, "D": D}), sigma=0.005, tau=0.03, random_seed=2
+    )
+    inputs = bd_model.prepare_inputs("chinchilla", runs)
+    student = bd_model.ScalingModel("chinchilla", inputs=inputs).start_values()
+    normal = bd_model.ScalingModel("chinchilla", likelihood="normal", inputs=inputs).start_values()
+    assert normal["sigma_log__"][0] - student["sigma_log__"][0] == pytest.approx(np.log(2) / 2)
+    assert normal["tau_size_log__"] == student["tau_size_log__"]
+
+
+def test_the_level_share_frame_is_computed_once_per_model():
+    """The frame is fitted once per model and its data hold ``log |det chol|``."""
+    import pandas as pd
+
+    N, D = _design()
+    runs = simulate_runs("chinchilla", TRUTH, pd.DataFrame({"N": N, "D": D}), random_seed=3)
+    model = bd_model.ScalingModel("chinchilla", inputs=bd_model.prepare_inputs("chinchilla", runs))
+    first, second = model.data_updates(), model.data_updates()
+    assert first["share_chol"] is second["share_chol"]
+    chol = first["share_chol"]
+    assert first["share_log_det"] == pytest.approx(np.log(abs(np.linalg.det(chol))))

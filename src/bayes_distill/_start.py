@@ -164,13 +164,14 @@ class Analysis:
     sigma: float
     offsets: np.ndarray
 
-    def start(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def start(self, student_t: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Starting values and jitter scales of the noise parameters and the offsets, by the
-        name of the sampled (transformed) variable."""
+        name of the sampled (transformed) variable; ``student_t``: whether the noise is
+        Student-t (nu = 4), whose scale is its standard deviation over sqrt(2), or normal."""
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self.sigma > 0:
-            # the Student-t scale (nu = 4) of noise with this standard deviation
-            out["sigma_log__"] = (np.log(self.sigma / np.sqrt(2.0)), 0.3)
+            scale = self.sigma / np.sqrt(2.0) if student_t else self.sigma
+            out["sigma_log__"] = (np.log(scale), 0.3)
         if self.tau > 0:
             out["tau_size_log__"] = (np.log(self.tau), 0.3)
             w = self.weights

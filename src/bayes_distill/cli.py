@@ -489,7 +489,7 @@ def _add_fit(sub) -> None:
     ft.add_argument("--law", choices=LAWS, required=True, help="the scaling law to fit")
     ft.add_argument("--out", required=True, metavar="PATH", help="where to save the fit (.nc)")
     # the defaults are bd.fit's (the CLI passes None), named here from the same tables
-    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE, GROUPED_DRAWS
+    from .sampling import DEFAULT_DRAWS, DEFAULT_TUNE, GROUPED_DRAWS, STARTLESS_TUNE
 
     ft.add_argument(
         "--draws",
@@ -502,7 +502,8 @@ def _add_fit(sub) -> None:
         "--tune",
         type=_non_negative_int,
         default=None,
-        help=f"tuning steps per chain (default by law: {_by_law(DEFAULT_TUNE)})",
+        help=f"tuning steps per chain (default by law: {_by_law(DEFAULT_TUNE)}; at least "
+        f"{STARTLESS_TUNE} with --groups)",
     )
     ft.add_argument("--chains", type=_positive_int, default=4, help="chains (default 4)")
     ft.add_argument(

@@ -241,9 +241,8 @@ def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
     The coordinates are sampled in a frame fitted to the runs before sampling
     (:func:`._start.level_share_frame`, data ``share_mean`` and ``share_chol``): ``raw = mean +
     chol x``, so that ``x`` is of about unit scale and correlation at the posterior. The
-    frame's Jacobian is a constant, added to the potential."""
-    import pytensor.tensor as pt
-
+    frame's Jacobian is a constant (data ``share_log_det``, the log of ``|det chol|``), added
+    to the potential."""
     names = tuple(_start.LEVEL_SHARE_COORDS)
     # raw = mean + chol x (the frame of _start.level_share_frame), x created as Normal(0, 1)
     x = pm.Normal("level_share_x", 0.0, 1.0, shape=len(names))
@@ -258,7 +257,7 @@ def _pymc_level_shares(pm, priors, d, gamma=None) -> dict:
         logp = logp + pm.logp(getattr(pm, prior.dist).dist(**prior.params), value)
     # the density x was created with out, the frame's constant Jacobian in
     logp = logp - pm.logp(pm.Normal.dist(0.0, 1.0), x).sum()
-    logp = logp + pt.log(pt.abs(pt.diagonal(d["share_chol"]))).sum()
+    logp = logp + d["share_log_det"]
     pm.Potential("level_share_prior", logp)
     out = {name: pm.Deterministic(name, value) for name, value in theta.items()}
     if gamma is not None:
@@ -911,6 +910,15 @@ class ScalingModel:
         sizes = inputs.groups.get("size") or group_runs(inputs.x["log_N"])
         return _start.analyse(inputs.x["log_N"], inputs.x["log_D"], inputs.y, sizes.index, sizes.n)
 
+    @functools.cached_property
+    def _share_frame(self) -> dict[str, Any]:
+        """The level-share coordinates' frame (:func:`._start.level_share_frame`) as model
+        data: ``share_mean``, ``share_chol`` and ``share_log_det`` (``log |det chol|``)."""
+        x = self.inputs.x
+        mean, chol = _start.level_share_frame(self._analysis, x["log_N"], x["log_D"])
+        log_det = float(np.log(np.abs(np.diagonal(chol))).sum())
+        return {"share_mean": mean, "share_chol": chol, "share_log_det": log_det}
+
     def _centred_offsets(self) -> bool:
         """Whether the per-size offsets are partially centred (:func:`_pymc_offsets`): a
         supervised law fitted on its own, not a simulation."""
@@ -920,7 +928,9 @@ class ScalingModel:
         """Where the sampler starts: a centre and a jitter scale per sampled (transformed)
         variable, from the runs (:meth:`._start.Analysis.start`); empty when the model has no
         such estimates (the sampler then starts at PyMC's jittered points of the priors)."""
-        return self._analysis.start() if self._centred_offsets() else {}
+        if not self._centred_offsets():
+            return {}
+        return self._analysis.start(student_t=self.likelihood == "student_t")
 
     def data_updates(self) -> dict[str, Any]:
         """Values of every ``pm.Data`` of :meth:`pymc`, by name, for these inputs."""
@@ -940,9 +950,7 @@ class ScalingModel:
                 out["centre_log_N"] = float(np.mean(inputs.x["log_N"]))
                 out["centre_log_D"] = float(np.mean(inputs.x["log_D"]))
             if self._analysis is not None:
-                out["share_mean"], out["share_chol"] = _start.level_share_frame(
-                    self._analysis, inputs.x["log_N"], inputs.x["log_D"]
-                )
+                out.update(self._share_frame)
         out["log_loss"] = inputs.y
         if inputs.law_groups is not None:
             out["law_group_index"] = inputs.law_groups.index

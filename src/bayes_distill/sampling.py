@@ -29,8 +29,13 @@ __all__ = ["DEFAULT_DRAWS", "DEFAULT_TUNE", "fit"]
 
 SAMPLERS = ("nutpie", "numpyro", "pymc")
 
-#: Tuning steps per chain when ``fit(..., tune=None)``, by law (see :func:`fit`).
-DEFAULT_TUNE = {"chinchilla": 500, "supervised": 500, "distillation": 500}
+#: Tuning steps per chain when ``fit(..., tune=None)``, by law (see :func:`fit`). A Chinchilla
+#: fit sampled by nutpie starts from a point fit of the runs (:mod:`._start`) and needs less
+#: tuning; one that starts at PyMC's initial points takes :data:`STARTLESS_TUNE`.
+DEFAULT_TUNE = {"chinchilla": 300, "supervised": 500, "distillation": 500}
+#: Tuning steps per chain when ``tune=None`` of a fit that starts at PyMC's initial points: a
+#: grouped fit, or a sampler other than nutpie.
+STARTLESS_TUNE = 500
 #: Default number of further attempts of a fit that misses its diagnostics.
 RETRIES = 2
 #: Posterior draws per chain when ``fit(..., draws=None)``, by law (see :func:`fit`).
@@ -82,10 +87,11 @@ def fit(
         the spread between groups of each parameter, e.g. ``{"alpha_sd": ("LogNormal",
         {"mu": -2.3, "sigma": 0.5})}`` when its families' exponents may differ by ~10%.
     draws, tune : int or None
-        Posterior draws and tuning steps per chain. None: 500 tuning steps, then 1000 draws
-        (supervised laws), 2000 (the distillation law's curved posterior mixes slowly) or 3000
-        (grouped fits, whose one-budget families mix slowly); see :data:`DEFAULT_DRAWS`,
-        :data:`DEFAULT_TUNE`, :data:`GROUPED_DRAWS` and ``benchmarks/README.md``.
+        Posterior draws and tuning steps per chain. None: 300 tuning steps (Chinchilla law
+        sampled by nutpie, not grouped) or 500, then 1000 draws (supervised laws), 2000 (the
+        distillation law's curved posterior mixes slowly) or 3000 (grouped fits, whose
+        one-budget families mix slowly); see :data:`DEFAULT_DRAWS`, :data:`DEFAULT_TUNE`,
+        :data:`STARTLESS_TUNE`, :data:`GROUPED_DRAWS` and ``benchmarks/README.md``.
     chains : int
         Number of chains.
     random_seed : int, optional
@@ -208,9 +214,11 @@ class _Plan:
         self.draws = (
             default_draws if self.draws is None else _validate.integer("draws", self.draws, 1)
         )
-        self.tune = (
-            DEFAULT_TUNE[law] if self.tune is None else _validate.integer("tune", self.tune, 0)
-        )
+        if self.tune is None:
+            starts = groups is None and self.sampler == "nutpie"
+            self.tune = DEFAULT_TUNE[law] if starts else max(DEFAULT_TUNE[law], STARTLESS_TUNE)
+        else:
+            self.tune = _validate.integer("tune", self.tune, 0)
         self.chains = _validate.integer("chains", self.chains, 1)
         self.retries = _validate.integer("retries", self.retries, 0, 5)
         if self.sampler not in SAMPLERS:
