@@ -934,9 +934,7 @@ class ScalingModel:
 
     def data_updates(self) -> dict[str, Any]:
         """Values of every ``pm.Data`` of :meth:`pymc`, by name, for these inputs."""
-        return self._data(self.inputs)
-
-    def _data(self, inputs: ModelInputs) -> dict[str, Any]:
+        inputs = self.inputs
         if inputs.law == "distillation" and inputs.law_groups is not None:
             # a grouped fit evaluates the law per run: a student pair's law depends on its group
             out = {k: inputs.x[k] for k in ("log_NS", "log_DS", "log_LT")}
@@ -991,7 +989,7 @@ class ScalingModel:
         inputs = self.inputs
         if inputs is None:
             raise ValueError("A ScalingModel without inputs (runs) has no PyMC model.")
-        data = self._data(inputs)
+        data = self.data_updates()
         offsets = self.discrepancy == "groups"
         coords = {f"{g}_group": np.arange(inputs.groups[g].n) for g in inputs.groups if offsets}
         if self.law == "distillation":
