@@ -7,8 +7,8 @@ smallest bulk ESS and the mean leapfrog steps per draw of each.
 
 A configuration is a comma-separated list of ``key=value``:
 
-- ``tune``, ``draws``: as in ``bd.fit`` (absent: the law's ``DEFAULT_TUNE`` and
-  ``DEFAULT_DRAWS``; ``default`` alone is ``bd.fit``'s defaults);
+- ``tune``, ``draws``, ``chains``: as in ``bd.fit`` (absent: the law's ``DEFAULT_TUNE``,
+  ``DEFAULT_DRAWS`` and 4 chains; ``default`` alone is ``bd.fit``'s defaults);
 - ``noise``, ``likelihood``: the model options of ``bd.fit``;
 - ``fix``: a sampled parameter held (almost) fixed at the median of the bundled posterior of the
   law (``bd.datasets.fitted``), through a prior with a standard deviation of 0.01 on the sampled
@@ -18,6 +18,10 @@ A configuration is a comma-separated list of ``key=value``:
 - ``supervised`` (distillation law): ``cut`` (the default, as the shipped posterior: the
   bundled teachers as supervised runs, two stages), ``joint`` (the same runs in one model) or
   ``none`` (no supervised runs).
+
+``--anchor`` (Chinchilla law) also times the 1000-refit variable-projection bootstrap of the
+same runs (``common.vp_bootstrap``, the speed anchor of issue 16) after the fits, and prints
+each configuration's median warm fit as a ratio to it.
 
 The compiled model is reused between the seeds of a configuration (warm fits), so the wall time
 excludes compilation; the first fit of each configuration may include it.
@@ -43,12 +47,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as c
 
+#: refits of the variable-projection bootstrap that ``--anchor`` times (as fit_vs_classical.py)
+N_BOOT_VP = 1000
 DEFAULT_SEEDS = "5,7,9,11,13,15,17,19"
 #: for the distillation law: ``bd.fit``'s first defaults (1000 + 1000), its second (500 + 1500),
 #: and 1000 + 1500 (the shipped posterior until then); the current defaults (500 + 2000) were
 #: chosen with ``--configs "draws=2000;draws=2500"`` (``results/convergence_draws.txt``)
 DEFAULT_CONFIGS = "tune=1000,draws=1000;tune=500,draws=1500;tune=1000,draws=1500"
-KEYS = ("tune", "draws", "noise", "likelihood", "fix", "cutoff", "supervised")
+KEYS = ("tune", "draws", "chains", "noise", "likelihood", "fix", "cutoff", "supervised")
 #: the columns of one fit's row (printed as each fit ends, and in the header above them)
 ROW_COLUMNS = (
     "config",
@@ -74,8 +80,7 @@ def parse_config(text: str) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or key.strip() not in KEYS:
             raise SystemExit(
-                f"bad configuration item {item!r}: use key=value with key one of tune, draws, "
-                "noise, likelihood, fix, cutoff, supervised"
+                f"bad configuration item {item!r}: use key=value with key one of " + ", ".join(KEYS)
             )
         out[key.strip()] = value.strip()
     return out
@@ -87,7 +92,7 @@ def fit_kwargs(law: str, config: dict[str, str]) -> dict:
     from bayes_distill.priors import Prior, resolve_priors
 
     kwargs: dict = {}
-    for key in ("tune", "draws"):
+    for key in ("tune", "draws", "chains"):
         if key in config:
             kwargs[key] = int(config[key])
     for key in ("noise", "likelihood"):
@@ -175,7 +180,16 @@ def main(argv=None) -> None:
         "--configs", default=DEFAULT_CONFIGS, help="';'-separated configurations (see above)"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 seed, short chains")
+    parser.add_argument(
+        "--anchor",
+        action="store_true",
+        help="Chinchilla law: time the 1000-refit VP bootstrap too and print ratios to it",
+    )
     args = parser.parse_args(argv)
+    if args.anchor and args.law != "chinchilla":
+        parser.error(
+            "--anchor is the Chinchilla law's variable-projection bootstrap: use --law chinchilla"
+        )
     import bayes_distill as bd
 
     start = c.header(f"convergence: how often bd.fit passes its diagnostics ({args.law})")
@@ -192,8 +206,15 @@ def main(argv=None) -> None:
     rows = []
     for text in configs:
         rows += run_config(args.law, runs, text, seeds, args.quick)
+    summary = summarise(rows)
+    if args.anchor:
+        n_boot = 50 if args.quick else N_BOOT_VP
+        _, anchor = c.vp_bootstrap(runs, n_boot, seed=1)
+        print(f"\nVP bootstrap, {n_boot} refits of the same runs: {anchor:.2f} s")
+        for row in summary:
+            row["ratio_to_vp_bootstrap"] = row["median_warm_wall_s"] / anchor
     print("\n## Summary")
-    print(c.table(summarise(rows)))
+    print(c.table(summary))
     c.footer(start)
 
 

@@ -31,6 +31,11 @@ training at that budget). The summary, over the repetitions, gives:
   nats, and their ratio grid FLOPs / next_run FLOPs (above 1: next_run needed fewer), with its
   median over repetitions, the distribution-free interval of that median and a sign test.
 
+``--screen K`` shows, instead of the study, the decision on the first K starting designs'
+fits at several budgets and student sizes with its true regret: the study's decision should be
+one the starting design gets wrong by more than refits of the same data move it
+(``--refit-noise``), or no run can show its value.
+
 ``--summarise FILE`` prints the summary of an earlier run's output again (e.g. for other
 targets) without refitting; given the progress log (stderr) of a run, finished or not, it
 summarises the repetitions both strategies have finished. Progress goes to stderr.
@@ -73,6 +78,8 @@ RISK = 0.1
 SIGMA_SUP = 0.003  # run noise on log loss of the SIMULATED supervised runs
 SIGMA_DIST = 0.003  # and of the SIMULATED distillation runs
 BUDGETS = (1e18, 1e19, 1e20)  # the IsoFLOP grid's budgets (FLOPs per run)
+SCREEN_STUDENTS = (1.4e8, 3e8)  # the decisions --screen shows: the design's two students
+SCREEN_COMPUTE = (1e20, 1e21, 3e21, 1e22, 3e22)  # at these budgets (FLOPs)
 
 
 def simulate(kind: str, design: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -549,6 +556,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="instead of the study: refit each repetition's starting design with K seeds",
     )
     parser.add_argument(
+        "--screen",
+        type=int,
+        default=0,
+        metavar="K",
+        help="instead of the study: the decision on the first K starting designs' fits at "
+        "several budgets and student sizes, with its true regret",
+    )
+    parser.add_argument(
         "--summarise",
         metavar="RESULTS",
         help="print the summary of an earlier run's output file (or of the complete "
@@ -590,6 +605,43 @@ def refit_noise(args, best: float) -> None:
     print(common.table(rows))
 
 
+def screen(args) -> None:
+    """The decision on the first ``args.screen`` starting designs' fits for a grid of budgets
+    and student sizes (``--screen K``): where the starting design already decides well, no run
+    can lower the regret much, so a study of ``next_run`` needs a decision that it gets wrong."""
+    warnings.simplefilter("ignore")
+    truth = bd.ScalingFit.from_params("distillation", TRUTH)
+    rows = []
+    for rep in range(args.screen):
+        sup, dist = initial_design(seed=10 * rep)
+        fit = fit_posterior(sup, dist, args, seed=rep)
+        for N_S in SCREEN_STUDENTS:
+            for C in SCREEN_COMPUTE:
+                point = bd.recommend(truth, compute=C, student_params=N_S, scenario=SCENARIO)
+                gap = point.student_loss_mean["median"] - point.supervised_loss_mean["median"]
+                rec = bd.recommend(
+                    fit, compute=C, student_params=N_S, scenario=SCENARIO, risk_tolerance=RISK
+                )
+                loss, choice = true_loss_of_decision(rec)
+                rows.append(
+                    {
+                        "design": rep,
+                        "student_params": f"{N_S:.3g}",
+                        "compute": f"{C:.3g}",
+                        "true_distil_minus_supervised": f"{gap:.4f}",
+                        "p_distillation_better": f"{rec.p_distillation_better:.2f}",
+                        "decision": choice,
+                        "true_regret": f"{loss - true_optimum(C, N_S):.4g}",
+                    }
+                )
+                print(f"  design {rep}: {rows[-1]}", file=sys.stderr, flush=True)
+    print("\n## Summary")
+    print("The decision on each starting design's fit (risk tolerance 0.1) and its true regret;")
+    print("true_distil_minus_supervised: the true law's best distilled student minus the same")
+    print("student trained on data (below 0: distillation is better)")
+    print(common.table(rows))
+
+
 def run_all(args, best: float) -> pd.DataFrame:
     """Every repetition, serially or on a pool of ``args.workers`` processes."""
     tasks = [{"rep": rep, "args": args, "best": best} for rep in range(args.reps)]
@@ -615,6 +667,15 @@ def main(argv: list[str] | None = None) -> int:
         summarise(frame, args.targets, int(frame["round"].max()))
         return 0
     start = common.header("next_run study: value of information vs an IsoFLOP grid", argv)
+    if args.screen:
+        print(
+            f"SIMULATED runs from the paper's law (bd.laws.PAPER); {args.screen} starting "
+            f"designs; fits: {args.chains} chains x ({args.tune} tune + {args.draws} draws)",
+            flush=True,
+        )
+        screen(args)
+        common.footer(start)
+        return 0
     plan = (
         f"{args.reps} starting designs refitted with {args.refit_noise} seeds each, serially"
         if args.refit_noise

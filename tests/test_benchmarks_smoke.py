@@ -241,8 +241,9 @@ def test_convergence_configurations():
     assert kwargs["tune"] == 500 and "draws" not in kwargs  # bd.fit's DEFAULT_DRAWS
     prior = kwargs["priors"]["gamma_prime"]
     assert prior.dist == "LogNormal" and prior.params["sigma"] == 0.01
-    with pytest.raises(SystemExit, match=r"tunes=5.*key one of tune, draws"):
+    with pytest.raises(SystemExit, match=r"tunes=5.*key one of tune, draws, chains"):
         module.parse_config("tunes=5")
+    assert module.fit_kwargs("chinchilla", module.parse_config("chains=2"))["chains"] == 2
     # distillation fits take the bundled teachers as supervised runs unless told otherwise
     assert kwargs["supervised"] == "cut" and len(kwargs["supervised_runs"]) == 10
     none = module.fit_kwargs("distillation", module.parse_config("supervised=none"))
