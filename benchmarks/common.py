@@ -641,6 +641,10 @@ def vp_fit_chinchilla(N, D, loss, grid: int = 8) -> VPResult:
     return VPResult(p, rss, time.perf_counter() - t0)
 
 
+#: Refits of the variable-projection bootstrap, the speed anchor of issue 16.
+N_BOOT_VP = 1000
+
+
 def vp_bootstrap(runs, n_resamples: int, seed: int = 0) -> tuple[list[VPResult], float]:
     """``n_resamples`` VP refits of bootstrap resamples of the runs; the results and the total
     wall time (resampling included)."""

@@ -47,8 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common as c
 
-#: refits of the variable-projection bootstrap that ``--anchor`` times (as fit_vs_classical.py)
-N_BOOT_VP = 1000
 DEFAULT_SEEDS = "5,7,9,11,13,15,17,19"
 #: for the distillation law: ``bd.fit``'s first defaults (1000 + 1000), its second (500 + 1500),
 #: and 1000 + 1500 (the shipped posterior until then); the current defaults (500 + 2000) were
@@ -208,7 +206,7 @@ def main(argv=None) -> None:
         rows += run_config(args.law, runs, text, seeds, args.quick)
     summary = summarise(rows)
     if args.anchor:
-        n_boot = 50 if args.quick else N_BOOT_VP
+        n_boot = 50 if args.quick else c.N_BOOT_VP
         _, anchor = c.vp_bootstrap(runs, n_boot, seed=1)
         print(f"\nVP bootstrap, {n_boot} refits of the same runs: {anchor:.2f} s")
         for row in summary:

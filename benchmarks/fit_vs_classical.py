@@ -41,8 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
 
 N_BOOT = 4000
-#: Refits of the variable-projection bootstrap, the speed anchor of issue 16.
-N_BOOT_VP = 1000
 #: Issue 16's targets for the warm fits, as ratios to the VP bootstrap.
 VP_TARGETS = {("chinchilla", "warm"): "<= 0.10", ("distillation", "warm"): "<= 1.25 (converged)"}
 
@@ -220,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     bayes_rows += rows
 
     # ---------------------------------------------------------------- (d) the VP anchor
-    print(f"\n## (d) variable-projection fit and its {N_BOOT_VP}-resample bootstrap", flush=True)
-    vp = vp_anchor(chin, 50 if q else N_BOOT_VP, N_BOOT_VP, args.seed)
+    print(f"\n## (d) variable-projection fit and its {c.N_BOOT_VP}-resample bootstrap", flush=True)
+    vp = vp_anchor(chin, 50 if q else c.N_BOOT_VP, c.N_BOOT_VP, args.seed)
     print(c.table([vp]), flush=True)
 
     def pick(law, prefix):
@@ -232,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         {
             "law": law,
             "(a)": f"{which} {pick(law, which):.2f} s",
-            "vs": f"(d) VP bootstrap, {N_BOOT_VP} refits",
-            "(d)_s": vp[f"boot_{N_BOOT_VP}_s"],
-            "ratio (a)/(d)": pick(law, which) / vp[f"boot_{N_BOOT_VP}_s"],
+            "vs": f"(d) VP bootstrap, {c.N_BOOT_VP} refits",
+            "(d)_s": vp[f"boot_{c.N_BOOT_VP}_s"],
+            "ratio (a)/(d)": pick(law, which) / vp[f"boot_{c.N_BOOT_VP}_s"],
             "target": VP_TARGETS.get((law, which), ""),
         }
         for law in ("chinchilla", "distillation")
