@@ -49,6 +49,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import multiprocessing
 import re
@@ -130,11 +131,17 @@ def isoflop_pool(budgets, teacher: dict) -> pd.DataFrame:
     return pool
 
 
-def true_optimum(compute: float, N_S: float) -> float:
-    """The best true loss at the budget: distillation (the paper's law, its own best allocation)
-    or supervised training."""
+@functools.cache
+def true_recommendation(compute: float, N_S: float):
+    """``bd.recommend`` under the true law (the paper's law as a point fit: its own best
+    allocation), once per budget and student."""
     point = bd.ScalingFit.from_params("distillation", TRUTH)
-    rec = bd.recommend(point, compute=compute, student_params=N_S, scenario=SCENARIO)
+    return bd.recommend(point, compute=compute, student_params=N_S, scenario=SCENARIO)
+
+
+def true_optimum(compute: float, N_S: float) -> float:
+    """The best true loss at the budget: distillation or supervised training."""
+    rec = true_recommendation(compute, N_S)
     return min(rec.student_loss_mean["median"], rec.supervised_loss_mean["median"])
 
 
@@ -605,36 +612,54 @@ def refit_noise(args, best: float) -> None:
     print(common.table(rows))
 
 
+def screen_rows(fit, design: int) -> list[dict]:
+    """The decision on ``fit`` at each of :data:`SCREEN_COMPUTE` for each of
+    :data:`SCREEN_STUDENTS` (risk tolerance :data:`RISK`), with its true regret and the true gap
+    between the best distilled student and the same student trained on data."""
+    rows = []
+    for N_S in SCREEN_STUDENTS:
+        for C in SCREEN_COMPUTE:
+            truth = true_recommendation(C, N_S)
+            rec = bd.recommend(
+                fit, compute=C, student_params=N_S, scenario=SCENARIO, risk_tolerance=RISK
+            )
+            loss, choice = true_loss_of_decision(rec)
+            rows.append(
+                {
+                    "design": design,
+                    "student_params": N_S,
+                    "compute": C,
+                    "true_distil_minus_supervised": truth.student_loss_mean["median"]
+                    - truth.supervised_loss_mean["median"],
+                    "p_distillation_better": rec.p_distillation_better,
+                    "decision": choice,
+                    "true_regret": loss - true_optimum(C, N_S),
+                }
+            )
+    return rows
+
+
 def screen(args) -> None:
-    """The decision on the first ``args.screen`` starting designs' fits for a grid of budgets
-    and student sizes (``--screen K``): where the starting design already decides well, no run
-    can lower the regret much, so a study of ``next_run`` needs a decision that it gets wrong."""
+    """The decision on the first ``args.screen`` starting designs' fits (``--screen K``, see
+    :func:`screen_rows`): where the starting design already decides well, no run can lower the
+    regret much, so a study of ``next_run`` needs a decision that it gets wrong."""
     warnings.simplefilter("ignore")
-    truth = bd.ScalingFit.from_params("distillation", TRUTH)
     rows = []
     for rep in range(args.screen):
         sup, dist = initial_design(seed=10 * rep)
         fit = fit_posterior(sup, dist, args, seed=rep)
-        for N_S in SCREEN_STUDENTS:
-            for C in SCREEN_COMPUTE:
-                point = bd.recommend(truth, compute=C, student_params=N_S, scenario=SCENARIO)
-                gap = point.student_loss_mean["median"] - point.supervised_loss_mean["median"]
-                rec = bd.recommend(
-                    fit, compute=C, student_params=N_S, scenario=SCENARIO, risk_tolerance=RISK
-                )
-                loss, choice = true_loss_of_decision(rec)
-                rows.append(
-                    {
-                        "design": rep,
-                        "student_params": f"{N_S:.3g}",
-                        "compute": f"{C:.3g}",
-                        "true_distil_minus_supervised": f"{gap:.4f}",
-                        "p_distillation_better": f"{rec.p_distillation_better:.2f}",
-                        "decision": choice,
-                        "true_regret": f"{loss - true_optimum(C, N_S):.4g}",
-                    }
-                )
-                print(f"  design {rep}: {rows[-1]}", file=sys.stderr, flush=True)
+        for row in screen_rows(fit, rep):
+            rows.append(
+                {
+                    **row,
+                    "student_params": f"{row['student_params']:.3g}",
+                    "compute": f"{row['compute']:.3g}",
+                    "true_distil_minus_supervised": f"{row['true_distil_minus_supervised']:.4f}",
+                    "p_distillation_better": f"{row['p_distillation_better']:.2f}",
+                    "true_regret": f"{row['true_regret']:.4g}",
+                }
+            )
+            print(f"  design {rep}: {rows[-1]}", file=sys.stderr, flush=True)
     print("\n## Summary")
     print("The decision on each starting design's fit (risk tolerance 0.1) and its true regret;")
     print("true_distil_minus_supervised: the true law's best distilled student minus the same")

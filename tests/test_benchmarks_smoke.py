@@ -250,6 +250,56 @@ def test_convergence_configurations():
     assert "supervised_runs" not in none
 
 
+def _bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_convergence_anchor_ratios(monkeypatch, capsys):
+    """``--anchor`` times the VP bootstrap on the same runs and divides each configuration's
+    median warm fit by it; it is the Chinchilla law's anchor only."""
+    module = _bench_module("convergence")
+    with pytest.raises(SystemExit):
+        module.main(["--anchor"])
+    assert "use --law chinchilla" in capsys.readouterr().err
+
+    def fake_config(law, runs, text, seeds, quick):
+        row = dict.fromkeys(module.ROW_COLUMNS, 0)
+        return [{**row, "config": text, "seed": s, "wall_s": 3.0 + s} for s in seeds]
+
+    timed = []
+
+    def fake_bootstrap(runs, n_resamples, seed=0):
+        timed.append((len(runs), n_resamples))
+        return [], 2.0
+
+    monkeypatch.setattr(module, "run_config", fake_config)
+    monkeypatch.setattr(module.c, "vp_bootstrap", fake_bootstrap)
+    module.main(["--law", "chinchilla", "--anchor", "--seeds", "1,2,3", "--configs", "default"])
+    out = capsys.readouterr().out
+    assert timed == [(len(bd.datasets.load("chinchilla")), 1000)]
+    summary = out.split("## Summary", 1)[1].splitlines()
+    assert "ratio_to_vp_bootstrap" in summary[1]
+    assert summary[3].split("|")[-2].strip() == "2.5"  # median 5.0 s / 2.0 s
+
+
+def test_screen_of_the_true_law_decides_right():
+    """``next_run_study --screen``: a fit that is the true law makes the true best decision at
+    every budget and student (regret 0), distilling exactly where the true gap is negative."""
+    module = _bench_module("next_run_study")
+    truth = bd.ScalingFit.from_params("distillation", module.TRUTH)
+    rows = module.screen_rows(truth, design=7)
+    assert len(rows) == len(module.SCREEN_STUDENTS) * len(module.SCREEN_COMPUTE)
+    for row in rows:
+        assert row["design"] == 7
+        assert row["true_regret"] == pytest.approx(0.0, abs=1e-9), row
+        assert row["decision"] == (
+            "distil" if row["true_distil_minus_supervised"] < 0 else "supervised"
+        )
+
+
 @pytest.mark.slow
 @pytest.mark.benchmarks
 def test_paper_findings_quick(quick_runs):
