@@ -298,6 +298,11 @@ def test_screen_of_the_true_law_decides_right():
         assert row["decision"] == (
             "distil" if row["true_distil_minus_supervised"] < 0 else "supervised"
         )
+        assert row["decision"] == (
+            "distil" if row["distil_at_risk"] < row["supervised_at_risk"] else "supervised"
+        )
+        assert row["distil_spent"] <= row["compute"]
+        assert "supervised_at_risk_distance_noise" not in row  # only with a supervised fit
 
 
 @pytest.mark.slow
