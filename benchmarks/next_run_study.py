@@ -132,16 +132,16 @@ def isoflop_pool(budgets, teacher: dict) -> pd.DataFrame:
 
 
 @functools.cache
-def true_recommendation(compute: float, N_S: float):
+def true_recommendation(compute: float, N_S: float, scenario: str = SCENARIO):
     """``bd.recommend`` under the true law (the paper's law as a point fit: its own best
-    allocation), once per budget and student."""
+    allocation), once per budget, student and scenario."""
     point = bd.ScalingFit.from_params("distillation", TRUTH)
-    return bd.recommend(point, compute=compute, student_params=N_S, scenario=SCENARIO)
+    return bd.recommend(point, compute=compute, student_params=N_S, scenario=scenario)
 
 
-def true_optimum(compute: float, N_S: float) -> float:
+def true_optimum(compute: float, N_S: float, scenario: str = SCENARIO) -> float:
     """The best true loss at the budget: distillation or supervised training."""
-    rec = true_recommendation(compute, N_S)
+    rec = true_recommendation(compute, N_S, scenario)
     return min(rec.student_loss_mean["median"], rec.supervised_loss_mean["median"])
 
 
@@ -150,7 +150,7 @@ def true_loss_of_decision(rec) -> tuple[float, str]:
     loss at risk is below the supervised baseline's, otherwise train on data."""
     if rec.student_loss["at_risk"] < rec.supervised_loss["at_risk"]:
         a = rec.allocation
-        if SCENARIO == "best_case":  # the teacher's loss is chosen directly
+        if rec.scenario == "best_case":  # the teacher's loss is chosen directly
             L_T = rec.teacher_loss["median"]
         else:
             L_T = laws.supervised_loss(a["N_T"], a["D_T"], **SUP_TRUTH)
@@ -165,8 +165,8 @@ def decide(fit, args):
         fit,
         compute=args.compute,
         student_params=args.student_params,
-        scenario=SCENARIO,
-        risk_tolerance=RISK,
+        scenario=args.scenario,
+        risk_tolerance=args.risk,
     )
 
 
@@ -204,8 +204,8 @@ def pick_next(strategy: str, fit, pool: pd.DataFrame, rep: int, args) -> tuple[p
         pool.drop(columns="budget"),
         compute=args.compute,
         student_params=args.student_params,
-        scenario=SCENARIO,
-        risk_tolerance=RISK,
+        scenario=args.scenario,
+        risk_tolerance=args.risk,
         objective=args.objective,
         n_outcomes=args.outcomes,
         random_seed=rep,
@@ -549,6 +549,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compute", type=float, default=1e20)
     parser.add_argument("--student-params", type=float, default=1.4e8)
     parser.add_argument(
+        "--scenario",
+        choices=(
+            "best_case",
+            "teacher_inference",
+            "teacher_pretraining",
+            "pretraining_and_inference",
+        ),
+        default=SCENARIO,
+        help=f"the decision's scenario (default {SCENARIO})",
+    )
+    parser.add_argument(
+        "--risk",
+        type=float,
+        default=RISK,
+        help=f"the decision's risk tolerance (default {RISK})",
+    )
+    parser.add_argument(
         "--targets",
         type=lambda t: [parse_target(x) for x in t.split(",")],
         default=["0.001", "0.002", "0.005", "0.5x"],
@@ -612,16 +629,33 @@ def refit_noise(args, best: float) -> None:
     print(common.table(rows))
 
 
-def screen_rows(fit, design: int) -> list[dict]:
+def distance_noise_at_risk(sup_fit, N: float, D: float, risk: float) -> float:
+    """The ``1 - risk`` quantile of a new supervised run's loss under ``sup_fit``, a fit of the
+    supervised runs alone whose noise grows with the distance from them."""
+    new = pd.DataFrame({"N": [N], "D": [D]})
+    if risk >= 0.5:
+        return float(sup_fit.predict(new, kind="predictive", random_seed=1)["median"].iloc[0])
+    pred = sup_fit.predict(new, kind="predictive", ci_prob=1 - 2 * risk, random_seed=1)
+    return float(pred["upper"].iloc[0])
+
+
+def screen_rows(
+    fit, design: int, scenario: str = SCENARIO, risk: float = RISK, sup_fit=None
+) -> list[dict]:
     """The decision on ``fit`` at each of :data:`SCREEN_COMPUTE` for each of
-    :data:`SCREEN_STUDENTS` (risk tolerance :data:`RISK`), with its true regret and the true gap
-    between the best distilled student and the same student trained on data."""
+    :data:`SCREEN_STUDENTS` (in ``scenario``, at risk tolerance ``risk``), with its true regret
+    and the true gap between the best distilled student and the same student trained on data.
+
+    Each row has both arms' loss at risk as ``bd.recommend`` compares them; with ``sup_fit`` (the
+    supervised runs fitted alone, noise growing with the distance from them) also the supervised
+    arm's loss at risk under that noise: whether a supervised baseline whose noise grows with
+    its distance, as the distillation arm's does, would change the decision."""
     rows = []
     for N_S in SCREEN_STUDENTS:
         for C in SCREEN_COMPUTE:
-            truth = true_recommendation(C, N_S)
+            truth = true_recommendation(C, N_S, scenario)
             rec = bd.recommend(
-                fit, compute=C, student_params=N_S, scenario=SCENARIO, risk_tolerance=RISK
+                fit, compute=C, student_params=N_S, scenario=scenario, risk_tolerance=risk
             )
             loss, choice = true_loss_of_decision(rec)
             rows.append(
@@ -633,9 +667,16 @@ def screen_rows(fit, design: int) -> list[dict]:
                     - truth.supervised_loss_mean["median"],
                     "p_distillation_better": rec.p_distillation_better,
                     "decision": choice,
-                    "true_regret": loss - true_optimum(C, N_S),
+                    "true_regret": loss - true_optimum(C, N_S, scenario),
+                    "distil_at_risk": rec.student_loss["at_risk"],
+                    "distil_spent": rec.compute_spent,
+                    "supervised_at_risk": rec.supervised_loss["at_risk"],
                 }
             )
+            if sup_fit is not None:
+                rows[-1]["supervised_at_risk_distance_noise"] = distance_noise_at_risk(
+                    sup_fit, N_S, rec.supervised_tokens, risk
+                )
     return rows
 
 
@@ -648,10 +689,24 @@ def screen(args) -> None:
     for rep in range(args.screen):
         sup, dist = initial_design(seed=10 * rep)
         fit = fit_posterior(sup, dist, args, seed=rep)
-        for row in screen_rows(fit, rep):
+        sup_fit = bd.fit(
+            sup,
+            law="supervised",
+            noise="distance",
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            random_seed=rep,
+            retries=0,
+            progressbar=False,
+        )
+        for row in screen_rows(fit, rep, args.scenario, args.risk, sup_fit):
+            at_risk = ("distil_at_risk", "supervised_at_risk", "supervised_at_risk_distance_noise")
             rows.append(
                 {
                     **row,
+                    **{k: f"{row[k]:.4f}" for k in at_risk},
+                    "distil_spent": f"{row['distil_spent']:.3g}",
                     "student_params": f"{row['student_params']:.3g}",
                     "compute": f"{row['compute']:.3g}",
                     "true_distil_minus_supervised": f"{row['true_distil_minus_supervised']:.4f}",
@@ -661,9 +716,19 @@ def screen(args) -> None:
             )
             print(f"  design {rep}: {rows[-1]}", file=sys.stderr, flush=True)
     print("\n## Summary")
-    print("The decision on each starting design's fit (risk tolerance 0.1) and its true regret;")
+    print(
+        f"The decision on each starting design's fit ({args.scenario}, risk tolerance "
+        f"{args.risk}) and its true regret;"
+    )
     print("true_distil_minus_supervised: the true law's best distilled student minus the same")
-    print("student trained on data (below 0: distillation is better)")
+    print("student trained on data (below 0: distillation is better); distil_at_risk and")
+    print("supervised_at_risk: the two arms' loss at risk as bd.recommend compares them")
+    print("(distil_spent: the FLOPs its budget ceiling spends on distillation);")
+    print(
+        "supervised_at_risk_distance_noise: the supervised arm's loss at risk from the supervised"
+    )
+    print("runs fitted alone with noise growing with the distance from them (noise='distance'),")
+    print("as the distillation arm's does")
     print(common.table(rows))
 
 
@@ -709,17 +774,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"SIMULATED runs from the paper's law (bd.laws.PAPER); decision: compute="
-        f"{args.compute:.3g}, student_params={args.student_params:.3g}, {SCENARIO}, risk "
-        f"tolerance {RISK}; fits: {args.chains} chains x ({args.tune} tune + {args.draws} "
+        f"{args.compute:.3g}, student_params={args.student_params:.3g}, {args.scenario}, risk "
+        f"tolerance {args.risk}; fits: {args.chains} chains x ({args.tune} tune + {args.draws} "
         f"draws), no retries; {plan}",
         flush=True,
     )
     warnings.simplefilter("ignore")  # extrapolation and convergence warnings of small fits
     if args.refit_noise:
-        refit_noise(args, true_optimum(args.compute, args.student_params))
+        refit_noise(args, true_optimum(args.compute, args.student_params, args.scenario))
         common.footer(start)
         return 0
-    frame = run_all(args, true_optimum(args.compute, args.student_params))
+    frame = run_all(args, true_optimum(args.compute, args.student_params, args.scenario))
     print("\n## Regret after each round (true regret, nats; FLOPs = cumulative cost of the runs)")
     show = frame.assign(
         flops=frame["flops"].map(lambda x: f"{x:.3g}"),

@@ -285,12 +285,19 @@ def test_convergence_anchor_ratios(monkeypatch, capsys):
     assert summary[3].split("|")[-2].strip() == "2.5"  # median 5.0 s / 2.0 s
 
 
-def test_screen_of_the_true_law_decides_right():
+@pytest.mark.parametrize(
+    ("scenario", "risk"),
+    [("best_case", 0.1), ("teacher_inference", 0.5), ("teacher_pretraining", 0.1)],
+)
+def test_screen_of_the_true_law_decides_right(scenario, risk):
     """``next_run_study --screen``: a fit that is the true law makes the true best decision at
-    every budget and student (regret 0), distilling exactly where the true gap is negative."""
+    every budget and student (regret 0), distilling exactly where the true gap is negative, in
+    each scenario and at each risk tolerance the study takes."""
     module = _bench_module("next_run_study")
+    args = module.parse_args(["--screen", "1", "--scenario", scenario, "--risk", str(risk)])
+    assert (args.scenario, args.risk) == (scenario, risk)
     truth = bd.ScalingFit.from_params("distillation", module.TRUTH)
-    rows = module.screen_rows(truth, design=7)
+    rows = module.screen_rows(truth, design=7, scenario=scenario, risk=risk)
     assert len(rows) == len(module.SCREEN_STUDENTS) * len(module.SCREEN_COMPUTE)
     for row in rows:
         assert row["design"] == 7
@@ -298,6 +305,11 @@ def test_screen_of_the_true_law_decides_right():
         assert row["decision"] == (
             "distil" if row["true_distil_minus_supervised"] < 0 else "supervised"
         )
+        assert row["decision"] == (
+            "distil" if row["distil_at_risk"] < row["supervised_at_risk"] else "supervised"
+        )
+        assert row["distil_spent"] <= row["compute"]
+        assert "supervised_at_risk_distance_noise" not in row  # only with a supervised fit
 
 
 @pytest.mark.slow
