@@ -70,6 +70,7 @@ import common
 import bayes_distill as bd
 from bayes_distill import laws
 from bayes_distill._parallel import run_tasks
+from bayes_distill.cli import SCENARIOS
 from bayes_distill.value_of_information import run_flops
 
 TRUTH = dict(laws.PAPER)
@@ -550,12 +551,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--student-params", type=float, default=1.4e8)
     parser.add_argument(
         "--scenario",
-        choices=(
-            "best_case",
-            "teacher_inference",
-            "teacher_pretraining",
-            "pretraining_and_inference",
-        ),
+        choices=SCENARIOS,
         default=SCENARIO,
         help=f"the decision's scenario (default {SCENARIO})",
     )
